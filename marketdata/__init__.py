@@ -1,0 +1,1 @@
+"""Exchanges, markets, candles, tickers, accounts and balances; the only home of ccxt."""

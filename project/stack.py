@@ -1,0 +1,148 @@
+"""`make run` and `make manage`: start the embedded stack if needed, set up, run a command.
+
+    python -m project.stack run -- honcho start -f Procfile.dev
+    python -m project.stack exec -- python manage.py shell
+
+`run` starts PostgreSQL and Redis under var/ unless DATABASE_URL / REDIS_URL are set, applies
+the idempotent set-up steps, runs the command, and on Ctrl-C or SIGTERM stops the command and
+then the servers it started. `exec` only loads the local environment: the servers must be up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from project import embedded
+
+LOCAL_ENV_FILE = embedded.VAR_DIR / "local.env"
+DOTENV_FILE = embedded.BASE_DIR / ".env"
+
+# Idempotent steps run before every start; later features add theirs here.
+SETUP_COMMANDS: list[list[str]] = [
+    ["migrate", "--noinput"],
+    ["ensure_local_admin"],
+]
+
+
+def generate_local_env() -> dict[str, str]:
+    """Secrets for this machine only, written once to var/local.env (git-ignored)."""
+    from cryptography.fernet import Fernet
+
+    return {
+        "DEBUG": "1",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "FLOWER_BASIC_AUTH": f"admin:{secrets.token_urlsafe(12)}",
+    }
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def load_local_environment() -> None:
+    """The process environment wins, then .env, then the generated var/local.env."""
+    if not LOCAL_ENV_FILE.exists():
+        LOCAL_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+        LOCAL_ENV_FILE.write_text(
+            "# Generated for this machine by `make run`; never commit it.\n"
+            + "".join(f"{k}={v}\n" for k, v in generate_local_env().items())
+        )
+        LOCAL_ENV_FILE.chmod(0o600)
+    for path in (DOTENV_FILE, LOCAL_ENV_FILE):
+        for key, value in read_env_file(path).items():
+            os.environ.setdefault(key, value)
+    os.environ.setdefault("WEB_PORT", os.environ.get("PORT", "8000"))
+
+
+@contextmanager
+def embedded_servers() -> Iterator[None]:
+    """Start what DATABASE_URL / REDIS_URL do not point elsewhere; stop it on the way out."""
+    started: list[embedded.EmbeddedPostgres | embedded.EmbeddedRedis] = []
+    try:
+        if not os.environ.get("DATABASE_URL"):
+            postgres = embedded.EmbeddedPostgres(embedded.LOCAL_PG_DIR)
+            os.environ["DATABASE_URL"] = postgres.start()
+            started.append(postgres)
+            print(f"Embedded PostgreSQL: {embedded.LOCAL_PG_DIR}", flush=True)
+        if not os.environ.get("REDIS_URL"):
+            port = embedded.LOCAL_REDIS_PORT
+            redis_server = embedded.EmbeddedRedis(embedded.LOCAL_REDIS_DIR, port=port)
+            os.environ["REDIS_URL"] = redis_server.start()
+            started.append(redis_server)
+            print(f"Embedded Redis: 127.0.0.1:{port}, data in {embedded.LOCAL_REDIS_DIR}")
+        yield
+    finally:
+        for server in reversed(started):
+            server.stop()
+        if started:
+            print("Embedded servers stopped.", flush=True)
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], check=True, cwd=embedded.BASE_DIR)
+
+
+def run_until_signalled(command: list[str]) -> int:
+    """Run `command` in its own session; Ctrl-C or SIGTERM here stops it once, gracefully."""
+    child = subprocess.Popen(command, start_new_session=True, cwd=embedded.BASE_DIR)
+
+    def stop_child(signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop_child)
+    signal.signal(signal.SIGTERM, stop_child)
+    return child.wait()
+
+
+def print_urls() -> None:
+    port = os.environ["WEB_PORT"]
+    user = os.environ.get("FLOWER_BASIC_AUTH", "").split(":", 1)[0]
+    print(
+        f"\n  Admin:  http://127.0.0.1:{port}/admin/\n"
+        f"  API:    http://127.0.0.1:{port}/api/docs/\n"
+        f"  Health: http://127.0.0.1:{port}/health/\n"
+        f"  Flower: http://127.0.0.1:5555/ (user {user!r}, password in var/local.env)\n",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m project.stack", description=__doc__)
+    parser.add_argument("mode", choices=["run", "exec"])
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    options = parser.parse_args(argv)
+    command = options.command[1:] if options.command[:1] == ["--"] else options.command
+    if not command:
+        parser.error("give the command to run after --")
+    load_local_environment()
+    # Until the command runs, SIGTERM unwinds like Ctrl-C, so started servers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if options.mode == "exec":
+        os.execvp(command[0], command)  # noqa: S606 - replaces this process on purpose
+    with embedded_servers():
+        for setup in SETUP_COMMANDS:
+            manage(*setup)
+        print_urls()
+        return run_until_signalled(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Celery tasks (thin), the scheduler backends and the system job table."""

@@ -1,0 +1,120 @@
+"""Real processes for integration tests: Celery workers (and later beat, schedulers)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+from project.celery import app
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """The URL of the database this test process uses now (the test database)."""
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "", safe="")
+    if db.get("PASSWORD"):
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host = quote(db["HOST"] or "", safe="")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgresql://{credentials}@{host}{port}/{db['NAME']}"
+
+
+def process_env(**overrides: str) -> dict[str, str]:
+    """This test session's settings, pointed at the test database, for a child process."""
+    env = dict(os.environ, DATABASE_URL=database_url(), PYTHONUNBUFFERED="1")
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class ManagedProcess:
+    """A child process with its output in a log file that failing tests can show."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group: prefork children die with their parent."""
+        if self.alive():
+            os.killpg(self.process.pid, sig)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.alive():
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def start_process(name: str, args: list[str], **env: str) -> ManagedProcess:
+    log_path = Path(tempfile.mkstemp(prefix=f"tw-{name}-", suffix=".log")[1])
+    process = subprocess.Popen(
+        args,
+        cwd=BASE_DIR,
+        env=process_env(**env),
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return ManagedProcess(name, process, log_path)
+
+
+def start_celery_worker(
+    concurrency: int = 2, queues: str = "celery", timeout: float = 60.0, **env: str
+) -> ManagedProcess:
+    """Start `celery worker` and wait until it answers a ping."""
+    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    worker = start_process(
+        "worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "project",
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={concurrency}",
+            f"--queues={queues}",
+            f"--hostname={hostname}",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+            "-E",
+        ],
+        **env,
+    )
+    wait_for_worker(worker, hostname, timeout)
+    return worker
+
+
+def wait_for_worker(worker: ManagedProcess, hostname: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not worker.alive():
+            raise RuntimeError(f"celery worker exited at start:\n{worker.log()[-4000:]}")
+        if app.control.ping(destination=[hostname], timeout=0.5):
+            return
+    worker.stop()
+    raise RuntimeError(f"celery worker did not answer a ping within {timeout}s:\n{worker.log()}")
