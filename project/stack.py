@@ -103,13 +103,18 @@ def run_until_signalled(command: list[str]) -> int:
     """Run `command` in its own session; Ctrl-C or SIGTERM here stops it once, gracefully."""
     child = subprocess.Popen(command, start_new_session=True, cwd=embedded.BASE_DIR)
 
+    stopped_by_user = False
+
     def stop_child(signum: int, _frame: object) -> None:
+        nonlocal stopped_by_user
+        stopped_by_user = True
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGINT, stop_child)
     signal.signal(signal.SIGTERM, stop_child)
-    return child.wait()
+    returncode = child.wait()
+    return 0 if stopped_by_user else returncode
 
 
 def print_urls() -> None:

@@ -1,0 +1,175 @@
+"""Strategies, their runs (one per scheduled tick) and their orders (one per client order id)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from marketdata.models import PRICE, TIMEFRAME_DURATIONS, ExchangeAccount, Market, Timeframe
+
+
+class Strategy(models.Model):
+    """A user's strategy: which market it trades, how it decides, how often it runs.
+
+    It runs on an interval (`interval_seconds`, defaulting to the timeframe) or on a crontab
+    in `crontab_timezone` when `crontab` is set. `is_active` is the wish; the scheduler job
+    `strategy_<id>` exists exactly while it is true.
+    """
+
+    class Mode(models.TextChoices):
+        PAPER = "paper", "Paper"
+        LIVE = "live", "Live"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="strategies"
+    )
+    name = models.CharField(max_length=100)
+    account = models.ForeignKey(
+        ExchangeAccount,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="strategies",
+        help_text="The exchange account live orders go to; none for paper trading.",
+    )
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="strategies")
+    timeframe = models.CharField(max_length=4, choices=Timeframe.choices, default=Timeframe.H1)
+    kind = models.CharField(max_length=50, help_text="Key of a registered strategy class.")
+    parameters = models.JSONField(default=dict, blank=True)
+    interval_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(10)],
+        help_text="Run every N seconds. Empty: once per timeframe.",
+    )
+    crontab = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Five-field crontab, e.g. '*/15 * * * *'. Overrides the interval.",
+    )
+    crontab_timezone = models.CharField(max_length=64, default="UTC")
+    mode = models.CharField(max_length=5, choices=Mode.choices, default=Mode.PAPER)
+    is_active = models.BooleanField(default=False)
+    paused_reason = models.TextField(blank=True)
+    max_position = models.DecimalField(
+        **PRICE, null=True, blank=True, help_text="Largest position in the base asset."
+    )
+    max_orders_per_day = models.PositiveIntegerField(default=24)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "strategies"
+        ordering = ["owner", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="strategy_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def job_id(self) -> str:
+        return f"strategy_{self.pk}"
+
+    @property
+    def interval(self) -> timedelta:
+        if self.interval_seconds:
+            return timedelta(seconds=self.interval_seconds)
+        return TIMEFRAME_DURATIONS[self.timeframe]
+
+
+class StrategyRun(models.Model):
+    """One execution of a strategy for one scheduled tick; a tick never runs twice."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="runs")
+    scheduled_tick = models.DateTimeField()
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    signal = models.CharField(max_length=10, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True, help_text="Why a run was skipped.")
+    error_class = models.CharField(max_length=200, blank=True)
+    error_message = models.TextField(blank=True)
+    celery_task_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["strategy", "-scheduled_tick"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["strategy", "scheduled_tick"], name="run_unique_per_tick"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.strategy} @ {self.scheduled_tick:%Y-%m-%d %H:%M:%S}: {self.status}"
+
+
+class Order(models.Model):
+    """An order a run decided on; its client order id makes sending it idempotent."""
+
+    class Side(models.TextChoices):
+        BUY = "buy", "Buy"
+        SELL = "sell", "Sell"
+
+    class Type(models.TextChoices):
+        MARKET = "market", "Market"
+        LIMIT = "limit", "Limit"
+
+    class Status(models.TextChoices):
+        NEW = "new", "New (not yet sent)"
+        OPEN = "open", "Open"
+        FILLED = "filled", "Filled"
+        CANCELED = "canceled", "Canceled"
+        REJECTED = "rejected", "Rejected"
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="orders")
+    run = models.ForeignKey(StrategyRun, on_delete=models.CASCADE, related_name="orders")
+    mode = models.CharField(max_length=5, choices=Strategy.Mode.choices)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    type = models.CharField(max_length=6, choices=Type.choices, default=Type.MARKET)
+    amount = models.DecimalField(**PRICE)
+    price = models.DecimalField(**PRICE, null=True, blank=True)
+    filled_amount = models.DecimalField(**PRICE, default=Decimal(0))
+    average_price = models.DecimalField(**PRICE, null=True, blank=True)
+    fee = models.DecimalField(**PRICE, default=Decimal(0))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    client_order_id = models.CharField(max_length=64, unique=True)
+    exchange_order_id = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.amount} {self.strategy.market.symbol} ({self.status})"
+
+
+class PaperPosition(models.Model):
+    """A paper-trading strategy's simulated holdings: base asset and quote cash."""
+
+    strategy = models.OneToOneField(
+        Strategy, on_delete=models.CASCADE, related_name="paper_position"
+    )
+    base_amount = models.DecimalField(**PRICE, default=Decimal(0))
+    quote_balance = models.DecimalField(**PRICE, default=Decimal(10_000))
+    average_entry_price = models.DecimalField(**PRICE, null=True, blank=True)
+    fees_paid = models.DecimalField(**PRICE, default=Decimal(0))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.strategy}: {self.base_amount} base, {self.quote_balance} quote"
