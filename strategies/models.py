@@ -10,6 +10,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from marketdata.models import PRICE, TIMEFRAME_DURATIONS, ExchangeAccount, Market, Timeframe
+from project.scheduling import CrontabTrigger, IntervalTrigger, Trigger
 
 
 class Strategy(models.Model):
@@ -81,6 +82,13 @@ class Strategy(models.Model):
         if self.interval_seconds:
             return timedelta(seconds=self.interval_seconds)
         return TIMEFRAME_DURATIONS[self.timeframe]
+
+    @property
+    def trigger(self) -> Trigger:
+        """When the job runs: the crontab if one is set, else the interval on the epoch grid."""
+        if self.crontab:
+            return CrontabTrigger.parse(self.crontab, self.crontab_timezone)
+        return IntervalTrigger(int(self.interval.total_seconds()))
 
 
 class StrategyRun(models.Model):

@@ -1,0 +1,235 @@
+"""The scheduler interface every backend implements, its triggers and its job record.
+
+Backends live in `tasks.scheduling` and are chosen by `SCHEDULER_BACKEND`; code in lower
+layers (the strategy lifecycle) reaches them only through `get_scheduler()`, which loads the
+configured class by dotted path, as Django does for `EMAIL_BACKEND`.
+
+Ticks: a trigger defines a grid of moments (interval: `anchor + k * every`; crontab: its fire
+times). A job belongs to exactly one tick each time it fires, which is what makes a strategy run
+idempotent per (strategy, tick). Backends fire on the grid; `Trigger.tick_at` maps the moment a
+job actually starts (a little late, or a hair early) back to its tick.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A job that starts this much before its tick is counted as that tick (clock skew, rounding).
+EARLY_TOLERANCE = timedelta(seconds=2)
+
+
+class SchedulerError(Exception):
+    """A scheduler call that cannot be carried out, with a message a user can act on."""
+
+
+class JobNotFound(SchedulerError):
+    pass
+
+
+class InvalidTrigger(SchedulerError, ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class IntervalTrigger:
+    """Every `seconds`, on the grid `anchor + k * seconds` (anchor defaults to the Unix epoch)."""
+
+    seconds: int
+    anchor: datetime = EPOCH
+
+    def __post_init__(self) -> None:
+        if self.seconds < 1:
+            raise InvalidTrigger(f"an interval must be at least 1 second, got {self.seconds}")
+        if self.anchor.tzinfo is None:
+            raise InvalidTrigger("an interval's anchor must be timezone-aware")
+
+    @property
+    def every(self) -> timedelta:
+        return timedelta(seconds=self.seconds)
+
+    def tick_at(self, moment: datetime) -> datetime:
+        """The latest tick at or before `moment` (plus the early tolerance)."""
+        elapsed = (moment + EARLY_TOLERANCE - self.anchor).total_seconds()
+        return self.anchor + self.every * math.floor(elapsed / self.seconds)
+
+    def next_tick(self, after: datetime) -> datetime:
+        """The first tick strictly after `after`."""
+        elapsed = (after - self.anchor).total_seconds()
+        return self.anchor + self.every * (math.floor(elapsed / self.seconds) + 1)
+
+    def describe(self) -> str:
+        return f"every {self.seconds}s"
+
+
+@dataclass(frozen=True)
+class CrontabTrigger:
+    """Five crontab fields evaluated in an IANA time zone."""
+
+    minute: str = "*"
+    hour: str = "*"
+    day_of_month: str = "*"
+    month_of_year: str = "*"
+    day_of_week: str = "*"
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidTrigger(f"unknown time zone {self.timezone!r}") from None
+        try:
+            self._cron  # noqa: B018 - parse now, so a bad expression fails where it is made
+        except ValueError as error:
+            raise InvalidTrigger(f"bad crontab {self.expression!r}: {error}") from None
+
+    @classmethod
+    def parse(cls, expression: str, timezone: str = "UTC") -> CrontabTrigger:
+        fields = expression.split()
+        if len(fields) != 5:
+            raise InvalidTrigger(
+                f"a crontab has five fields (minute hour day month weekday), got {expression!r}"
+            )
+        return cls(*fields, timezone=timezone)
+
+    @property
+    def expression(self) -> str:
+        return " ".join(
+            (self.minute, self.hour, self.day_of_month, self.month_of_year, self.day_of_week)
+        )
+
+    @functools.cached_property
+    def _cron(self) -> Any:
+        from apscheduler.triggers.cron import CronTrigger as APSCronTrigger
+
+        return APSCronTrigger.from_crontab(self.expression, timezone=ZoneInfo(self.timezone))
+
+    def next_tick(self, after: datetime) -> datetime:
+        fire = self._cron.get_next_fire_time(None, after + timedelta(microseconds=1))
+        if fire is None:
+            raise InvalidTrigger(f"crontab {self.expression!r} never fires after {after}")
+        return fire.astimezone(UTC)
+
+    def tick_at(self, moment: datetime) -> datetime:
+        """The latest fire time at or before `moment` (plus the early tolerance)."""
+        target = moment + EARLY_TOLERANCE
+        for lookback in (timedelta(hours=2), timedelta(days=2), timedelta(days=400)):
+            tick = None
+            candidate = self.next_tick(target - lookback)
+            while candidate <= target:
+                tick = candidate
+                candidate = self.next_tick(candidate)
+            if tick is not None:
+                return tick
+        raise InvalidTrigger(f"crontab {self.expression!r} has not fired in the past 400 days")
+
+    def describe(self) -> str:
+        return f"cron {self.expression} ({self.timezone})"
+
+
+Trigger = IntervalTrigger | CrontabTrigger
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """What every backend reports about a job, in the same shape."""
+
+    id: str
+    task: str
+    trigger: Trigger
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
+
+
+class Scheduler(abc.ABC):
+    """Schedules Celery tasks, by their stable registered name, on triggers.
+
+    Implementations: `tasks.scheduling.celery_backend.CeleryBeatScheduler` (django-celery-beat
+    rows; beat runs them) and `tasks.scheduling.apscheduler_backend.APSchedulerScheduler`
+    (in-process). Every method that changes jobs takes effect in the caller's database
+    transaction where the backend can (Celery) and otherwise after it commits, so a
+    strategy and its job never disagree after a rollback.
+    Arguments are JSON values: a job must survive a restart of any process.
+    """
+
+    @abc.abstractmethod
+    def add_job(
+        self,
+        job_id: str,
+        task: str,
+        trigger: Trigger,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        start_immediately: bool = False,
+    ) -> JobRecord:
+        """Create job `job_id`; with `start_immediately` it also runs once now.
+
+        Raises SchedulerError if a job with that id exists.
+        """
+
+    @abc.abstractmethod
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        task: str | None = None,
+        trigger: Trigger | None = None,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> JobRecord:
+        """Change what is given and keep the rest. Raises JobNotFound."""
+
+    @abc.abstractmethod
+    def remove_job(self, job_id: str) -> None:
+        """Delete the job. Raises JobNotFound."""
+
+    @abc.abstractmethod
+    def get_job(self, job_id: str) -> JobRecord | None:
+        """The job, or None."""
+
+    @abc.abstractmethod
+    def get_jobs(self) -> list[JobRecord]:
+        """Every job this scheduler manages, ordered by id."""
+
+    @abc.abstractmethod
+    def pause_job(self, job_id: str) -> JobRecord:
+        """Keep the job but stop firing it (`enabled` False, no `next_run_at`)."""
+
+    @abc.abstractmethod
+    def resume_job(self, job_id: str) -> JobRecord:
+        """Fire a paused job again from its next tick."""
+
+    @abc.abstractmethod
+    def run_job_now(self, job_id: str) -> str:
+        """Run the job's task once now, outside its schedule; returns the Celery task id."""
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Begin firing jobs in this process, where the backend does that (no-op otherwise)."""
+
+    @abc.abstractmethod
+    def shutdown(self) -> None:
+        """Stop firing jobs in this process and release what `start` took."""
+
+
+def get_scheduler() -> Scheduler:
+    """The configured backend (settings.SCHEDULER_BACKEND); one instance per process."""
+    return _instance(settings.SCHEDULER_BACKEND)
+
+
+@functools.cache
+def _instance(path: str) -> Scheduler:
+    return import_string(path)()
