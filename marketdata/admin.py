@@ -1,0 +1,3 @@
+"""Admin for marketdata."""
+
+from django.contrib import admin  # noqa: F401

@@ -1,0 +1,3 @@
+"""Admin for strategies."""
+
+from django.contrib import admin  # noqa: F401
