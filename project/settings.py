@@ -117,7 +117,11 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_IMPORTS = ("tasks.system",)
+CELERY_IMPORTS = (
+    "tasks.system",
+    # Extra task modules, comma-separated: plug-ins, or test-only tasks in test workers.
+    *(m.strip() for m in ENV.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()),
+)
 
 # --- Health --------------------------------------------------------------------------------
 # Dotted paths of checks; a critical failure makes the service "down", any other "degraded".
