@@ -53,6 +53,8 @@ def candles_upsert(*, market_id: int, timeframe: str, candles: Iterable[CandleDa
                 close numeric(30, 12), volume numeric(30, 12), is_closed boolean
             ) ON COMMIT DELETE ROWS"""
         )
+        # Inside an outer transaction (or a test) no commit has emptied it yet.
+        cursor.execute(f"TRUNCATE {STAGING_TABLE}")
         with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({columns}) FROM STDIN") as copy:
             for c in candles:
                 copy.write_row(

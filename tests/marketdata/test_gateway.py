@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from decimal import Decimal
@@ -57,7 +58,8 @@ def test_market_order_fills_and_is_found_by_its_client_order_id(
     assert created.status == "filled"
     assert created.client_order_id == "cid-market-1"
     assert created.filled == Decimal("0.01")
-    assert created.average_price is not None and created.average_price > 0
+    assert created.average_price is not None
+    assert created.average_price > 0
     assert created.fee > 0
     assert found == created
     assert len(simulator.requests("/v2/buy/market/btcusd/")) == 1
@@ -129,7 +131,9 @@ def test_slow_create_times_out_and_the_lookup_finds_the_order_sent_once(
             price=None,
             client_order_id="cid-slow-1",
         )
-    found = fetch_order_by_client_id(account=account, symbol="ETH/USD", client_order_id="cid-slow-1")
+    found = fetch_order_by_client_id(
+        account=account, symbol="ETH/USD", client_order_id="cid-slow-1"
+    )
 
     assert found.status == "filled"
     assert found.filled == Decimal("0.1")
@@ -244,7 +248,7 @@ def test_rate_limit_is_shared_by_separate_clients(
         try:
             for _ in range(8):
                 client.fetch_ticker("BTC/USD")
-        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as error:
             errors.append(error)
         finally:
             client.close()
@@ -256,7 +260,7 @@ def test_rate_limit_is_shared_by_separate_clients(
         thread.join(60)
 
     arrivals = sorted(t for t, _, _ in simulator.requests("/v2/ticker/btcusd/"))
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert not errors
     assert len(arrivals) == 16
     assert min(gaps) >= 0.08
