@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any, TypeVar
 
+import aiohttp
 import ccxt
 import ccxt.async_support as ccxt_async
 import redis
@@ -286,6 +287,9 @@ def _ccxt_market(market: MarketInfo) -> dict[str, Any]:
 async def async_client(config: ExchangeConfig) -> AsyncIterator[AsyncExchangeSession]:
     """An async session on one exchange; its ccxt client is always closed on the way out."""
     client = build_client(config, asynchronous=True)
+    # ccxt's own connector caps connections at 100; EXCHANGE_CONCURRENCY is the bound we mean.
+    client.tcp_connector = aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True)
+    client.session = aiohttp.ClientSession(connector=client.tcp_connector)
     try:
         yield AsyncExchangeSession(config, client)
     finally:

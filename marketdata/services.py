@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 CANDLE_COLUMNS = ("market_id", "timeframe", "open_time", "open", "high", "low", "close", "volume")
 STAGING_TABLE = "tickwork_candle_staging"
+COPY_CHUNK = 10_000
 
 
 # --- Candles and tickers ------------------------------------------------------------------
@@ -55,12 +56,21 @@ def candles_upsert(*, market_id: int, timeframe: str, candles: Iterable[CandleDa
         )
         # Inside an outer transaction (or a test) no commit has emptied it yet.
         cursor.execute(f"TRUNCATE {STAGING_TABLE}")
+        # Room to sort a large batch in memory rather than on disk.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({columns}) FROM STDIN") as copy:
+            # Text rows built here are several times faster than write_row's per-value dumpers.
+            prefix = f"{market_id}\t{timeframe}\t"
+            lines: list[str] = []
             for c in candles:
-                copy.write_row(
-                    (market_id, timeframe, c.open_time, c.open, c.high, c.low, c.close, c.volume,
-                     c.is_closed)
-                )  # fmt: skip
+                lines.append(
+                    f"{prefix}{c.open_time.isoformat()}\t{c.open}\t{c.high}\t{c.low}\t"
+                    f"{c.close}\t{c.volume}\t{'t' if c.is_closed else 'f'}\n"
+                )
+                if len(lines) >= COPY_CHUNK:
+                    copy.write("".join(lines))
+                    lines.clear()
+            copy.write("".join(lines))
         cursor.execute(
             f"""
             INSERT INTO {table} ({columns})
