@@ -55,13 +55,14 @@ def main() -> None:
             round_s = time.perf_counter() - started
         finally:
             sim.stop()
-    slowest = max(max(singles), summary["slowest_request_ms"] / 1000)
+    slowest = max(singles)
     figures = {
         "markets": summary["feeds"],
         "requests": len(sim.requests()),
         "latency_s": options.latency,
         "slowest_single_request_s": round(slowest, 3),
         "round_s": round(round_s, 3),
+        "slowest_request_in_round_s": summary["slowest_request_ms"] / 1000,
         "round_over_slowest": round(round_s / slowest, 2),
         "errors": len(summary["errors"]),
     }

@@ -174,7 +174,7 @@ class SimulatedExchange:
         self.request_log: list[tuple[float, str, str]] = []
         self.lock = threading.RLock()
         self._next_order_id = 1_000_000
-        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.server = _Server((host, port), _handler_for(self))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -464,6 +464,11 @@ class SimulatedExchange:
                 200, {"status": "error", "reason": "Invalid signature", "code": "API0005"}
             )
         return key
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when a round opens a hundred at once.
+    request_queue_size = 1024
 
 
 class ApiError(Exception):
