@@ -115,6 +115,21 @@ def integer(name: str, environ_: Mapping[str, str], default: int, minimum: int =
     return value
 
 
+def integer_mapping(name: str, environ_: Mapping[str, str]) -> dict[str, int]:
+    """`key=number` pairs, comma-separated, e.g. `1m=30,1h=730`; unset gives {}."""
+    values: dict[str, int] = {}
+    for pair in filter(None, (item.strip() for item in environ_.get(name, "").split(","))):
+        key, sep, raw = pair.partition("=")
+        try:
+            value = int(raw)
+        except ValueError:
+            value = -1
+        if not sep or not key.strip() or value < 0:
+            raise SettingError(name, f"expected key=whole number pairs, got {pair!r}")
+        values[key.strip()] = value
+    return values
+
+
 def _redact(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:

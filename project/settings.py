@@ -119,9 +119,32 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_IMPORTS = (
     "tasks.system",
+    "tasks.marketdata",
     # Extra task modules, comma-separated: plug-ins, or test-only tasks in test workers.
     *(m.strip() for m in ENV.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()),
 )
+
+# --- Market data and exchanges -----------------------------------------------------------
+EXCHANGE_TIMEOUT_MS = env.integer("EXCHANGE_TIMEOUT_MS", ENV, 10_000, minimum=100)
+EXCHANGE_RETRY_ATTEMPTS = env.integer("EXCHANGE_RETRY_ATTEMPTS", ENV, 3, minimum=1)
+EXCHANGE_RETRY_BASE_DELAY = env.integer("EXCHANGE_RETRY_BASE_DELAY_MS", ENV, 500) / 1000
+EXCHANGE_RETRY_MAX_DELAY = env.integer("EXCHANGE_RETRY_MAX_DELAY_MS", ENV, 30_000) / 1000
+EXCHANGE_CONCURRENCY = env.integer("EXCHANGE_CONCURRENCY", ENV, 8, minimum=1)
+EXCHANGE_RATE_LIMITS = env.integer_mapping("EXCHANGE_RATE_LIMITS", ENV)
+MARKETDATA_BACKFILL_CANDLES = env.integer("MARKETDATA_BACKFILL_CANDLES", ENV, 500, minimum=1)
+MARKETDATA_PAGE_LIMIT = env.integer("MARKETDATA_PAGE_LIMIT", ENV, 1000, minimum=1)
+SIMULATOR_URL = ENV.get("SIMULATOR_URL", "http://127.0.0.1:8765/api")
+
+# --- Retention (days; 0 keeps forever) ----------------------------------------------------
+RETENTION_CANDLE_DAYS = {
+    "1m": 30, "5m": 90, "15m": 180, "30m": 365, "1h": 730, "4h": 0, "1d": 0,
+    **env.integer_mapping("RETENTION_CANDLE_DAYS", ENV),
+}  # fmt: skip
+RETENTION_TICKER_DAYS = env.integer("RETENTION_TICKER_DAYS", ENV, 30)
+RETENTION_STRATEGY_RUN_DAYS = env.integer("RETENTION_STRATEGY_RUN_DAYS", ENV, 90)
+RETENTION_BALANCE_SNAPSHOT_DAYS = env.integer("RETENTION_BALANCE_SNAPSHOT_DAYS", ENV, 365)
+RETENTION_TASK_RESULT_DAYS = env.integer("RETENTION_TASK_RESULT_DAYS", ENV, 14)
+RETENTION_BATCH_SIZE = env.integer("RETENTION_BATCH_SIZE", ENV, 5000, minimum=1)
 
 # --- Health --------------------------------------------------------------------------------
 # Dotted paths of checks; a critical failure makes the service "down", any other "degraded".

@@ -29,6 +29,7 @@ DOTENV_FILE = embedded.BASE_DIR / ".env"
 SETUP_COMMANDS: list[list[str]] = [
     ["migrate", "--noinput"],
     ["ensure_local_admin"],
+    ["seed_demo_exchange"],
 ]
 
 

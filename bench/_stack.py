@@ -1,0 +1,31 @@
+"""Shared set-up for benchmarks: a throw-away PostgreSQL and Redis, Django configured on them."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from project.embedded import EphemeralStack
+
+
+@contextmanager
+def django_on_ephemeral_stack() -> Iterator[None]:
+    """Start PostgreSQL and Redis in /tmp, set Django up on them, migrate; stop them after."""
+    stack = EphemeralStack()
+    try:
+        os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or stack.start_postgres()
+        os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL") or stack.start_redis()
+        os.environ.update(DEBUG="1", DJANGO_SETTINGS_MODULE="project.settings", LOG_LEVEL="WARNING")
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        yield
+    finally:
+        stack.stop()

@@ -1,0 +1,47 @@
+"""The demo exchange seed and the market data admin pages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from marketdata.models import Exchange, Watchlist
+from tests.factories import MarketFactory, UserFactory
+
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_exchange_is_idempotent_and_points_at_the_simulator_url() -> None:
+    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765/api")
+    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765/api")
+
+    demo = Exchange.objects.get(name="demo")
+    assert (demo.ccxt_id, demo.api_url) == ("bitstamp", "http://127.0.0.1:8765/api")
+    assert demo.markets.filter(symbol="BTC/USD", active=True).exists()
+    assert Watchlist.objects.filter(market__exchange=demo).count() == 4
+
+
+@pytest.mark.parametrize("page", ["exchange", "market", "candle", "ticker", "watchlist"])
+def test_admin_lists_market_data_and_refuses_to_add_exchange_rows(
+    page: str, settings: Settings
+) -> None:
+    # Tests run without collectstatic: serve admin assets without the manifest.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    MarketFactory()
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    listing = client.get(f"/admin/marketdata/{page}/", secure=True)
+    adding = client.get(f"/admin/marketdata/{page}/add/", secure=True)
+
+    assert listing.status_code == 200
+    assert adding.status_code == (403 if page in {"market", "candle", "ticker"} else 200)
