@@ -44,7 +44,8 @@ def test_change_page_never_shows_the_stored_secrets(admin_client: Client) -> Non
     page = admin_client.get(CHANGE_URL.format(account.pk)).content.decode()
     listing = admin_client.get("/admin/marketdata/exchangeaccount/").content.decode()
 
-    assert 'name="api_secret"' in page and 'type="password"' in page
+    assert 'name="api_secret"' in page
+    assert 'type="password"' in page
     for secret in (account.api_key, account.api_secret, account.api_passphrase):
         assert secret not in page
         assert secret not in listing
@@ -107,7 +108,8 @@ def test_balance_snapshots_are_read_only_in_the_admin(admin_client: Client) -> N
         f"/admin/marketdata/balancesnapshot/{snapshot.pk}/change/", {"asset": "ETH"}
     )
 
-    assert listing.status_code == 200 and "BTC" in listing.content.decode()
+    assert listing.status_code == 200
+    assert "BTC" in listing.content.decode()
     assert add.status_code == 403
     assert change.status_code == 403
     snapshot.refresh_from_db()
