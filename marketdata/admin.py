@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from marketdata.models import Candle, Exchange, Market, Ticker, Watchlist
+from marketdata.accounts import SECRET_FIELDS, account_create, account_update
+from marketdata.models import (
+    BalanceSnapshot,
+    Candle,
+    Exchange,
+    ExchangeAccount,
+    Market,
+    Ticker,
+    Watchlist,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -59,3 +71,87 @@ class WatchlistAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "timeframe", "market__exchange")
     list_editable = ("enabled",)
     autocomplete_fields = ("market",)
+
+
+# --- Exchange accounts and balances: secrets are write-only ---------------------------------
+
+KEEP_HELP = "Stored encrypted and never shown. Leave blank to keep the stored value."
+
+
+class ExchangeAccountAdminForm(forms.ModelForm):
+    """Password inputs that never render the stored secret; blank keeps it on a change."""
+
+    api_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    api_secret = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    api_passphrase = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+
+    class Meta:
+        model = ExchangeAccount
+        fields = ["owner", "exchange", "label", *SECRET_FIELDS, "active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        adding = self.instance.pk is None
+        for name in SECRET_FIELDS:
+            # Not even the form's memory keeps the stored plaintext: changed_data compares to "".
+            self.initial[name] = ""
+            if not adding:
+                self.fields[name].help_text = KEEP_HELP
+        if adding:
+            self.fields["api_key"].required = True
+            self.fields["api_secret"].required = True
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.instance.pk is not None:
+            for name in SECRET_FIELDS:
+                if not cleaned.get(name):
+                    cleaned.pop(name, None)
+        return cleaned
+
+
+@admin.register(ExchangeAccount)
+class ExchangeAccountAdmin(admin.ModelAdmin):
+    form = ExchangeAccountAdminForm
+    list_display = ["label", "owner", "exchange", "active", "status", "updated_at"]
+    list_filter = ["status", "active", "exchange"]
+    search_fields = ["label", "owner__username"]
+    readonly_fields = ["status", "status_reason", "created_at", "updated_at"]
+    list_select_related = ["owner", "exchange"]
+
+    def save_model(
+        self, request: HttpRequest, obj: ExchangeAccount, form: forms.ModelForm, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        secrets = {name: data[name] for name in SECRET_FIELDS if data.get(name)}
+        if change:
+            account_update(account=obj, label=data["label"], active=data["active"], **secrets)
+            return
+        created = account_create(
+            owner=data["owner"],
+            exchange=data["exchange"],
+            label=data["label"],
+            active=data["active"],
+            **secrets,
+        )
+        # The admin goes on with `obj` (history, redirect): give it the saved row's identity.
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+
+@admin.register(BalanceSnapshot)
+class BalanceSnapshotAdmin(admin.ModelAdmin):
+    """Snapshots are what an exchange reported: read-only here."""
+
+    list_display = ["account", "asset", "free", "used", "total", "taken_at"]
+    list_filter = ["asset", "account__exchange"]
+    search_fields = ["account__label", "account__owner__username", "asset"]
+    date_hierarchy = "taken_at"
+    list_select_related = ["account__exchange"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

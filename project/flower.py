@@ -16,6 +16,9 @@ def flower_command(address: str, port: int) -> list[str]:
     from django.conf import settings
 
     command = [
+        # This interpreter's Celery: the virtualenv need not be on PATH.
+        sys.executable,
+        "-m",
         "celery",
         "-A",
         "project",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from project import embedded, env
@@ -82,6 +83,14 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.redis_url("REDIS_URL", ENV.get("REDIS_URL") or embedded.local_redis_url())
+# The cache (API throttling, beat's heartbeat) shares the broker's Redis, under its own prefix.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "tickwork",
+    }
+}
 
 # --- Scheduler -----------------------------------------------------------------------------
 SCHEDULER_BACKEND_NAME = ENV.get("SCHEDULER_BACKEND", "celery").strip().lower()
@@ -116,7 +125,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "tasks.heartbeat:HeartbeatDatabaseScheduler"
 CELERY_IMPORTS = (
     "tasks.system",
     "tasks.marketdata",
@@ -152,6 +161,14 @@ HEALTH_CHECKS = [
     "project.health.check_database",
     "project.health.check_broker",
 ]
+# Checks that only /health/detail/ (staff) and the health_check job run: slower, or revealing.
+HEALTH_DETAIL_CHECKS = [
+    "tasks.health.check_workers",
+    "tasks.health.check_beat",
+    "tasks.health.check_exchanges",
+    "tasks.health.check_candles",
+    "tasks.health.check_strategies",
+]
 
 # --- Auth, i18n, static --------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -177,10 +194,33 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# Each user's API writes (POST, PUT, PATCH, DELETE) per second, minute, hour or day.
+API_WRITE_RATE = ENV.get("API_WRITE_RATE", "60/minute").strip()
+if not re.fullmatch(r"[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)", API_WRITE_RATE):
+    raise SettingError(
+        "API_WRITE_RATE", f"expected N/second|minute|hour|day, got {API_WRITE_RATE!r}"
+    )
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an anonymous request then gets 401 with `WWW-Authenticate: Token`.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["project.api.WriteRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"writes": API_WRITE_RATE},
+    "DEFAULT_PAGINATION_CLASS": "project.api.PageNumberPagination",
+    "EXCEPTION_HANDLER": "project.api.handle_exception",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Tickwork API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tickwork API",
+    "VERSION": "1.0.0",
+    # Separate request and response components: write-only secrets appear only in requests.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 # --- Production hardening (check --deploy) ------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

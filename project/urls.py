@@ -1,14 +1,14 @@
-"""URL routes: admin, health, API schema."""
+"""URL routes: admin, health, the REST API with its schema."""
 
 from django.contrib import admin
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path
 
 from project import health
+from tasks import health as health_detail
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health.health_view, name="health"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("health/detail/", health_detail.HealthDetailView.as_view(), name="health-detail"),
+    path("api/", include("project.api_urls")),
 ]

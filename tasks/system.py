@@ -2,9 +2,10 @@
 
 from celery import shared_task
 
-from project import health
+from tasks.health import health_detail_report
 
 
-@shared_task(name="health_check")
+@shared_task(name="health_check", ignore_result=False)
 def health_check() -> dict[str, object]:
-    return health.report()
+    """The report is the task's result: django-celery-results keeps it as a TaskResult row."""
+    return health_detail_report()

@@ -1,0 +1,152 @@
+"""Services for users' exchange accounts and reads of their balances; secrets stay write-only."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+
+from marketdata.models import BalanceSnapshot, Exchange, ExchangeAccount
+
+logger = logging.getLogger(__name__)
+
+SECRET_FIELDS = ("api_key", "api_secret", "api_passphrase")
+REDACTED = "[redacted]"
+DUPLICATE_LABEL = "You already have an exchange account with this label."
+
+
+def redact(text: str, *, account: ExchangeAccount) -> str:
+    """`text` with the account's secrets blanked out: exchange error messages may echo them."""
+    for name in SECRET_FIELDS:
+        secret = getattr(account, name)
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _save(account: ExchangeAccount) -> None:
+    """Validate and save; a label already taken is a field error, even when two saves race."""
+    duplicates = ExchangeAccount.objects.filter(owner_id=account.owner_id, label=account.label)
+    if account.pk is not None:
+        duplicates = duplicates.exclude(pk=account.pk)
+    if duplicates.exists():
+        raise ValidationError({"label": DUPLICATE_LABEL})
+    account.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError:
+        raise ValidationError({"label": DUPLICATE_LABEL}) from None
+
+
+def account_create(
+    *,
+    owner: AbstractBaseUser,
+    exchange: Exchange,
+    label: str,
+    api_key: str,
+    api_secret: str,
+    api_passphrase: str = "",
+    active: bool = True,
+) -> ExchangeAccount:
+    account = ExchangeAccount(
+        owner=owner,
+        exchange=exchange,
+        label=label,
+        api_key=api_key,
+        api_secret=api_secret,
+        api_passphrase=api_passphrase,
+        active=active,
+    )
+    _save(account)
+    logger.info("exchange account %s created for user %s", account.pk, owner.pk)
+    return account
+
+
+@transaction.atomic
+def account_update(
+    *,
+    account: ExchangeAccount,
+    label: str | None = None,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    api_passphrase: str | None = None,
+    active: bool | None = None,
+) -> ExchangeAccount:
+    """Change what is given (None keeps a value).
+
+    New credentials clear `needs attention`: the sync stops retrying an account whose keys the
+    exchange refused, and editing them is how its owner says "try again".
+    """
+    changes = {"label": label, "active": active}
+    credentials = {"api_key": api_key, "api_secret": api_secret, "api_passphrase": api_passphrase}
+    for name, value in (changes | credentials).items():
+        if value is not None:
+            setattr(account, name, value)
+    if any(value is not None for value in credentials.values()):
+        account.status = ExchangeAccount.Status.OK
+        account.status_reason = ""
+    _save(account)
+    logger.info("exchange account %s updated", account.pk)
+    return account
+
+
+def account_delete(*, account: ExchangeAccount) -> None:
+    """Delete an account no strategy trades through; a strategy's account must be changed first."""
+    names = list(account.strategies.values_list("name", flat=True)[:5])
+    if names:
+        raise ValidationError(
+            f"This account is used by strategies ({', '.join(names)}); "
+            "give them another account or delete them first."
+        )
+    account_id = account.pk
+    account.delete()
+    logger.info("exchange account %s deleted", account_id)
+
+
+def account_mark_needs_attention(*, account_id: int, reason: str) -> ExchangeAccount | None:
+    """Flag an account whose credentials the exchange refused; balance syncs skip it until edited.
+
+    The reason is shown to the owner, so any secret the exchange echoed is redacted first.
+    Returns None when the account no longer exists.
+    """
+    account = ExchangeAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        logger.warning("exchange account %s no longer exists; not marking it", account_id)
+        return None
+    account.status = ExchangeAccount.Status.NEEDS_ATTENTION
+    account.status_reason = redact(reason, account=account)
+    account.save(update_fields=["status", "status_reason", "updated_at"])
+    logger.warning("exchange account %s needs attention: %s", account.pk, account.status_reason)
+    return account
+
+
+def balances_latest(*, accounts: QuerySet[ExchangeAccount]) -> QuerySet[BalanceSnapshot]:
+    """The newest snapshot of each asset of each account (PostgreSQL DISTINCT ON)."""
+    return (
+        BalanceSnapshot.objects.filter(account__in=accounts)
+        .select_related("account")
+        .order_by("account_id", "asset", "-taken_at")
+        .distinct("account_id", "asset")
+    )
+
+
+def balances_history(
+    *,
+    accounts: QuerySet[ExchangeAccount],
+    asset: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet[BalanceSnapshot]:
+    snapshots = BalanceSnapshot.objects.filter(account__in=accounts).select_related("account")
+    if asset:
+        snapshots = snapshots.filter(asset=asset)
+    if start is not None:
+        snapshots = snapshots.filter(taken_at__gte=start)
+    if end is not None:
+        snapshots = snapshots.filter(taken_at__lt=end)
+    return snapshots

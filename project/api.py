@@ -1,0 +1,104 @@
+"""REST API building blocks every app's viewsets share: ownership, throttling, errors, paging."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, QuerySet
+
+# DRF imports the throttle class while rest_framework.views is still loading: import that
+# module, not names from it.
+from rest_framework import exceptions, pagination, permissions, serializers, throttling, views
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
+
+
+class IsOwnerOrStaffReader(permissions.BasePermission):
+    """The owner may read and change an object; staff may read everyone's.
+
+    Owned querysets are scoped to the user too (see OwnedViewSetMixin), so another user's
+    object is a 404 before this is asked; it guards staff from writing to others' objects.
+    """
+
+    message = "Only the owner can change this."
+
+    def has_object_permission(self, request: Request, view: APIView, obj: Model) -> bool:
+        if view.owner_of(obj) == request.user:  # type: ignore[attr-defined]
+            return True
+        return request.method in permissions.SAFE_METHODS and request.user.is_staff
+
+
+def owned(queryset: QuerySet[Any], request: Request, owner_field: str = "owner") -> QuerySet[Any]:
+    """What the request's user may see of `queryset`: their own objects, or all for staff."""
+    if request.user.is_staff:
+        return queryset
+    return queryset.filter(**{owner_field: request.user})
+
+
+class OwnedViewSetMixin:
+    """Scopes a viewset to objects its user owns (all of them for staff).
+
+    `owner_field` is the lookup path from the model to the owning user, e.g. "owner" or
+    "account__owner". A strategy viewset is `class StrategyViewSet(OwnedViewSetMixin,
+    viewsets.ModelViewSet)` with `queryset = Strategy.objects.all()`; its detail actions
+    (start, stop, run-now, runs, orders) call `self.get_object()` and inherit the scoping.
+    """
+
+    owner_field = "owner"
+    permission_classes = [permissions.IsAuthenticated, IsOwnerOrStaffReader]
+    request: Request
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()  # type: ignore[misc]
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return queryset.none()
+        return self.scope(queryset)
+
+    def scope(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return owned(queryset, self.request, self.owner_field)
+
+    def owner_of(self, obj: Model) -> Any:
+        for part in self.owner_field.split("__"):
+            obj = getattr(obj, part)
+        return obj
+
+
+class WriteRateThrottle(throttling.UserRateThrottle):
+    """Limits each user's writes (POST, PUT, PATCH, DELETE); reads are not limited."""
+
+    scope = "writes"
+
+    def get_rate(self) -> str | None:
+        # Read at each request (DRF reads at import), so a changed setting applies at once.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+def validated_query(serializer_class: type[serializers.Serializer], request: Request) -> Any:
+    """Query parameters checked by a serializer: a bad value is a 400 naming the parameter."""
+    # A plain dict: given a QueryDict, DRF reads a missing boolean as an unticked box (False).
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus Django's ValidationError (raised by services) as a 400 by field."""
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
+    return views.exception_handler(exc, context)

@@ -1,0 +1,20 @@
+"""The /api/ routes: one router for every app's viewsets, plus the schema and its docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from marketdata import api as marketdata_api
+
+router = DefaultRouter()
+router.register("exchanges", marketdata_api.ExchangeViewSet, basename="exchange")
+router.register("markets", marketdata_api.MarketViewSet, basename="market")
+router.register("candles", marketdata_api.CandleViewSet, basename="candle")
+router.register("accounts", marketdata_api.ExchangeAccountViewSet, basename="account")
+router.register("balances", marketdata_api.BalanceViewSet, basename="balance")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,213 @@
+"""Detailed health for staff: workers, beat, exchanges, candle freshness, overdue strategies."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Max, OuterRef, Subquery
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketdata.models import TIMEFRAME_DURATIONS, Candle, Exchange, Watchlist
+from project import health
+from project.celery import app
+from project.scheduling import SchedulerError
+from strategies.models import Strategy
+from tasks.heartbeat import beat_heartbeat_read
+
+logger = logging.getLogger(__name__)
+
+WORKER_PING_TIMEOUT = 1.0
+BEAT_STALE_AFTER = timedelta(minutes=2)
+# Candles arrive in batches on the collector's cadence, not the moment a bar opens: allow it.
+CANDLE_GRACE = timedelta(minutes=15)
+OVERDUE_INTERVALS = 2
+MAX_LISTED = 100
+
+
+@dataclass(frozen=True)
+class DetailResult:
+    """A detail check's outcome: ok, one line for people, and structured data for tools."""
+
+    ok: bool
+    detail: str
+    data: Any = field(default=None)
+
+
+DetailCheck = Callable[[], DetailResult]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def check_workers() -> DetailResult:
+    """Celery control ping: every worker consuming from the broker answers within the timeout."""
+    with app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
+        replies = app.control.ping(timeout=WORKER_PING_TIMEOUT, connection=connection)
+    workers = sorted(name for reply in replies for name in reply)
+    if not workers:
+        return DetailResult(False, f"no worker answered a ping within {WORKER_PING_TIMEOUT}s", [])
+    return DetailResult(True, f"{len(workers)} worker(s) answered", workers)
+
+
+def check_beat() -> DetailResult:
+    beat = beat_heartbeat_read()
+    if beat is None:
+        return DetailResult(False, "no heartbeat: beat is not running", {"age_seconds": None})
+    age = round(time.time() - beat, 1)
+    data = {"last_tick_at": _iso(datetime.fromtimestamp(beat, tz=UTC)), "age_seconds": age}
+    if age > BEAT_STALE_AFTER.total_seconds():
+        return DetailResult(False, f"last heartbeat {age:.0f}s ago: beat is stuck or gone", data)
+    return DetailResult(True, f"last heartbeat {age:.0f}s ago", data)
+
+
+def check_exchanges() -> DetailResult:
+    """An exchange fails when its latest contact was an error; one never contacted is listed."""
+    rows, failing = [], []
+    for exchange in Exchange.objects.filter(enabled=True):
+        ok = not exchange.last_error_at or bool(
+            exchange.last_success_at and exchange.last_success_at >= exchange.last_error_at
+        )
+        if not ok:
+            failing.append(exchange.name)
+        rows.append(
+            {
+                "name": exchange.name,
+                "ok": ok,
+                "last_success_at": _iso(exchange.last_success_at),
+                "last_error_at": _iso(exchange.last_error_at),
+                "last_error": exchange.last_error,
+            }
+        )
+    if failing:
+        return DetailResult(False, f"last contact failed: {', '.join(failing)}", rows)
+    return DetailResult(True, f"{len(rows)} exchange(s)", rows)
+
+
+def check_candles() -> DetailResult:
+    """The newest candle of each watched market and timeframe is at most two bars old (+grace)."""
+    newest = Candle.objects.filter(
+        market=OuterRef("market"), timeframe=OuterRef("timeframe")
+    ).order_by("-open_time")
+    watched = (
+        Watchlist.objects.filter(enabled=True)
+        .select_related("market__exchange")
+        .annotate(newest=Subquery(newest.values("open_time")[:1]))
+        .order_by("market__exchange__name", "market__symbol", "timeframe")
+    )
+    now = timezone.now()
+    rows, stale = [], []
+    for item in watched:
+        limit = TIMEFRAME_DURATIONS[item.timeframe] * 2 + CANDLE_GRACE
+        age = (now - item.newest) if item.newest else None
+        ok = age is not None and age <= limit
+        name = f"{item.market} {item.timeframe}"
+        if not ok:
+            stale.append(name)
+        rows.append(
+            {
+                "market": str(item.market),
+                "timeframe": item.timeframe,
+                "ok": ok,
+                "newest_open_time": _iso(item.newest),
+                "age_seconds": round(age.total_seconds()) if age is not None else None,
+                "limit_seconds": round(limit.total_seconds()),
+            }
+        )
+    if stale:
+        return DetailResult(False, f"{len(stale)} stale: {', '.join(stale[:10])}", rows)
+    return DetailResult(True, f"{len(rows)} watched series fresh", rows)
+
+
+def check_strategies() -> DetailResult:
+    """Active strategies whose next run is overdue by more than two of their intervals.
+
+    A strategy's next run is due at the first tick after its last run's tick (after its last
+    change if it never ran); the interval is the gap between that tick and the one after it,
+    so crontab schedules are measured by their own rhythm.
+    """
+    now = timezone.now()
+    overdue = []
+    active = Strategy.objects.filter(is_active=True).annotate(last_tick=Max("runs__scheduled_tick"))
+    for strategy in active.select_related("owner").order_by("pk"):
+        reference = strategy.last_tick or strategy.updated_at
+        try:
+            trigger = strategy.trigger
+            due = trigger.next_tick(reference)
+            interval = trigger.next_tick(due) - due
+        except SchedulerError as error:
+            overdue.append({"id": strategy.pk, "name": strategy.name, "error": str(error)})
+            continue
+        if now - due > interval * OVERDUE_INTERVALS:
+            overdue.append(
+                {
+                    "id": strategy.pk,
+                    "name": strategy.name,
+                    "owner": strategy.owner.get_username(),
+                    "last_run_tick": _iso(strategy.last_tick),
+                    "due_at": _iso(due),
+                    "overdue_seconds": round((now - due).total_seconds()),
+                }
+            )
+    if overdue:
+        names = ", ".join(str(item["name"]) for item in overdue[:10])
+        return DetailResult(False, f"{len(overdue)} overdue: {names}", overdue[:MAX_LISTED])
+    return DetailResult(True, "no active strategy is overdue", [])
+
+
+def run_detail_checks(paths: list[str] | None = None) -> dict[str, DetailResult]:
+    """Run each check; one that raises counts as failing, with the reason."""
+    results: dict[str, DetailResult] = {}
+    for path in paths if paths is not None else settings.HEALTH_DETAIL_CHECKS:
+        name = path.rsplit(".", 1)[-1].removeprefix("check_")
+        try:
+            results[name] = import_string(path)()
+        except Exception as error:  # a check reports, never raises
+            results[name] = DetailResult(False, f"{type(error).__name__}: {error}")
+    return results
+
+
+def health_detail_report() -> dict[str, Any]:
+    """The public summary plus every detail check; logs a warning for each failing check.
+
+    A failing detail check degrades the status; only the summary's critical checks take it down.
+    """
+    summary = health.report()
+    details = run_detail_checks()
+    for name, result in details.items():
+        if not result.ok:
+            logger.warning("health check %s failed: %s", name, result.detail)
+    status = summary["status"]
+    if status == "ok" and not all(result.ok for result in details.values()):
+        status = "degraded"
+    return {
+        "status": status,
+        "checked_at": timezone.now().isoformat(),
+        "checks": summary["checks"],
+        "detail": {name: asdict(result) for name, result in details.items()},
+    }
+
+
+@extend_schema(exclude=True)
+class HealthDetailView(APIView):
+    """GET /health/detail/: staff only (session or token), never cached."""
+
+    permission_classes = [IsAdminUser]
+
+    def get(self, request: Request) -> Response:
+        report = health_detail_report()
+        response = Response(report, status=503 if report["status"] == "down" else 200)
+        response["Cache-Control"] = "no-cache, no-store, must-revalidate, private"
+        return response

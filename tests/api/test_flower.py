@@ -1,0 +1,68 @@
+"""Flower as the Procfile starts it: a real process, basic auth, and the real worker listed."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from tests.processes import ManagedProcess, start_process
+
+pytestmark = pytest.mark.integration
+
+LOGIN = ("ops", "flower-test-password")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def flower(celery_worker: ManagedProcess) -> Iterator[str]:
+    port = free_port()
+    process = start_process(
+        "flower",
+        [sys.executable, "-m", "project.flower", "--address", "127.0.0.1", "--port", str(port)],
+        FLOWER_BASIC_AUTH=":".join(LOGIN),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.alive(), process.log()[-3000:]
+        try:
+            requests.get(url, timeout=2)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    else:
+        pytest.fail(f"flower did not listen within 60s:\n{process.log()[-3000:]}")
+    yield url
+    process.stop()
+
+
+def worker_hostname(worker: ManagedProcess) -> str:
+    command = worker.process.args
+    return next(arg.split("=", 1)[1] for arg in command if arg.startswith("--hostname="))
+
+
+def test_flower_refuses_without_credentials_and_lists_the_worker_with_them(
+    flower: str, celery_worker: ManagedProcess
+) -> None:
+    anonymous = requests.get(f"{flower}/api/workers", timeout=10)
+    wrong = requests.get(f"{flower}/api/workers", auth=("ops", "nope"), timeout=10)
+    workers: dict[str, object] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and worker_hostname(celery_worker) not in workers:
+        response = requests.get(f"{flower}/api/workers?refresh=1", auth=LOGIN, timeout=30)
+        assert response.status_code == 200
+        workers = response.json()
+
+    assert anonymous.status_code == 401
+    assert wrong.status_code == 401
+    assert worker_hostname(celery_worker) in workers

@@ -1,0 +1,36 @@
+"""The OpenAPI schema generates without a warning and documents write-only secrets."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def test_schema_generation_is_valid_and_warning_free(tmp_path: Path) -> None:
+    target = tmp_path / "schema.yaml"
+    err = io.StringIO()
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target), stderr=err)
+
+    schema = yaml.safe_load(target.read_text())
+    assert err.getvalue() == ""
+    assert schema["openapi"].startswith("3.")
+    assert "/api/accounts/{id}/" in schema["paths"]
+
+
+def test_secrets_appear_in_request_components_only(tmp_path: Path) -> None:
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--file", str(target))
+
+    components = yaml.safe_load(target.read_text())["components"]["schemas"]
+
+    assert "api_secret" in components["ExchangeAccountRequest"]["properties"]
+    assert "api_secret" in components["ExchangeAccountRequest"]["required"]
+    assert "api_secret" not in components["PatchedExchangeAccountUpdateRequest"].get("required", [])
+    assert "api_secret" not in components["ExchangeAccount"]["properties"]
