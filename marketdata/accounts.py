@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
+from marketdata import exchanges
 from marketdata.models import BalanceSnapshot, Exchange, ExchangeAccount
 
 logger = logging.getLogger(__name__)
@@ -150,3 +153,71 @@ def balances_history(
     if end is not None:
         snapshots = snapshots.filter(taken_at__lt=end)
     return snapshots
+
+
+def balances_sync(*, account_id: int) -> str:
+    """Store a snapshot of one account's balances; returns what happened to it.
+
+    An account the exchange refused is marked `needs attention` and skipped from then on: retrying
+    bad keys every few minutes only earns an IP ban. Temporary errors propagate, so the task edge
+    can retry them.
+    """
+    account = ExchangeAccount.objects.select_related("exchange").filter(pk=account_id).first()
+    if account is None:
+        logger.warning("exchange account %s no longer exists; nothing to sync", account_id)
+        return "missing"
+    if not account.active or account.status == ExchangeAccount.Status.NEEDS_ATTENTION:
+        return "skipped"
+    try:
+        balances = exchanges.fetch_balances(account=account)
+    except exchanges.AuthenticationFailed as error:
+        account_mark_needs_attention(account_id=account.pk, reason=str(error))
+        return "needs_attention"
+    taken_at = timezone.now()
+    BalanceSnapshot.objects.bulk_create(
+        BalanceSnapshot(
+            account=account,
+            asset=balance.asset,
+            free=balance.free,
+            used=balance.used,
+            total=balance.total,
+            taken_at=taken_at,
+        )
+        for balance in balances
+    )
+    logger.info("exchange account %s: %d balances stored", account.pk, len(balances))
+    return "synced"
+
+
+def balances_sync_all() -> dict[str, int]:
+    """Sync every active account; one failing account never stops the others."""
+    outcomes: dict[str, int] = {"synced": 0, "skipped": 0, "needs_attention": 0, "failed": 0}
+    accounts = ExchangeAccount.objects.filter(
+        active=True, status=ExchangeAccount.Status.OK, exchange__enabled=True
+    )
+    for account_id in accounts.values_list("pk", flat=True):
+        try:
+            outcome = balances_sync(account_id=account_id)
+        except exchanges.ExchangeError as error:
+            logger.warning("exchange account %s: balance sync failed: %s", account_id, error)
+            outcome = "failed"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def demo_account_seed(
+    *, exchange: Exchange, api_key: str, api_secret: str
+) -> ExchangeAccount | None:
+    """The first superuser's account on the demo exchange, so balances show up offline.
+
+    Idempotent; None while there is no superuser to own it.
+    """
+    owner = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
+    if owner is None:
+        return None
+    existing = ExchangeAccount.objects.filter(owner=owner, exchange=exchange, label="demo").first()
+    if existing is not None:
+        return existing
+    return account_create(
+        owner=owner, exchange=exchange, label="demo", api_key=api_key, api_secret=api_secret
+    )

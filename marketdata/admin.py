@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from marketdata.accounts import SECRET_FIELDS, account_create, account_update
@@ -36,6 +37,8 @@ class ExchangeAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "ccxt_id")
     search_fields = ("name", "ccxt_id")
     readonly_fields = ("last_success_at", "last_error_at", "last_error", "created_at")
+    # A URL typed without a scheme is an exchange's public endpoint: https, as Django 6 assumes.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Market)

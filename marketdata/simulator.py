@@ -146,6 +146,10 @@ class PriceSeries:
         return int.from_bytes(digest, "big") / 2**64
 
 
+# The key and secret `python -m marketdata.simulator` accepts unless told otherwise; not a secret.
+DEMO_ACCOUNT = ("demo-key", "demo-secret")
+
+
 class SimulatedExchange:
     """The server and its state; `start()` runs it in a thread, `serve_forever()` in this one."""
 
@@ -659,8 +663,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--markets", type=int, default=0, help="extra synthetic markets")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
     options = parser.parse_args(argv)
-    pairs = options.account or ["demo-key:demo-secret"]
-    accounts = dict(pair.split(":", 1) for pair in pairs)
+    accounts = dict(pair.split(":", 1) for pair in options.account) or dict([DEMO_ACCOUNT])
     sim = SimulatedExchange(
         options.port, accounts, options.markets, options.latency, host=options.host
     )

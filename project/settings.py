@@ -129,6 +129,7 @@ CELERY_BEAT_SCHEDULER = "tasks.heartbeat:HeartbeatDatabaseScheduler"
 CELERY_IMPORTS = (
     "tasks.system",
     "tasks.marketdata",
+    "tasks.accounts",
     # Extra task modules, comma-separated: plug-ins, or test-only tasks in test workers.
     *(m.strip() for m in ENV.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()),
 )

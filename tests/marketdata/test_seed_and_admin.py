@@ -8,7 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from marketdata.models import Exchange, Watchlist
+from marketdata.models import Exchange, ExchangeAccount, Watchlist
+from marketdata.simulator import DEMO_ACCOUNT
 from tests.factories import MarketFactory, UserFactory
 
 if TYPE_CHECKING:
@@ -25,6 +26,23 @@ def test_seed_demo_exchange_is_idempotent_and_points_at_the_simulator_url() -> N
     assert (demo.ccxt_id, demo.api_url) == ("bitstamp", "http://127.0.0.1:8765/api")
     assert demo.markets.filter(symbol="BTC/USD", active=True).exists()
     assert Watchlist.objects.filter(market__exchange=demo).count() == 4
+
+
+def test_seed_gives_the_first_superuser_one_demo_account_the_simulator_accepts() -> None:
+    admin = UserFactory(username="root", is_superuser=True, is_staff=True)
+
+    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765/api")
+    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765/api")
+
+    account = ExchangeAccount.objects.get(owner=admin)
+    assert (account.label, account.exchange.name) == ("demo", "demo")
+    assert (account.api_key, account.api_secret) == DEMO_ACCOUNT
+
+
+def test_seed_without_a_superuser_creates_no_account() -> None:
+    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765/api")
+
+    assert not ExchangeAccount.objects.exists()
 
 
 @pytest.mark.parametrize("page", ["exchange", "market", "candle", "ticker", "watchlist"])

@@ -7,8 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from marketdata.accounts import demo_account_seed
 from marketdata.services import demo_exchange_seed
-from marketdata.simulator import SimulatedExchange
+from marketdata.simulator import DEMO_ACCOUNT, SimulatedExchange
 
 
 class Command(BaseCommand):
@@ -27,6 +28,11 @@ class Command(BaseCommand):
             )
         finally:
             simulator.stop()
+        account = demo_account_seed(
+            exchange=exchange, api_key=DEMO_ACCOUNT[0], api_secret=DEMO_ACCOUNT[1]
+        )
+        if account is not None:
+            self.stdout.write(f"Demo account {account.label!r} for user {account.owner}.")
         self.stdout.write(
             f"Demo exchange {exchange.name!r} at {exchange.api_url}: "
             f"{exchange.markets.count()} markets, "
