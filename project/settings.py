@@ -116,7 +116,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's database scheduler, with interval jobs on their tick grid.
+CELERY_BEAT_SCHEDULER = "tasks.scheduling.beat:TickScheduler"
+# The APScheduler backend runs tasks in-process with apply(): store their results too.
+CELERY_TASK_STORE_EAGER_RESULT = True
 CELERY_IMPORTS = (
     "tasks.system",
     # Extra task modules, comma-separated: plug-ins, or test-only tasks in test workers.
@@ -128,6 +131,7 @@ CELERY_IMPORTS = (
 HEALTH_CHECKS = [
     "project.health.check_database",
     "project.health.check_broker",
+    "tasks.scheduling.health.check_scheduler",
 ]
 
 # --- Auth, i18n, static --------------------------------------------------------------------
