@@ -305,7 +305,7 @@ class APSchedulerScheduler(Scheduler):
             kwargs=plain_kwargs,
             next_run_at=first_tick_from(trigger, datetime.now(UTC)),
         )
-        return self._now_or_on_commit(f"add {job_id}", add, lambda: predicted)
+        return self._now_or_on_commit(job_id, f"add {job_id}", add, lambda: predicted)
 
     def update_job(
         self,
@@ -354,7 +354,7 @@ class APSchedulerScheduler(Scheduler):
                 last_run_at=current.last_run_at,
             )
 
-        return self._now_or_on_commit(f"update {job_id}", update, predicted)
+        return self._now_or_on_commit(job_id, f"update {job_id}", update, predicted)
 
     def remove_job(self, job_id: str) -> None:
         def remove() -> None:
@@ -363,14 +363,18 @@ class APSchedulerScheduler(Scheduler):
             except JobLookupError:
                 raise JobNotFound(f"no job named {job_id!r}") from None
 
-        if connection.in_atomic_block:
-            if not self._is_stored(job_id):
-                raise JobNotFound(f"no job named {job_id!r}")
-            transaction.on_commit(functools.partial(self._after_commit, f"remove {job_id}", remove))
-        else:
+        if not connection.in_atomic_block:
             remove()
+            return
+        pending, record = _pending(job_id)
+        if (pending and record is None) or (not pending and not self._is_stored(job_id)):
+            raise JobNotFound(f"no job named {job_id!r}")
+        transaction.on_commit(_PendingChange(job_id, f"remove {job_id}", None, remove))
 
     def get_job(self, job_id: str) -> JobRecord | None:
+        pending, record = _pending(job_id)
+        if pending:
+            return record
         job = self._scheduler().get_job(job_id)
         if job is None or job_id.startswith(RUN_NOW_PREFIX):
             return None
@@ -380,7 +384,12 @@ class APSchedulerScheduler(Scheduler):
         aps = self._scheduler()
         last_runs = self._store_or_fail().last_run_times()
         jobs = [job for job in aps.get_jobs() if not job.id.startswith(RUN_NOW_PREFIX)]
-        return sorted((self._record(job, last_runs) for job in jobs), key=lambda r: r.id)
+        records: dict[str, JobRecord | None] = {
+            job.id: self._record(job, last_runs) for job in jobs
+        }
+        for change in _pending_changes():
+            records[change.job_id] = change.record
+        return sorted((r for r in records.values() if r is not None), key=lambda r: r.id)
 
     def pause_job(self, job_id: str) -> JobRecord:
         def pause() -> JobRecord:
@@ -390,7 +399,10 @@ class APSchedulerScheduler(Scheduler):
                 raise JobNotFound(f"no job named {job_id!r}") from None
 
         return self._now_or_on_commit(
-            f"pause {job_id}", pause, lambda: _replace(self._existing(job_id), enabled=False)
+            job_id,
+            f"pause {job_id}",
+            pause,
+            lambda: _replace(self._existing(job_id), enabled=False),
         )
 
     def resume_job(self, job_id: str) -> JobRecord:
@@ -405,7 +417,7 @@ class APSchedulerScheduler(Scheduler):
             upcoming = first_tick_from(current.trigger, datetime.now(UTC))
             return _replace(current, enabled=True, next_run_at=upcoming)
 
-        return self._now_or_on_commit(f"resume {job_id}", resume, predicted)
+        return self._now_or_on_commit(job_id, f"resume {job_id}", resume, predicted)
 
     def run_job_now(self, job_id: str) -> str:
         job = self._existing(job_id)
@@ -563,23 +575,21 @@ class APSchedulerScheduler(Scheduler):
             return found.first() is not None
 
     def _now_or_on_commit(
-        self, what: str, change: Callable[[], JobRecord], predicted: Callable[[], JobRecord]
+        self,
+        job_id: str,
+        what: str,
+        change: Callable[[], JobRecord],
+        predicted: Callable[[], JobRecord],
     ) -> JobRecord:
-        """Change the store now, or, inside a transaction, when it commits."""
+        """Change the store now, or, inside a transaction, when it commits.
+
+        Until then, `get_job`/`get_jobs` in this transaction show the job as it will be.
+        """
         if not connection.in_atomic_block:
             return change()
         record = predicted()
-        transaction.on_commit(functools.partial(self._after_commit, what, change))
+        transaction.on_commit(_PendingChange(job_id, what, record, change))
         return record
-
-    @staticmethod
-    def _after_commit(what: str, change: Callable[[], object]) -> None:
-        try:
-            change()
-        except Exception:
-            # The caller's data is committed; `sync_schedules` (and every leader start)
-            # repairs the job from it.
-            logger.exception("scheduler: %s after commit failed", what)
 
     def _record(self, job: Job, last_runs: Mapping[str, datetime] | None = None) -> JobRecord:
         task, args, kwargs = job.args
@@ -593,6 +603,39 @@ class APSchedulerScheduler(Scheduler):
             next_run_at=job.next_run_time.astimezone(UTC) if job.next_run_time else None,
             last_run_at=(last_runs or {}).get(job.id),
         )
+
+
+@dataclasses.dataclass
+class _PendingChange:
+    """A job store change waiting for the transaction to commit (an on_commit callback)."""
+
+    job_id: str
+    what: str
+    record: JobRecord | None  # the job after the change; None once removed
+    change: Callable[[], object]
+
+    def __call__(self) -> None:
+        try:
+            self.change()
+        except Exception:
+            # The caller's data is committed; `sync_schedules` (and every leader start)
+            # repairs the job from it.
+            logger.exception("scheduler: %s after commit failed", self.what)
+
+
+def _pending_changes() -> list[_PendingChange]:
+    """This transaction's job changes not made yet (rolled-back savepoints drop theirs)."""
+    if not connection.in_atomic_block:
+        return []
+    return [func for _, func, _ in connection.run_on_commit if isinstance(func, _PendingChange)]
+
+
+def _pending(job_id: str) -> tuple[bool, JobRecord | None]:
+    """Whether this transaction changes the job, and the job after those changes."""
+    for change in reversed(_pending_changes()):
+        if change.job_id == job_id:
+            return True, change.record
+    return False, None
 
 
 def _check_id(job_id: str) -> None:
