@@ -227,7 +227,7 @@ def test_jobs_survive_a_restart_of_the_scheduler_process(
     process.stop()
     stopped_at = now()
     scheduler_process()  # type: ignore[operator]
-    runs = [run for run in log.wait_for(len(log.runs()) + 2, timeout=60) if run.at > stopped_at]
+    runs = [run for run in log.wait_for(len(log.runs()) + 3, timeout=60) if run.at > stopped_at]
 
     second = make_backend(backend_name)
     try:
@@ -243,7 +243,8 @@ def test_jobs_survive_a_restart_of_the_scheduler_process(
     every_run = log.runs()
     ticks = [grid_tick(trigger, run.at) for run in every_run]
     assert len(set(ticks)) == len(ticks), f"a tick ran twice: {every_run}"
-    for run in runs:
+    # The first run after the restart may catch up a tick missed while it was down.
+    for run in runs[1:]:
         assert -EARLY <= run.at - grid_tick(trigger, run.at) <= LATE
 
 
