@@ -110,9 +110,27 @@ class CrontabTrigger:
 
     @functools.cached_property
     def _cron(self) -> Any:
+        # Celery's parser decides what each field means (weekday 0 is Sunday, as in crontab):
+        # beat fires on it, so the ticks computed here must agree. APScheduler 3 numbers
+        # weekdays from Monday, so it gets the expanded values, never the raw expression.
         from apscheduler.triggers.cron import CronTrigger as APSCronTrigger
+        from celery.schedules import crontab
 
-        return APSCronTrigger.from_crontab(self.expression, timezone=ZoneInfo(self.timezone))
+        parsed = crontab(
+            minute=self.minute,
+            hour=self.hour,
+            day_of_month=self.day_of_month,
+            month_of_year=self.month_of_year,
+            day_of_week=self.day_of_week,
+        )
+        return APSCronTrigger(
+            minute=_listed(parsed.minute, 60),
+            hour=_listed(parsed.hour, 24),
+            day=_listed(parsed.day_of_month, 31),
+            month=_listed(parsed.month_of_year, 12),
+            day_of_week=_listed({WEEKDAYS[day] for day in parsed.day_of_week}, 7),
+            timezone=ZoneInfo(self.timezone),
+        )
 
     def next_tick(self, after: datetime) -> datetime:
         fire = self._cron.get_next_fire_time(None, after + timedelta(microseconds=1))
@@ -135,6 +153,14 @@ class CrontabTrigger:
 
     def describe(self) -> str:
         return f"cron {self.expression} ({self.timezone})"
+
+
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _listed(values: set[Any], size: int) -> str:
+    """A crontab field for APScheduler: `*` for every value, else the values comma-separated."""
+    return "*" if len(values) == size else ",".join(str(v) for v in sorted(values, key=str))
 
 
 Trigger = IntervalTrigger | CrontabTrigger
@@ -223,6 +249,14 @@ class Scheduler(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Stop firing jobs in this process and release what `start` took."""
+
+    def health(self) -> str:
+        """One line on the state of the scheduler for /health/.
+
+        Raises SchedulerError with the reason when jobs would not fire (no scheduler process,
+        jobs that fail to load); the health check then reports the service as degraded.
+        """
+        return ""
 
 
 def get_scheduler() -> Scheduler:

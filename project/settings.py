@@ -125,7 +125,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "tasks.heartbeat:HeartbeatDatabaseScheduler"
+# django-celery-beat's database scheduler, with interval jobs on their tick grid and a heartbeat.
+CELERY_BEAT_SCHEDULER = "tasks.scheduling.beat:TickScheduler"
+# The APScheduler backend runs tasks in-process with apply(): store their results too.
+CELERY_TASK_STORE_EAGER_RESULT = True
 CELERY_IMPORTS = (
     "tasks.system",
     "tasks.marketdata",
@@ -161,6 +164,7 @@ RETENTION_BATCH_SIZE = env.integer("RETENTION_BATCH_SIZE", ENV, 5000, minimum=1)
 HEALTH_CHECKS = [
     "project.health.check_database",
     "project.health.check_broker",
+    "tasks.scheduling.health.check_scheduler",
 ]
 # Checks that only /health/detail/ (staff) and the health_check job run: slower, or revealing.
 HEALTH_DETAIL_CHECKS = [

@@ -29,6 +29,8 @@ DOTENV_FILE = embedded.BASE_DIR / ".env"
 SETUP_COMMANDS: list[list[str]] = [
     ["migrate", "--noinput"],
     ["ensure_local_admin"],
+    ["setup_periodic_tasks"],
+    ["sync_schedules"],
     ["seed_demo_exchange"],
 ]
 

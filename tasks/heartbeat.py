@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 from django.core.cache import cache
-from django_celery_beat.schedulers import DatabaseScheduler
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,3 @@ class HeartbeatSchedulerMixin:
     def tick(self, *args: Any, **kwargs: Any) -> float:
         beat_heartbeat_write()
         return super().tick(*args, **kwargs)  # type: ignore[misc]
-
-
-class HeartbeatDatabaseScheduler(HeartbeatSchedulerMixin, DatabaseScheduler):
-    """django-celery-beat's DatabaseScheduler with the heartbeat (CELERY_BEAT_SCHEDULER)."""

@@ -118,3 +118,50 @@ def wait_for_worker(worker: ManagedProcess, hostname: str, timeout: float) -> No
             return
     worker.stop()
     raise RuntimeError(f"celery worker did not answer a ping within {timeout}s:\n{worker.log()}")
+
+
+def wait_for_log(process: ManagedProcess, text: str, timeout: float = 60.0) -> None:
+    """Wait until `text` appears in the process's output; fail with the log if it dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in process.log():
+            return
+        if not process.alive():
+            raise RuntimeError(f"{process.name} exited before logging {text!r}:\n{process.log()}")
+        time.sleep(0.1)
+    process.stop()
+    raise RuntimeError(f"{process.name} did not log {text!r} within {timeout}s:\n{process.log()}")
+
+
+def start_beat(timeout: float = 60.0, **env: str) -> ManagedProcess:
+    """Start `celery beat` (our database scheduler, re-reading the schedule every second)."""
+    schedule_file = Path(tempfile.mkdtemp(prefix="tw-beat-")) / "schedule"
+    beat = start_process(
+        "beat",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "project",
+            "beat",
+            "--loglevel=INFO",
+            "--max-interval=1",
+            f"--schedule={schedule_file}",
+            "--pidfile=",
+        ],
+        **env,
+    )
+    wait_for_log(beat, "Reloaded", timeout)
+    return beat
+
+
+def start_run_scheduler(timeout: float = 60.0, **env: str) -> ManagedProcess:
+    """Start `manage.py run_scheduler` on the APScheduler backend; returns once it competes."""
+    process = start_process(
+        "run_scheduler",
+        [sys.executable, "manage.py", "run_scheduler"],
+        **{"SCHEDULER_BACKEND": "apscheduler", **env},
+    )
+    wait_for_log(process, "in the leader election", timeout)
+    return process

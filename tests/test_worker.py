@@ -17,7 +17,7 @@ def test_worker_runs_health_check_and_stores_the_result(celery_worker: ManagedPr
     report = result.get(timeout=30)
 
     assert report["status"] == "ok"
-    assert set(report["checks"]) == {"database", "broker"}
+    assert set(report["checks"]) == {"database", "broker", "scheduler"}
     stored = TaskResult.objects.get(task_id=result.id)
     assert stored.status == "SUCCESS"
     assert stored.task_name == "health_check"

@@ -1,0 +1,207 @@
+"""Strategy lifecycle: start, stop, pause, re-time, delete, run now, and reconcile their jobs."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from project.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, get_scheduler
+from strategies.models import Strategy
+
+logger = logging.getLogger(__name__)
+
+EXECUTE_TASK = "execute_single_strategy"
+STRATEGY_JOB = re.compile(r"^strategy_(\d+)$")
+# What strategy_update may change; `is_active` changes only through start and stop.
+UPDATABLE_FIELDS = frozenset(
+    {
+        "name",
+        "account",
+        "market",
+        "timeframe",
+        "kind",
+        "parameters",
+        "interval_seconds",
+        "crontab",
+        "crontab_timezone",
+        "mode",
+        "max_position",
+        "max_orders_per_day",
+    }
+)
+
+
+class StrategyError(Exception):
+    """A strategy operation that cannot be done, with a message a user can act on."""
+
+
+@transaction.atomic
+def strategy_start(*, strategy: Strategy) -> Strategy:
+    """Activate the strategy and make sure its one job `strategy_<id>` exists and fires."""
+    trigger = _trigger(strategy)
+    strategy.is_active = True
+    strategy.paused_reason = ""
+    strategy.save(update_fields=["is_active", "paused_reason", "updated_at"])
+    scheduler = get_scheduler()
+    _ensure_job(scheduler, strategy, trigger, scheduler.get_job(strategy.job_id))
+    logger.info("strategy %s started: %s", strategy.pk, trigger.describe())
+    return strategy
+
+
+@transaction.atomic
+def strategy_stop(*, strategy: Strategy) -> Strategy:
+    """Deactivate the strategy and remove its job (nothing to do if it has none)."""
+    strategy.is_active = False
+    strategy.save(update_fields=["is_active", "updated_at"])
+    _remove_job(get_scheduler(), strategy.job_id)
+    logger.info("strategy %s stopped", strategy.pk)
+    return strategy
+
+
+@transaction.atomic
+def strategy_pause(*, strategy: Strategy, reason: str) -> Strategy:
+    """Stop the strategy and record why (a delisted market, say), for its owner to see."""
+    strategy.paused_reason = reason
+    strategy.save(update_fields=["paused_reason", "updated_at"])
+    strategy_stop(strategy=strategy)
+    logger.warning("strategy %s paused: %s", strategy.pk, reason)
+    return strategy
+
+
+@transaction.atomic
+def strategy_update(*, strategy: Strategy, data: Mapping[str, Any]) -> Strategy:
+    """Change fields of the strategy; an active one whose trigger changed is re-timed.
+
+    The new trigger applies from its next tick. Raises StrategyError for fields that cannot
+    be changed here and ValidationError for values the model refuses; nothing is saved then.
+    """
+    unknown = set(data) - UPDATABLE_FIELDS
+    if unknown:
+        raise StrategyError(
+            f"cannot update {', '.join(sorted(unknown))} here"
+            + (" (use start or stop)" if "is_active" in unknown else "")
+        )
+    for name, value in data.items():
+        setattr(strategy, name, value)
+    strategy.full_clean()
+    trigger = _trigger(strategy)
+    strategy.save()
+    if strategy.is_active:
+        scheduler = get_scheduler()
+        _ensure_job(scheduler, strategy, trigger, scheduler.get_job(strategy.job_id))
+    return strategy
+
+
+@transaction.atomic
+def strategy_delete(*, strategy: Strategy) -> None:
+    """Delete the strategy with its runs and orders, and its job."""
+    job_id, pk = strategy.job_id, strategy.pk
+    strategy.delete()
+    _remove_job(get_scheduler(), job_id)
+    logger.info("strategy %s deleted", pk)
+
+
+def strategy_run_now(*, strategy: Strategy) -> str:
+    """Run the strategy once now, besides its schedule; returns the Celery task id."""
+    if not strategy.is_active:
+        raise StrategyError(f"strategy {strategy.name!r} is stopped: start it first")
+    scheduler = get_scheduler()
+    if scheduler.get_job(strategy.job_id) is None:
+        _ensure_job(scheduler, strategy, _trigger(strategy), None)
+    return scheduler.run_job_now(strategy.job_id)
+
+
+@dataclass
+class ScheduleSync:
+    """What a reconcile changed, job id by job id, for the log and `sync_schedules`."""
+
+    active: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.resumed or self.removed)
+
+
+def strategy_schedules_sync(*, scheduler: Scheduler | None = None) -> ScheduleSync:
+    """Exactly one fitting job per active strategy, none for the others.
+
+    Creates missing jobs, re-times or fixes jobs whose task, trigger or arguments drifted,
+    resumes paused ones and removes jobs of stopped or deleted strategies. Each job is fixed
+    on its own: one bad strategy (an unreadable crontab) is reported and the rest proceed.
+    """
+    scheduler = scheduler or get_scheduler()
+    result = ScheduleSync()
+    jobs = {job.id: job for job in scheduler.get_jobs() if STRATEGY_JOB.match(job.id)}
+    for strategy in Strategy.objects.filter(is_active=True).order_by("pk"):
+        result.active += 1
+        job = jobs.pop(strategy.job_id, None)
+        try:
+            changes = _ensure_job(scheduler, strategy, _trigger(strategy), job)
+        except Exception as error:
+            logger.exception("reconciling %s failed", strategy.job_id)
+            result.failed[strategy.job_id] = str(error)
+            continue
+        for change in changes:
+            getattr(result, change).append(strategy.job_id)
+    for job_id in sorted(jobs):
+        try:
+            scheduler.remove_job(job_id)
+            result.removed.append(job_id)
+        except Exception as error:
+            logger.exception("removing the orphan job %s failed", job_id)
+            result.failed[job_id] = str(error)
+    logger.info(
+        "Reloaded %d active strategies (created %d, updated %d, resumed %d, removed %d)",
+        result.active,
+        len(result.created),
+        len(result.updated),
+        len(result.resumed),
+        len(result.removed),
+    )
+    return result
+
+
+def _trigger(strategy: Strategy) -> Trigger:
+    try:
+        return strategy.trigger
+    except InvalidTrigger as error:
+        raise ValidationError({"crontab": str(error)}) from None
+
+
+def _ensure_job(
+    scheduler: Scheduler,
+    strategy: Strategy,
+    trigger: Trigger,
+    job: JobRecord | None,
+) -> list[str]:
+    """Add the job, or bring the existing one to this trigger and resume it; says what it did."""
+    if job is None:
+        scheduler.add_job(strategy.job_id, EXECUTE_TASK, trigger, args=[strategy.pk])
+        return ["created"]
+    changes = []
+    wanted = (EXECUTE_TASK, trigger, (strategy.pk,), {})
+    if (job.task, job.trigger, tuple(job.args), dict(job.kwargs)) != wanted:
+        scheduler.update_job(
+            strategy.job_id, task=EXECUTE_TASK, trigger=trigger, args=[strategy.pk], kwargs={}
+        )
+        changes.append("updated")
+    if not job.enabled:
+        scheduler.resume_job(strategy.job_id)
+        changes.append("resumed")
+    return changes
+
+
+def _remove_job(scheduler: Scheduler, job_id: str) -> None:
+    if scheduler.get_job(job_id) is not None:
+        scheduler.remove_job(job_id)

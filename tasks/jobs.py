@@ -1,0 +1,69 @@
+"""The system job table: what `setup_periodic_tasks` installs, scheduled by task name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from project.scheduling import (
+    CrontabTrigger,
+    IntervalTrigger,
+    Scheduler,
+    Trigger,
+    get_scheduler,
+)
+
+
+@dataclass(frozen=True)
+class SystemJob:
+    """One system job; its id is its task's name. The task may be registered later."""
+
+    task: str
+    trigger: Trigger
+
+    @property
+    def id(self) -> str:
+        return self.task
+
+
+def system_jobs() -> list[SystemJob]:
+    """The defaults; daily times are in settings.TIME_ZONE."""
+    zone = settings.TIME_ZONE
+    return [
+        SystemJob("collect_crypto_data", IntervalTrigger(10 * 60)),
+        SystemJob("update_exchange_symbols", CrontabTrigger.parse("0 1 * * *", zone)),
+        SystemJob("cleanup_old_data", CrontabTrigger.parse("0 3 * * *", zone)),
+        SystemJob("health_check", IntervalTrigger(60 * 60)),
+        SystemJob("sync_user_balances", IntervalTrigger(15 * 60)),
+    ]
+
+
+@dataclass
+class Installed:
+    created: list[str]
+    kept: list[str]
+    reset: list[str]
+
+
+def system_jobs_install(*, reset: bool = False, scheduler: Scheduler | None = None) -> Installed:
+    """Create the missing system jobs; keep existing ones as they are (admin edits survive).
+
+    With `reset`, existing ones get their default task, trigger and no arguments back, and
+    are resumed if paused.
+    """
+    scheduler = scheduler or get_scheduler()
+    result = Installed(created=[], kept=[], reset=[])
+    for job in system_jobs():
+        current = scheduler.get_job(job.id)
+        if current is None:
+            scheduler.add_job(job.id, job.task, job.trigger)
+            result.created.append(job.id)
+        elif reset:
+            scheduler.update_job(job.id, task=job.task, trigger=job.trigger, args=[], kwargs={})
+            if not current.enabled:
+                scheduler.resume_job(job.id)
+            result.reset.append(job.id)
+        else:
+            result.kept.append(job.id)
+    return result

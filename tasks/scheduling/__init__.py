@@ -1,0 +1,1 @@
+"""Scheduler backends (Celery beat, APScheduler), leader election and the scheduler health check."""

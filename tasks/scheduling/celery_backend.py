@@ -1,0 +1,269 @@
+"""The Celery beat backend: django-celery-beat rows, written in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from celery import current_app
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django_celery_beat.models import (
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+)
+
+from project.scheduling import (
+    EARLY_TOLERANCE,
+    EPOCH,
+    CrontabTrigger,
+    IntervalTrigger,
+    InvalidTrigger,
+    JobNotFound,
+    JobRecord,
+    Scheduler,
+    SchedulerError,
+    Trigger,
+)
+from tasks.scheduling.common import first_tick_after, json_arguments, latest_tick
+
+logger = logging.getLogger(__name__)
+
+# A job this much behind its tick means beat is not running (or not keeping up).
+OVERDUE_AFTER = timedelta(minutes=2)
+
+
+class CeleryBeatScheduler(Scheduler):
+    """Jobs as `PeriodicTask` rows; the `celery beat` process fires them.
+
+    Every write goes through `Model.save()`/`delete()`, which bump `PeriodicTasks` so beat
+    reloads, and happens in the caller's transaction: a rolled-back strategy leaves no job.
+    Interval jobs fire on their grid (`tasks.scheduling.beat`), not "N seconds after the last
+    run" as django-celery-beat's stock interval schedule does; the anchor is `start_time`.
+    """
+
+    def add_job(
+        self,
+        job_id: str,
+        task: str,
+        trigger: Trigger,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        start_immediately: bool = False,
+    ) -> JobRecord:
+        plain_args, plain_kwargs = json_arguments(args, kwargs)
+        if PeriodicTask.objects.filter(name=job_id).exists():
+            raise SchedulerError(f"a job named {job_id!r} exists already")
+        row = PeriodicTask(
+            name=job_id,
+            task=task,
+            args=json.dumps(plain_args),
+            kwargs=json.dumps(plain_kwargs),
+            enabled=True,
+        )
+        _set_trigger(row, trigger)
+        row.save()
+        if start_immediately:
+            transaction.on_commit(lambda: self._send(row), robust=True)
+        return _record(row, trigger)
+
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        task: str | None = None,
+        trigger: Trigger | None = None,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> JobRecord:
+        row = _row(job_id)
+        if args is not None or kwargs is not None:
+            current_args, current_kwargs = _arguments(row)
+            plain_args, plain_kwargs = json_arguments(
+                current_args if args is None else args,
+                current_kwargs if kwargs is None else kwargs,
+            )
+            row.args, row.kwargs = json.dumps(plain_args), json.dumps(plain_kwargs)
+        if task is not None:
+            row.task = task
+        if trigger is not None:
+            _set_trigger(row, trigger)
+        row.save()
+        return _record(row)
+
+    def remove_job(self, job_id: str) -> None:
+        _row(job_id).delete()
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        row = _rows().filter(name=job_id).first()
+        if row is None:
+            return None
+        trigger = _trigger_of(row)
+        return _record(row, trigger) if trigger is not None else None
+
+    def get_jobs(self) -> list[JobRecord]:
+        records = []
+        for row in _rows().order_by("name"):
+            trigger = _trigger_of(row)
+            if trigger is not None:
+                records.append(_record(row, trigger))
+        return records
+
+    def pause_job(self, job_id: str) -> JobRecord:
+        row = _row(job_id)
+        row.enabled = False
+        row.save()
+        return _record(row)
+
+    def resume_job(self, job_id: str) -> JobRecord:
+        row = _row(job_id)
+        row.enabled = True
+        row.save()
+        return _record(row)
+
+    def run_job_now(self, job_id: str) -> str:
+        return self._send(_row(job_id))
+
+    def start(self) -> None:
+        """Nothing to start here: the separate `celery beat` process fires the rows."""
+
+    def shutdown(self) -> None:
+        """Nothing to stop: see `start`."""
+
+    def health(self) -> str:
+        now = timezone.now()
+        enabled = _rows().filter(enabled=True)
+        overdue = []
+        for row in enabled:
+            trigger = _trigger_of(row)
+            if trigger is None:
+                continue
+            due = _last_due_tick(trigger, now - OVERDUE_AFTER)
+            changed = row.date_changed or now
+            since = max(row.last_run_at or changed, changed)
+            if due is not None and due > since:
+                overdue.append((row.name, due))
+        if overdue:
+            name, due = min(overdue, key=lambda item: item[1])
+            raise SchedulerError(
+                f"celery beat is not firing jobs: {len(overdue)} overdue by more than "
+                f"{OVERDUE_AFTER}, e.g. {name!r} due at {due.isoformat()} (is beat running?)"
+            )
+        return f"celery beat: {len(enabled)} enabled jobs, none overdue"
+
+    def _send(self, row: PeriodicTask) -> str:
+        args, kwargs = _arguments(row)
+        options = {"queue": row.queue} if row.queue else {}
+        result = current_app.send_task(row.task, args=args, kwargs=kwargs, **options)
+        logger.info("job %s: sent %s now, task id %s", row.name, row.task, result.id)
+        return str(result.id)
+
+
+def _rows() -> QuerySet[PeriodicTask]:
+    """The rows this interface models: interval and crontab schedules (not solar, clocked)."""
+    return PeriodicTask.objects.select_related("interval", "crontab").filter(
+        Q(interval__isnull=False) | Q(crontab__isnull=False)
+    )
+
+
+def _row(job_id: str) -> PeriodicTask:
+    try:
+        return PeriodicTask.objects.select_related("interval", "crontab").get(name=job_id)
+    except PeriodicTask.DoesNotExist:
+        raise JobNotFound(f"no job named {job_id!r}") from None
+
+
+def _arguments(row: PeriodicTask) -> tuple[list[Any], dict[str, Any]]:
+    try:
+        args, kwargs = json.loads(row.args or "[]"), json.loads(row.kwargs or "{}")
+    except ValueError:
+        logger.warning("job %s: its args or kwargs are not JSON; reading them as empty", row.name)
+        return [], {}
+    return (args if isinstance(args, list) else []), (kwargs if isinstance(kwargs, dict) else {})
+
+
+def _set_trigger(row: PeriodicTask, trigger: Trigger) -> None:
+    """Point the row at a shared schedule row for `trigger` (created if none matches)."""
+    if isinstance(trigger, IntervalTrigger):
+        every = {"every": trigger.seconds, "period": IntervalSchedule.SECONDS}
+        row.interval = IntervalSchedule.objects.filter(**every).order_by(
+            "pk"
+        ).first() or IntervalSchedule.objects.create(**every)
+        row.crontab = None
+        # The grid's anchor; None stands for the Unix epoch.
+        row.start_time = None if trigger.anchor == EPOCH else trigger.anchor
+    elif isinstance(trigger, CrontabTrigger):
+        fields = {
+            "minute": trigger.minute,
+            "hour": trigger.hour,
+            "day_of_month": trigger.day_of_month,
+            "month_of_year": trigger.month_of_year,
+            "day_of_week": trigger.day_of_week,
+            "timezone": trigger.timezone,
+        }
+        row.crontab = CrontabSchedule.objects.filter(**fields).order_by(
+            "pk"
+        ).first() or CrontabSchedule.objects.create(**fields)
+        row.interval = None
+        row.start_time = None
+    else:
+        raise InvalidTrigger(f"not a trigger: {trigger!r}")
+    row.solar = None
+    row.clocked = None
+
+
+def interval_trigger_of(row: PeriodicTask) -> IntervalTrigger | None:
+    """The grid of an interval row: `start_time` anchors it (the epoch when empty)."""
+    seconds = timedelta(**{row.interval.period: row.interval.every}).total_seconds()
+    if seconds < 1 or seconds != int(seconds):
+        return None
+    anchor = row.start_time.astimezone(UTC) if row.start_time else EPOCH
+    return IntervalTrigger(int(seconds), anchor=anchor)
+
+
+def _trigger_of(row: PeriodicTask) -> Trigger | None:
+    """The row's trigger, or None for schedules this interface does not model."""
+    try:
+        if row.interval is not None:
+            return interval_trigger_of(row)
+        if row.crontab is not None:
+            cron = row.crontab
+            return CrontabTrigger(
+                cron.minute,
+                cron.hour,
+                cron.day_of_month,
+                cron.month_of_year,
+                cron.day_of_week,
+                timezone=str(cron.timezone),
+            )
+    except InvalidTrigger as error:
+        logger.warning("job %s: its schedule cannot be read: %s", row.name, error)
+    return None
+
+
+def _last_due_tick(trigger: Trigger, moment: datetime) -> datetime | None:
+    if isinstance(trigger, IntervalTrigger):
+        return latest_tick(trigger, moment)
+    return trigger.tick_at(moment - EARLY_TOLERANCE)
+
+
+def _record(row: PeriodicTask, trigger: Trigger | None = None) -> JobRecord:
+    trigger = trigger or _trigger_of(row)
+    if trigger is None:
+        raise SchedulerError(f"job {row.name!r} has a schedule this interface cannot read")
+    args, kwargs = _arguments(row)
+    return JobRecord(
+        id=row.name,
+        task=row.task,
+        trigger=trigger,
+        args=tuple(args),
+        kwargs=kwargs,
+        enabled=row.enabled,
+        next_run_at=first_tick_after(trigger, timezone.now()) if row.enabled else None,
+        last_run_at=row.last_run_at,
+    )

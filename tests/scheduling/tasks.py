@@ -1,0 +1,24 @@
+"""A test-only task that records each run in Redis (loaded by CELERY_EXTRA_IMPORTS)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import redis
+from celery import shared_task
+from django.conf import settings
+
+RECORD_TASK = "tests.record_run"
+
+
+@shared_task(name=RECORD_TASK)
+def record_run(label: str) -> dict[str, object]:
+    entry = {"label": label, "at": time.time(), "pid": os.getpid()}
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.rpush(f"tw-test-runs:{label}", json.dumps(entry))
+    finally:
+        client.close()
+    return entry
