@@ -10,6 +10,7 @@ from django.utils import timezone
 from marketdata.services import all_markets_sync, market_data_collect
 from strategies.retention import data_retention_apply
 from strategies.selectors import active_strategy_feeds
+from strategies.services import strategies_pause_on_markets
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,13 @@ def collect_crypto_data() -> dict[str, dict]:
 
 @shared_task(name="update_exchange_symbols", acks_late=True)
 def update_exchange_symbols() -> dict[str, dict]:
-    return all_markets_sync()
+    """Refresh market lists; strategies on markets that disappeared are paused with the reason."""
+    summary = all_markets_sync()
+    delisted = [pk for synced in summary.values() for pk in synced.get("deactivated", [])]
+    if delisted:
+        paused = strategies_pause_on_markets(market_ids=delisted, reason="market delisted")
+        logger.warning("update_exchange_symbols paused strategies %s", paused)
+    return summary
 
 
 @shared_task(name="cleanup_old_data", acks_late=True)

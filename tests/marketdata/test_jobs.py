@@ -13,10 +13,12 @@ from django_celery_results.models import TaskResult
 
 from marketdata.models import BalanceSnapshot, Candle, Exchange, Market, Ticker, Watchlist
 from marketdata.simulator import SimulatedExchange
+from project.scheduling import get_scheduler
 from strategies.models import StrategyRun
 from strategies.retention import data_retention_apply
 from strategies.selectors import active_strategy_feeds
-from tasks.marketdata import collect_crypto_data
+from strategies.services import strategy_start
+from tasks.marketdata import collect_crypto_data, update_exchange_symbols
 from tests.factories import ExchangeAccountFactory, MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess
 
@@ -106,3 +108,23 @@ def test_cleanup_deletes_exactly_what_is_past_retention(settings: Settings) -> N
     assert set(StrategyRun.objects.values_list("status", flat=True)) == {"running", "succeeded"}
     assert StrategyRun.objects.count() == 2
     assert list(TaskResult.objects.values_list("task_id", flat=True)) == ["t1"]
+
+
+@pytest.mark.django_db
+def test_delisting_pauses_the_strategies_on_that_market_and_removes_their_jobs(
+    exchange: Exchange, simulator: SimulatedExchange
+) -> None:
+    eth = exchange.markets.get(symbol="ETH/USD")
+    on_eth = strategy_start(strategy=StrategyFactory(market=eth))
+    on_btc = strategy_start(strategy=StrategyFactory(market=exchange.markets.get(symbol="BTC/USD")))
+    simulator.delist("ETH/USD")
+
+    update_exchange_symbols()
+
+    on_eth.refresh_from_db()
+    on_btc.refresh_from_db()
+    assert on_eth.is_active is False
+    assert on_eth.paused_reason == f"market delisted: {eth}"
+    assert get_scheduler().get_job(on_eth.job_id) is None
+    assert on_btc.is_active is True
+    assert get_scheduler().get_job(on_btc.job_id) is not None
