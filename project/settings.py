@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 from project import embedded, env
@@ -119,8 +120,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_IMPORTS = (
     "tasks.system",
+    "tasks.strategies",
     # Extra task modules, comma-separated: plug-ins, or test-only tasks in test workers.
     *(m.strip() for m in ENV.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()),
+)
+
+# --- Trading -------------------------------------------------------------------------------
+# On: every run that would place an order is recorded as skipped instead (paper and live).
+TRADING_KILL_SWITCH = env.boolean("TRADING_KILL_SWITCH", ENV, default=False)
+# Fee of a paper fill, as a fraction of its value (0.001 = 0.1 %).
+PAPER_FEE_RATE = env.decimal(
+    "PAPER_FEE_RATE", ENV, Decimal("0.001"), minimum=Decimal(0), maximum=Decimal("0.5")
 )
 
 # --- Health --------------------------------------------------------------------------------

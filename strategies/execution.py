@@ -1,0 +1,379 @@
+"""Running a strategy for one tick, exactly once: claim the run, decide, guard, place the order.
+
+How "exactly once" holds with at-least-once delivery (acks_late, reject_on_worker_lost):
+- The run row is unique per (strategy, tick). It is claimed in one transaction that first
+  locks the strategy row, so two deliveries of one tick (a duplicate message, two beats)
+  serialize: the second finds the row and records nothing.
+- The process running a run holds a PostgreSQL advisory lock on it (its lease) until it is
+  done. The server frees the lock when that process's connection dies. A delivery that finds
+  its own run (same Celery task id) still `running` resumes it only if it can take the lease:
+  the process that ran it is gone (a redelivery after a killed pool process); otherwise the
+  run is alive elsewhere and this delivery records nothing.
+- The order row, with a client order id derived from strategy and tick, is committed before
+  the order is sent; a resumed run reuses it and never decides again, and a paper fill
+  updates the order and the position in one transaction, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from marketdata.models import TIMEFRAME_DURATIONS
+from strategies import queries
+from strategies.engine import Action, Signal, get_strategy_class
+from strategies.engine.base import parameters_to_json
+from strategies.engine.safety import candles_required, strategy_build, strategy_decide
+from strategies.errors import (
+    LiveTradingUnavailable,
+    OrderNotSent,
+    StrategyCodeFailed,
+    StrategyError,
+)
+from strategies.models import Order, PaperPosition, Strategy, StrategyRun
+
+logger = logging.getLogger(__name__)
+
+# Advisory lock keys of run leases: this namespace plus the run id (bigint keys).
+LEASE_NAMESPACE = 0x7477 << 40
+# How long a redelivered message waits for the lease of the run its dead process held: the
+# server notices the closed connection within milliseconds, this is the generous bound.
+RESUME_WAIT_SECONDS = 5.0
+AMOUNT_STEP = Decimal("0.000000000001")  # the twelve decimal places of Order.amount
+RUNNING = StrategyRun.Status.RUNNING
+
+
+def strategy_execute(
+    *, strategy_id: int, scheduled_tick: datetime | None = None, task_id: str = ""
+) -> StrategyRun | None:
+    """Run the strategy for its tick (the trigger's tick now, unless given) at most once.
+
+    Returns the run it recorded or completed, or None when this delivery had nothing to do
+    (the tick's run exists: a duplicate delivery or a second beat). Failures of the strategy,
+    its parameters or its market data are recorded on the run, never raised.
+    Raises Strategy.DoesNotExist for an unknown id.
+    """
+    now = timezone.now()
+    strategy = Strategy.objects.select_related("market").get(pk=strategy_id)
+    tick = scheduled_tick if scheduled_tick is not None else strategy.trigger.tick_at(now)
+    claimed = _run_claim(strategy=strategy, tick=tick, task_id=task_id, now=now)
+    if claimed is None:
+        return None
+    run, leased = claimed
+    if not leased:
+        return run
+    try:
+        _run_carry_out(run=run, strategy=strategy)
+    finally:
+        _lease_release(run)
+    return run
+
+
+def client_order_id(*, strategy_id: int, tick: datetime) -> str:
+    """The order id the exchange sees: one per (strategy, tick), so resending is harmless."""
+    micros = (tick - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return f"tw-{strategy_id}-{micros}"
+
+
+def _run_claim(
+    *, strategy: Strategy, tick: datetime, task_id: str, now: datetime
+) -> tuple[StrategyRun, bool] | None:
+    """The run this delivery owns and whether it holds its lease, or None if it owns nothing."""
+    with transaction.atomic():
+        Strategy.objects.select_for_update().filter(pk=strategy.pk).values_list("pk").get()
+        existing = StrategyRun.objects.filter(strategy=strategy, scheduled_tick=tick).first()
+        if existing is not None:
+            if (
+                existing.status == RUNNING
+                and task_id
+                and existing.celery_task_id == task_id
+                and _lease_take(existing, wait=RESUME_WAIT_SECONDS)
+            ):
+                logger.warning("resuming run %s after its worker was lost", existing.pk)
+                return existing, True
+            return None
+        in_progress = _runs_in_progress(strategy=strategy, now=now)
+        run = StrategyRun(
+            strategy=strategy,
+            scheduled_tick=tick,
+            parameters=_parameters_snapshot(strategy),
+            celery_task_id=task_id,
+        )
+        if in_progress is not None:
+            run.status = StrategyRun.Status.SKIPPED
+            run.reason = (
+                f"the run for tick {in_progress.scheduled_tick.isoformat()} is still in progress"
+            )
+            run.finished_at = now
+            run.save()
+            return run, False
+        run.save()
+        # A new run's lease is free: nobody else knows its id before this commits.
+        _lease_take(run, wait=0)
+    return run, True
+
+
+def _runs_in_progress(*, strategy: Strategy, now: datetime) -> StrategyRun | None:
+    """The strategy's run still in progress, if any; runs past any redelivery are abandoned."""
+    horizon = now - timedelta(
+        seconds=settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+        + settings.CELERY_TASK_TIME_LIMIT
+    )
+    for run in StrategyRun.objects.filter(strategy=strategy, status=RUNNING).order_by(
+        "scheduled_tick"
+    ):
+        if run.started_at < horizon and _lease_take(run, wait=0):
+            _lease_release(run)
+            _run_finish(
+                run,
+                StrategyRun.Status.FAILED,
+                error_class="Abandoned",
+                error_message="no worker finished this run before its message expired",
+            )
+            continue
+        return run
+    return None
+
+
+def _parameters_snapshot(strategy: Strategy) -> dict[str, Any]:
+    try:
+        cleaned = get_strategy_class(strategy.kind).clean_parameters(strategy.parameters)
+    except StrategyError:
+        return strategy.parameters if isinstance(strategy.parameters, dict) else {}
+    return parameters_to_json(cleaned)
+
+
+def _run_carry_out(*, run: StrategyRun, strategy: Strategy) -> None:
+    """Decide and place the order of a claimed run, and record how it ended."""
+    try:
+        order = run.orders.first()
+        if order is None:
+            order = _run_decide(run=run, strategy=strategy)
+            if order is None:
+                return
+        if order.status == Order.Status.NEW:
+            order = order_send(order)
+        if order.status == Order.Status.REJECTED:
+            # Rejected before this run was resumed: it ends as it would have.
+            raise OrderNotSent(order.error_message)
+        _run_finish(run, StrategyRun.Status.SUCCEEDED, signal=order.side)
+    except StrategyCodeFailed as error:
+        _run_finish(
+            run,
+            StrategyRun.Status.FAILED,
+            error_class=error.error_class,
+            error_message=error.message,
+        )
+    except StrategyError as error:
+        _run_finish(
+            run,
+            StrategyRun.Status.FAILED,
+            error_class=type(error).__name__,
+            error_message=str(error),
+        )
+    except Exception as error:
+        # A fault of ours or of the database: record it if we still can, and let Celery see it.
+        logger.exception("run %s of strategy %s failed", run.pk, strategy.pk)
+        with contextlib.suppress(DatabaseError):
+            _run_finish(
+                run,
+                StrategyRun.Status.FAILED,
+                error_class=type(error).__name__,
+                error_message=str(error),
+            )
+        raise
+
+
+def _run_decide(*, run: StrategyRun, strategy: Strategy) -> Order | None:
+    """The order this run places, or None when the run ended here (hold, skip)."""
+    now = timezone.now()
+    cls = get_strategy_class(strategy.kind)
+    instance = strategy_build(cls, cls.clean_parameters(strategy.parameters))
+    needed = candles_required(instance)
+    bars = queries.closed_bars(
+        market_id=strategy.market_id, timeframe=strategy.timeframe, limit=needed
+    )
+    duration = TIMEFRAME_DURATIONS[strategy.timeframe]
+    if not bars:
+        return _run_skip(run, "stale market data: no closed candles")
+    newest_closed_at = bars[-1].open_time + duration
+    if now - newest_closed_at > 2 * duration:
+        return _run_skip(
+            run,
+            f"stale market data: the newest closed candle ended at {newest_closed_at.isoformat()}",
+        )
+    if len(bars) < needed:
+        return _run_skip(
+            run, f"not enough market data: needs {needed} closed candles, has {len(bars)}"
+        )
+
+    signal = strategy_decide(instance, bars)
+    run.signal = signal.action.value
+    if signal.action is Action.HOLD:
+        _run_finish(run, StrategyRun.Status.SUCCEEDED, signal=run.signal)
+        return None
+    return _order_plan(run=run, strategy=strategy, signal=signal, now=now)
+
+
+def _order_plan(
+    *, run: StrategyRun, strategy: Strategy, signal: Signal, now: datetime
+) -> Order | None:
+    """Size the order, apply the guardrails, and commit the order row before it is sent."""
+    if settings.TRADING_KILL_SWITCH:
+        return _run_skip(run, "kill switch is on: no orders are placed")
+    price = queries.last_price(market_id=strategy.market_id, timeframe=strategy.timeframe)
+    if price is None:
+        return _run_skip(run, "no price to size the order with")
+    position = queries.strategy_position(strategy=strategy)
+    if signal.amount is not None:
+        amount = signal.amount
+    elif signal.quote_amount is not None:
+        amount = signal.quote_amount / price.value
+    else:
+        amount = position
+    amount = amount.quantize(AMOUNT_STEP, rounding=ROUND_DOWN)
+    if amount <= 0:
+        if signal.action is Action.SELL:
+            return _run_skip(run, "nothing to sell: the position is empty")
+        return _run_skip(run, "the order amount rounds to zero")
+
+    placed_today = queries.orders_since(strategy_id=strategy.pk, since=queries.day_start(now))
+    if placed_today >= strategy.max_orders_per_day:
+        return _run_skip(
+            run, f"max orders per day reached: {placed_today} of {strategy.max_orders_per_day}"
+        )
+    if signal.action is Action.BUY:
+        if strategy.max_position is not None and position + amount > strategy.max_position:
+            return _run_skip(
+                run,
+                f"max position {strategy.max_position} would be exceeded: "
+                f"holding {position}, buying {amount}",
+            )
+    elif amount > position:
+        return _run_skip(run, f"cannot sell {amount}: the position is {position}")
+
+    order, _ = Order.objects.get_or_create(
+        client_order_id=client_order_id(strategy_id=strategy.pk, tick=run.scheduled_tick),
+        defaults={
+            "strategy": strategy,
+            "run": run,
+            "mode": strategy.mode,
+            "side": signal.action.value,
+            "type": Order.Type.MARKET,
+            "amount": amount,
+        },
+    )
+    return order
+
+
+def order_send(order: Order) -> Order:
+    """Send an order written but not yet sent, through its mode's sender.
+
+    An OrderNotSent from the sender means the order certainly never reached a market: it is
+    marked rejected with the reason, and the error goes on to fail the run.
+    """
+    sender = ORDER_SENDERS[order.mode]
+    try:
+        return sender(order)
+    except OrderNotSent as error:
+        Order.objects.filter(pk=order.pk, status=Order.Status.NEW).update(
+            status=Order.Status.REJECTED, error_message=str(error), updated_at=timezone.now()
+        )
+        raise
+
+
+def paper_order_send(order: Order) -> Order:
+    """Fill at the last price, less the paper fee, and move the paper position, in one step."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("strategy").get(pk=order.pk)
+        if order.status != Order.Status.NEW:
+            return order
+        strategy = order.strategy
+        price = queries.last_price(market_id=strategy.market_id, timeframe=strategy.timeframe)
+        if price is None:
+            raise OrderNotSent("no price to fill the paper order at")
+        position, _ = PaperPosition.objects.select_for_update().get_or_create(strategy=strategy)
+        value = (order.amount * price.value).quantize(AMOUNT_STEP)
+        fee = (value * settings.PAPER_FEE_RATE).quantize(AMOUNT_STEP)
+        if order.side == Order.Side.BUY:
+            if value + fee > position.quote_balance:
+                raise OrderNotSent(
+                    f"insufficient paper balance: {value + fee} needed, "
+                    f"{position.quote_balance} available"
+                )
+            held = position.base_amount + order.amount
+            position.average_entry_price = (
+                (position.base_amount * (position.average_entry_price or 0) + value) / held
+            ).quantize(AMOUNT_STEP)
+            position.base_amount = held
+            position.quote_balance -= value + fee
+        else:
+            if order.amount > position.base_amount:
+                raise OrderNotSent(
+                    f"cannot sell {order.amount}: the paper position is {position.base_amount}"
+                )
+            position.base_amount -= order.amount
+            position.quote_balance += value - fee
+            if position.base_amount == 0:
+                position.average_entry_price = None
+        position.fees_paid += fee
+        position.save()
+        order.status = Order.Status.FILLED
+        order.price = price.value
+        order.average_price = price.value
+        order.filled_amount = order.amount
+        order.fee = fee
+        order.exchange_order_id = f"paper-{order.pk}"
+        order.save()
+    return order
+
+
+def live_order_send(order: Order) -> Order:
+    """Live orders need the exchange gateway, which this build does not have yet."""
+    raise LiveTradingUnavailable("live trading is not available yet")
+
+
+ORDER_SENDERS: dict[str, Callable[[Order], Order]] = {
+    Strategy.Mode.PAPER: paper_order_send,
+    Strategy.Mode.LIVE: live_order_send,
+}
+
+
+def _run_skip(run: StrategyRun, reason: str) -> None:
+    _run_finish(run, StrategyRun.Status.SKIPPED, signal=run.signal, reason=reason)
+
+
+def _run_finish(run: StrategyRun, status: str, **fields: str) -> None:
+    run.status = status
+    run.finished_at = timezone.now()
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.save(update_fields=["status", "finished_at", *fields])
+    logger.info("run %s of strategy %s: %s", run.pk, run.strategy_id, status)
+
+
+def _lease_take(run: StrategyRun, *, wait: float) -> bool:
+    """Take the run's advisory lock on this connection, trying for up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [LEASE_NAMESPACE + run.pk])
+            if cursor.fetchone()[0]:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+def _lease_release(run: StrategyRun) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [LEASE_NAMESPACE + run.pk])
