@@ -81,18 +81,17 @@ class Strategy(models.Model):
     def clean(self) -> None:
         """Parameters must fit the kind's schema; errors name the parameter they are about."""
         super().clean()
-        try:
-            strategy_class = get_strategy_class(self.kind)
-        except UnknownStrategy as error:
-            raise ValidationError({"kind": str(error)}) from None
-        try:
-            strategy_class.clean_parameters(self.parameters)
-        except InvalidParameters as error:
-            raise ValidationError(
-                {"parameters": [f"{name}: {message}" for name, message in error.errors.items()]}
-            ) from None
+        errors: dict[str, list[str]] = {}
         if self.mode == self.Mode.LIVE and self.account_id is None:
-            raise ValidationError({"account": "live trading needs an exchange account"})
+            errors["account"] = ["live trading needs an exchange account"]
+        try:
+            get_strategy_class(self.kind).clean_parameters(self.parameters)
+        except UnknownStrategy:
+            pass  # `kind`'s choices are the registry: field validation reports it.
+        except InvalidParameters as error:
+            errors["parameters"] = [f"{name}: {message}" for name, message in error.errors.items()]
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def job_id(self) -> str:
