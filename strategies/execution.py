@@ -9,9 +9,10 @@ How "exactly once" holds with at-least-once delivery (acks_late, reject_on_worke
   its own run (same Celery task id) still `running` resumes it only if it can take the lease:
   the process that ran it is gone (a redelivery after a killed pool process); otherwise the
   run is alive elsewhere and this delivery records nothing.
-- The order row, with a client order id derived from strategy and tick, is committed before
-  the order is sent; a resumed run reuses it and never decides again, and a paper fill
-  updates the order and the position in one transaction, once.
+- The order row carries a client order id derived from strategy and tick. A live order is
+  committed before it is sent; a resumed run reuses its order and never decides again. A
+  paper order, its fill, the position and the run's end commit in one transaction: a worker
+  lost before that commit left nothing behind, and the redelivery decides afresh.
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from marketdata.models import TIMEFRAME_DURATIONS
 from strategies import queries
-from strategies.engine import Action, Signal, get_strategy_class
+from strategies.engine import Action, Bar, Signal, get_strategy_class
 from strategies.engine.base import parameters_to_json
 from strategies.engine.safety import candles_required, strategy_build, strategy_decide
 from strategies.errors import (
@@ -63,16 +66,16 @@ def strategy_execute(
     Raises Strategy.DoesNotExist for an unknown id.
     """
     now = timezone.now()
-    strategy = Strategy.objects.select_related("market").get(pk=strategy_id)
-    tick = scheduled_tick if scheduled_tick is not None else strategy.trigger.tick_at(now)
-    claimed = _run_claim(strategy=strategy, tick=tick, task_id=task_id, now=now)
+    claimed = _run_claim(
+        strategy_id=strategy_id, scheduled_tick=scheduled_tick, task_id=task_id, now=now
+    )
     if claimed is None:
         return None
-    run, leased = claimed
-    if not leased:
+    run, resumed = claimed
+    if run.status != RUNNING:
         return run
     try:
-        _run_carry_out(run=run, strategy=strategy)
+        _run_carry_out(run=run, resumed=resumed)
     finally:
         _lease_release(run)
     return run
@@ -85,12 +88,27 @@ def client_order_id(*, strategy_id: int, tick: datetime) -> str:
 
 
 def _run_claim(
-    *, strategy: Strategy, tick: datetime, task_id: str, now: datetime
+    *, strategy_id: int, scheduled_tick: datetime | None, task_id: str, now: datetime
 ) -> tuple[StrategyRun, bool] | None:
-    """The run this delivery owns and whether it holds its lease, or None if it owns nothing."""
+    """The run this delivery owns (a running one with its lease taken, or a skipped one) and
+    whether it is resumed; None if the tick's run belongs to someone else."""
     with transaction.atomic():
-        Strategy.objects.select_for_update().filter(pk=strategy.pk).values_list("pk").get()
-        existing = StrategyRun.objects.filter(strategy=strategy, scheduled_tick=tick).first()
+        # Every later commit of this run is synchronous and flushes this one with it, so the
+        # claim need not wait for the disk; other deliveries see it as soon as it commits.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        strategy = (
+            Strategy.objects.select_for_update(of=("self",))
+            .select_related("market")
+            .get(pk=strategy_id)
+        )
+        tick = scheduled_tick if scheduled_tick is not None else strategy.trigger.tick_at(now)
+        runs = list(
+            StrategyRun.objects.filter(
+                Q(scheduled_tick=tick) | Q(status=RUNNING), strategy=strategy
+            ).order_by("scheduled_tick")
+        )
+        existing = next((run for run in runs if run.scheduled_tick == tick), None)
         if existing is not None:
             if (
                 existing.status == RUNNING
@@ -99,9 +117,10 @@ def _run_claim(
                 and _lease_take(existing, wait=RESUME_WAIT_SECONDS)
             ):
                 logger.warning("resuming run %s after its worker was lost", existing.pk)
+                existing.strategy = strategy
                 return existing, True
             return None
-        in_progress = _runs_in_progress(strategy=strategy, now=now)
+        in_progress = _run_in_progress(runs, now=now)
         run = StrategyRun(
             strategy=strategy,
             scheduled_tick=tick,
@@ -119,18 +138,18 @@ def _run_claim(
         run.save()
         # A new run's lease is free: nobody else knows its id before this commits.
         _lease_take(run, wait=0)
-    return run, True
+    return run, False
 
 
-def _runs_in_progress(*, strategy: Strategy, now: datetime) -> StrategyRun | None:
+def _run_in_progress(runs: list[StrategyRun], *, now: datetime) -> StrategyRun | None:
     """The strategy's run still in progress, if any; runs past any redelivery are abandoned."""
     horizon = now - timedelta(
         seconds=settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
         + settings.CELERY_TASK_TIME_LIMIT
     )
-    for run in StrategyRun.objects.filter(strategy=strategy, status=RUNNING).order_by(
-        "scheduled_tick"
-    ):
+    for run in runs:
+        if run.status != RUNNING:
+            continue
         if run.started_at < horizon and _lease_take(run, wait=0):
             _lease_release(run)
             _run_finish(
@@ -152,20 +171,33 @@ def _parameters_snapshot(strategy: Strategy) -> dict[str, Any]:
     return parameters_to_json(cleaned)
 
 
-def _run_carry_out(*, run: StrategyRun, strategy: Strategy) -> None:
+def _run_carry_out(*, run: StrategyRun, resumed: bool) -> None:
     """Decide and place the order of a claimed run, and record how it ended."""
+    strategy = run.strategy
     try:
-        order = run.orders.first()
+        order = run.orders.first() if resumed else None
         if order is None:
-            order = _run_decide(run=run, strategy=strategy)
-            if order is None:
+            plan = _run_decide(run=run, strategy=strategy)
+            if plan is None:
                 return
-        if order.status == Order.Status.NEW:
-            order = order_send(order)
-        if order.status == Order.Status.REJECTED:
-            # Rejected before this run was resumed: it ends as it would have.
-            raise OrderNotSent(order.error_message)
-        _run_finish(run, StrategyRun.Status.SUCCEEDED, signal=order.side)
+            # A paper fill touches only our database: the order, the fill and the run's end
+            # commit together. Anything else commits the order before it leaves.
+            local = strategy.mode == Strategy.Mode.PAPER
+            with transaction.atomic() if local else contextlib.nullcontext():
+                order = Order.objects.create(
+                    strategy=strategy,
+                    run=run,
+                    mode=strategy.mode,
+                    side=plan.side,
+                    type=Order.Type.MARKET,
+                    amount=plan.amount,
+                    client_order_id=client_order_id(
+                        strategy_id=strategy.pk, tick=run.scheduled_tick
+                    ),
+                )
+                _order_complete(run=run, order=order)
+        else:
+            _order_complete(run=run, order=order)
     except StrategyCodeFailed as error:
         _run_finish(
             run,
@@ -193,7 +225,36 @@ def _run_carry_out(*, run: StrategyRun, strategy: Strategy) -> None:
         raise
 
 
-def _run_decide(*, run: StrategyRun, strategy: Strategy) -> Order | None:
+def _order_complete(*, run: StrategyRun, order: Order) -> None:
+    """Send the order if it has not been, and end the run by the order's outcome."""
+    error_class = "OrderNotSent"
+    if order.status == Order.Status.NEW:
+        try:
+            order = order_send(order)
+        except OrderNotSent as error:
+            error_class = type(error).__name__
+            order.status = Order.Status.REJECTED
+            order.error_message = str(error)
+            order.save(update_fields=["status", "error_message", "updated_at"])
+    if order.status == Order.Status.REJECTED:
+        _run_finish(
+            run,
+            StrategyRun.Status.FAILED,
+            signal=order.side,
+            error_class=error_class,
+            error_message=order.error_message,
+        )
+    else:
+        _run_finish(run, StrategyRun.Status.SUCCEEDED, signal=order.side)
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    side: str
+    amount: Decimal
+
+
+def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     """The order this run places, or None when the run ended here (hold, skip)."""
     now = timezone.now()
     cls = get_strategy_class(strategy.kind)
@@ -221,16 +282,18 @@ def _run_decide(*, run: StrategyRun, strategy: Strategy) -> Order | None:
     if signal.action is Action.HOLD:
         _run_finish(run, StrategyRun.Status.SUCCEEDED, signal=run.signal)
         return None
-    return _order_plan(run=run, strategy=strategy, signal=signal, now=now)
+    return _order_plan(run=run, strategy=strategy, signal=signal, newest=bars[-1], now=now)
 
 
 def _order_plan(
-    *, run: StrategyRun, strategy: Strategy, signal: Signal, now: datetime
-) -> Order | None:
-    """Size the order, apply the guardrails, and commit the order row before it is sent."""
+    *, run: StrategyRun, strategy: Strategy, signal: Signal, newest: Bar, now: datetime
+) -> OrderPlan | None:
+    """Size the order and apply the guardrails; None when they skip the run."""
     if settings.TRADING_KILL_SWITCH:
         return _run_skip(run, "kill switch is on: no orders are placed")
-    price = queries.last_price(market_id=strategy.market_id, timeframe=strategy.timeframe)
+    price = queries.last_price(
+        market_id=strategy.market_id, timeframe=strategy.timeframe, newest=newest
+    )
     if price is None:
         return _run_skip(run, "no price to size the order with")
     position = queries.strategy_position(strategy=strategy)
@@ -261,34 +324,17 @@ def _order_plan(
     elif amount > position:
         return _run_skip(run, f"cannot sell {amount}: the position is {position}")
 
-    order, _ = Order.objects.get_or_create(
-        client_order_id=client_order_id(strategy_id=strategy.pk, tick=run.scheduled_tick),
-        defaults={
-            "strategy": strategy,
-            "run": run,
-            "mode": strategy.mode,
-            "side": signal.action.value,
-            "type": Order.Type.MARKET,
-            "amount": amount,
-        },
-    )
-    return order
+    return OrderPlan(side=signal.action.value, amount=amount)
 
 
 def order_send(order: Order) -> Order:
-    """Send an order written but not yet sent, through its mode's sender.
+    """Send an order written but not yet sent, through its mode's sender; the order as it is now.
 
-    An OrderNotSent from the sender means the order certainly never reached a market: it is
-    marked rejected with the reason, and the error goes on to fail the run.
+    A sender raises OrderNotSent only when the order certainly never reached a market (the
+    caller marks it rejected). Any other error leaves the order `new`: it may have been sent,
+    and only a lookup by its client order id can tell.
     """
-    sender = ORDER_SENDERS[order.mode]
-    try:
-        return sender(order)
-    except OrderNotSent as error:
-        Order.objects.filter(pk=order.pk, status=Order.Status.NEW).update(
-            status=Order.Status.REJECTED, error_message=str(error), updated_at=timezone.now()
-        )
-        raise
+    return ORDER_SENDERS[order.mode](order)
 
 
 def paper_order_send(order: Order) -> Order:
@@ -349,6 +395,7 @@ ORDER_SENDERS: dict[str, Callable[[Order], Order]] = {
 
 
 def _run_skip(run: StrategyRun, reason: str) -> None:
+    """End the run as skipped; returns None so deciders can `return _run_skip(...)`."""
     _run_finish(run, StrategyRun.Status.SKIPPED, signal=run.signal, reason=reason)
 
 

@@ -30,18 +30,17 @@ class Price:
     source: str
 
 
-def last_price(*, market_id: int, timeframe: str) -> Price | None:
-    """The most recent price known: the newest ticker or the newest closed candle's close."""
+def last_price(*, market_id: int, timeframe: str, newest: Bar | None = None) -> Price | None:
+    """The most recent price known: the newest ticker or the newest closed candle's close.
+
+    `newest`, when the caller has just read it, is the newest closed candle (saves a query).
+    """
     candidates: list[Price] = []
-    candle = (
-        Candle.objects.filter(market_id=market_id, timeframe=timeframe, is_closed=True)
-        .order_by("-open_time")
-        .values_list("open_time", "close")
-        .first()
-    )
-    if candle is not None:
-        closed_at = candle[0] + TIMEFRAME_DURATIONS[timeframe]
-        candidates.append(Price(candle[1], closed_at, "candle"))
+    if newest is None:
+        newest = next(iter(closed_bars(market_id=market_id, timeframe=timeframe, limit=1)), None)
+    if newest is not None:
+        closed_at = newest.open_time + TIMEFRAME_DURATIONS[timeframe]
+        candidates.append(Price(newest.close, closed_at, "candle"))
     ticker = (
         Ticker.objects.filter(market_id=market_id)
         .order_by("-time")
