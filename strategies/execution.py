@@ -191,6 +191,8 @@ def _run_carry_out(*, run: StrategyRun, resumed: bool) -> None:
                     side=plan.side,
                     type=Order.Type.MARKET,
                     amount=plan.amount,
+                    # A paper order fills at the price it was sized at, in this transaction.
+                    price=plan.price if local else None,
                     client_order_id=client_order_id(
                         strategy_id=strategy.pk, tick=run.scheduled_tick
                     ),
@@ -252,6 +254,7 @@ def _order_complete(*, run: StrategyRun, order: Order) -> None:
 class OrderPlan:
     side: str
     amount: Decimal
+    price: Decimal  # the last price when it was decided
 
 
 def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
@@ -296,7 +299,9 @@ def _order_plan(
     )
     if price is None:
         return _run_skip(run, "no price to size the order with")
-    position = queries.strategy_position(strategy=strategy)
+    # The position costs a query: read it only when a sell or a position limit needs it.
+    needs_position = signal.action is Action.SELL or strategy.max_position is not None
+    position = queries.strategy_position(strategy=strategy) if needs_position else None
     if signal.amount is not None:
         amount = signal.amount
     elif signal.quote_amount is not None:
@@ -324,7 +329,7 @@ def _order_plan(
     elif amount > position:
         return _run_skip(run, f"cannot sell {amount}: the position is {position}")
 
-    return OrderPlan(side=signal.action.value, amount=amount)
+    return OrderPlan(side=signal.action.value, amount=amount, price=price.value)
 
 
 def order_send(order: Order) -> Order:
@@ -338,49 +343,76 @@ def order_send(order: Order) -> Order:
 
 
 def paper_order_send(order: Order) -> Order:
-    """Fill at the last price, less the paper fee, and move the paper position, in one step."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("strategy").get(pk=order.pk)
-        if order.status != Order.Status.NEW:
-            return order
-        strategy = order.strategy
-        price = queries.last_price(market_id=strategy.market_id, timeframe=strategy.timeframe)
+    """Fill at the last price, less the paper fee, and move the paper position, once.
+
+    A paper order written in this same transaction carries the last price it was sized at
+    (`price`); otherwise the last price is read now.
+    """
+    problem = ""
+    with transaction.atomic(savepoint=False):
+        price = order.price
         if price is None:
-            raise OrderNotSent("no price to fill the paper order at")
-        position, _ = PaperPosition.objects.select_for_update().get_or_create(strategy=strategy)
-        value = (order.amount * price.value).quantize(AMOUNT_STEP)
+            last = queries.last_price(
+                market_id=order.strategy.market_id, timeframe=order.strategy.timeframe
+            )
+            if last is None:
+                raise OrderNotSent("no price to fill the paper order at")
+            price = last.value
+        position = (
+            PaperPosition.objects.select_for_update().filter(strategy_id=order.strategy_id).first()
+        ) or PaperPosition(strategy_id=order.strategy_id)
+        value = (order.amount * price).quantize(AMOUNT_STEP)
         fee = (value * settings.PAPER_FEE_RATE).quantize(AMOUNT_STEP)
-        if order.side == Order.Side.BUY:
-            if value + fee > position.quote_balance:
-                raise OrderNotSent(
-                    f"insufficient paper balance: {value + fee} needed, "
-                    f"{position.quote_balance} available"
-                )
-            held = position.base_amount + order.amount
-            position.average_entry_price = (
-                (position.base_amount * (position.average_entry_price or 0) + value) / held
-            ).quantize(AMOUNT_STEP)
-            position.base_amount = held
-            position.quote_balance -= value + fee
+        if order.side == Order.Side.BUY and value + fee > position.quote_balance:
+            problem = (
+                f"insufficient paper balance: {value + fee} needed, "
+                f"{position.quote_balance} available"
+            )
+        elif order.side == Order.Side.SELL and order.amount > position.base_amount:
+            problem = f"cannot sell {order.amount}: the paper position is {position.base_amount}"
+        elif _order_mark_filled(order, price=price, fee=fee):
+            _position_apply(position, order, value=value, fee=fee)
         else:
-            if order.amount > position.base_amount:
-                raise OrderNotSent(
-                    f"cannot sell {order.amount}: the paper position is {position.base_amount}"
-                )
-            position.base_amount -= order.amount
-            position.quote_balance += value - fee
-            if position.base_amount == 0:
-                position.average_entry_price = None
-        position.fees_paid += fee
-        position.save()
-        order.status = Order.Status.FILLED
-        order.price = price.value
-        order.average_price = price.value
-        order.filled_amount = order.amount
-        order.fee = fee
-        order.exchange_order_id = f"paper-{order.pk}"
-        order.save()
+            order.refresh_from_db()  # it was filled before: leave everything as it is
+    # Raised outside the block, which so has nothing to roll back in the caller's transaction.
+    if problem:
+        raise OrderNotSent(problem)
     return order
+
+
+def _order_mark_filled(order: Order, *, price: Decimal, fee: Decimal) -> bool:
+    """Move the order from new to filled; False if it was not new (filled once already)."""
+    fill = {
+        "status": Order.Status.FILLED,
+        "price": price,
+        "average_price": price,
+        "filled_amount": order.amount,
+        "fee": fee,
+        "exchange_order_id": f"paper-{order.pk}",
+        "updated_at": timezone.now(),
+    }
+    if not Order.objects.filter(pk=order.pk, status=Order.Status.NEW).update(**fill):
+        return False
+    for name, value in fill.items():
+        setattr(order, name, value)
+    return True
+
+
+def _position_apply(position: PaperPosition, order: Order, *, value: Decimal, fee: Decimal) -> None:
+    if order.side == Order.Side.BUY:
+        held = position.base_amount + order.amount
+        position.average_entry_price = (
+            (position.base_amount * (position.average_entry_price or 0) + value) / held
+        ).quantize(AMOUNT_STEP)
+        position.base_amount = held
+        position.quote_balance -= value + fee
+    else:
+        position.base_amount -= order.amount
+        position.quote_balance += value - fee
+        if position.base_amount == 0:
+            position.average_entry_price = None
+    position.fees_paid += fee
+    position.save()
 
 
 def live_order_send(order: Order) -> Order:
