@@ -18,6 +18,7 @@ How "exactly once" holds with at-least-once delivery (acks_late, reject_on_worke
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -92,17 +93,16 @@ def _run_claim(
 ) -> tuple[StrategyRun, bool] | None:
     """The run this delivery owns (a running one with its lease taken, or a skipped one) and
     whether it is resumed; None if the tick's run belongs to someone else."""
-    with transaction.atomic():
-        # Every later commit of this run is synchronous and flushes this one with it, so the
-        # claim need not wait for the disk; other deliveries see it as soon as it commits.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
-        strategy = (
-            Strategy.objects.select_for_update(of=("self",))
-            .select_related("market")
-            .get(pk=strategy_id)
+    strategy = Strategy.objects.select_related("market").get(pk=strategy_id)
+    tick = scheduled_tick if scheduled_tick is not None else strategy.trigger.tick_at(now)
+    parameters = _parameters_snapshot(strategy)
+    # Retried when the run in the way finishes, or turns out abandoned, meanwhile.
+    for _attempt in range(3):
+        run = _run_insert(
+            strategy=strategy, tick=tick, task_id=task_id, parameters=parameters, now=now
         )
-        tick = scheduled_tick if scheduled_tick is not None else strategy.trigger.tick_at(now)
+        if run is not None:
+            return run, False
         runs = list(
             StrategyRun.objects.filter(
                 Q(scheduled_tick=tick) | Q(status=RUNNING), strategy=strategy
@@ -121,24 +121,72 @@ def _run_claim(
                 return existing, True
             return None
         in_progress = _run_in_progress(runs, now=now)
-        run = StrategyRun(
-            strategy=strategy,
-            scheduled_tick=tick,
-            parameters=_parameters_snapshot(strategy),
-            celery_task_id=task_id,
-        )
         if in_progress is not None:
-            run.status = StrategyRun.Status.SKIPPED
-            run.reason = (
+            reason = (
                 f"the run for tick {in_progress.scheduled_tick.isoformat()} is still in progress"
             )
-            run.finished_at = now
-            run.save()
-            return run, False
-        run.save()
-        # A new run's lease is free: nobody else knows its id before this commits.
-        _lease_take(run, wait=0)
-    return run, False
+            skipped = _run_insert(
+                strategy=strategy,
+                tick=tick,
+                task_id=task_id,
+                parameters=parameters,
+                now=now,
+                skipped_because=reason,
+            )
+            return (skipped, False) if skipped is not None else None
+    return None
+
+
+RUN_COLUMNS = (
+    "strategy_id",
+    "scheduled_tick",
+    "started_at",
+    "finished_at",
+    "status",
+    "signal",
+    "parameters",
+    "reason",
+    "error_class",
+    "error_message",
+    "celery_task_id",
+)
+
+
+def _run_insert(
+    *,
+    strategy: Strategy,
+    tick: datetime,
+    task_id: str,
+    parameters: dict[str, Any],
+    now: datetime,
+    skipped_because: str = "",
+) -> StrategyRun | None:
+    """Insert the tick's run, running with its lease taken (or skipped, with the reason), in one
+    statement; None if a unique constraint is in the way: the tick has its run already, or
+    (for a running one) the strategy has a run in progress."""
+    status = StrategyRun.Status.SKIPPED if skipped_because else RUNNING
+    finished_at = now if skipped_because else None
+    values = [strategy.pk, tick, now, finished_at, status, "", json.dumps(parameters)]
+    values += [skipped_because, "", "", task_id]
+    placeholders = ", ".join("%s::jsonb" if c == "parameters" else "%s" for c in RUN_COLUMNS)
+    # The lease is taken in the same statement, so no running row is ever without its holder.
+    lease = "pg_try_advisory_lock(%s + id)" if status == RUNNING else "true"
+    sql = (
+        f"INSERT INTO {StrategyRun._meta.db_table} ({', '.join(RUN_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING id, {lease}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, LEASE_NAMESPACE] if status == RUNNING else values)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    run_id, leased = row
+    if not leased:
+        raise RuntimeError(f"the lease of new run {run_id} is held by another session")
+    run = StrategyRun.from_db(connection.alias, ["id", *RUN_COLUMNS], [run_id, *values])
+    run.parameters = parameters
+    run.strategy = strategy
+    return run
 
 
 def _run_in_progress(runs: list[StrategyRun], *, now: datetime) -> StrategyRun | None:

@@ -138,6 +138,12 @@ class StrategyRun(models.Model):
             models.UniqueConstraint(
                 fields=["strategy", "scheduled_tick"], name="run_unique_per_tick"
             ),
+            # Never two runs of one strategy at once: the database refuses the overlap.
+            models.UniqueConstraint(
+                fields=["strategy"],
+                condition=models.Q(status="running"),
+                name="run_one_running_per_strategy",
+            ),
         ]
         indexes = [models.Index(fields=["status", "started_at"])]
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.utils import timezone
 
 from marketdata.models import Market, Ticker
@@ -375,3 +376,11 @@ def test_clean_refuses_an_unregistered_kind(market: Market) -> None:
         strategy.full_clean()
 
     assert caught.value.message_dict["kind"] == ["Value 'martingale' is not a valid choice."]
+
+
+def test_the_database_refuses_two_running_runs_of_one_strategy(market: Market) -> None:
+    strategy = dca(market)
+    StrategyRun.objects.create(strategy=strategy, scheduled_tick=tick(1))
+
+    with pytest.raises(IntegrityError, match="run_one_running_per_strategy"):
+        StrategyRun.objects.create(strategy=strategy, scheduled_tick=tick())
