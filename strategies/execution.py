@@ -171,16 +171,21 @@ def _run_insert(
     placeholders = ", ".join("%s::jsonb" if c == "parameters" else "%s" for c in RUN_COLUMNS)
     # The lease is taken in the same statement, so no running row is ever without its holder.
     lease = "pg_try_advisory_lock(%s + id)" if status == RUNNING else "true"
+    # The claim commits without waiting for the disk (set_config(..., true) holds for this
+    # statement's transaction only): other deliveries see it at once, and the run's end, or
+    # its live order, commits synchronously and flushes the claim with it. Only a crash of
+    # the database server itself in between could lose it, and with it at most this tick.
     sql = (
         f"INSERT INTO {StrategyRun._meta.db_table} ({', '.join(RUN_COLUMNS)}) "  # noqa: S608
-        f"VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING id, {lease}"
+        f"VALUES ({placeholders}) ON CONFLICT DO NOTHING "
+        f"RETURNING id, {lease}, set_config('synchronous_commit', 'off', true)"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, LEASE_NAMESPACE] if status == RUNNING else values)
         row = cursor.fetchone()
     if row is None:
         return None
-    run_id, leased = row
+    run_id, leased, _ = row
     if not leased:
         raise RuntimeError(f"the lease of new run {run_id} is held by another session")
     run = StrategyRun.from_db(connection.alias, ["id", *RUN_COLUMNS], [run_id, *values])
@@ -228,23 +233,25 @@ def _run_carry_out(*, run: StrategyRun, resumed: bool) -> None:
             plan = _run_decide(run=run, strategy=strategy)
             if plan is None:
                 return
-            # A paper fill touches only our database: the order, the fill and the run's end
-            # commit together. Anything else commits the order before it leaves.
             local = strategy.mode == Strategy.Mode.PAPER
-            with transaction.atomic() if local else contextlib.nullcontext():
-                order = Order.objects.create(
-                    strategy=strategy,
-                    run=run,
-                    mode=strategy.mode,
-                    side=plan.side,
-                    type=Order.Type.MARKET,
-                    amount=plan.amount,
-                    # A paper order fills at the price it was sized at, in this transaction.
-                    price=plan.price if local else None,
-                    client_order_id=client_order_id(
-                        strategy_id=strategy.pk, tick=run.scheduled_tick
-                    ),
-                )
+            order = Order(
+                strategy=strategy,
+                run=run,
+                mode=strategy.mode,
+                side=plan.side,
+                type=Order.Type.MARKET,
+                amount=plan.amount,
+                # A paper order fills at the price it was sized at.
+                price=plan.price if local else None,
+                client_order_id=client_order_id(strategy_id=strategy.pk, tick=run.scheduled_tick),
+            )
+            if local:
+                # A paper fill touches only our database: the order is written filled, with
+                # the position and the run's end, in one transaction.
+                with transaction.atomic():
+                    _order_complete(run=run, order=order)
+            else:
+                order.save()  # committed before it leaves
                 _order_complete(run=run, order=order)
         else:
             _order_complete(run=run, order=order)
@@ -285,7 +292,10 @@ def _order_complete(*, run: StrategyRun, order: Order) -> None:
             error_class = type(error).__name__
             order.status = Order.Status.REJECTED
             order.error_message = str(error)
-            order.save(update_fields=["status", "error_message", "updated_at"])
+            if order.pk is None:
+                order.save()
+            else:
+                order.save(update_fields=["status", "error_message", "updated_at"])
     if order.status == Order.Status.REJECTED:
         _run_finish(
             run,
@@ -393,8 +403,9 @@ def order_send(order: Order) -> Order:
 def paper_order_send(order: Order) -> Order:
     """Fill at the last price, less the paper fee, and move the paper position, once.
 
-    A paper order written in this same transaction carries the last price it was sized at
-    (`price`); otherwise the last price is read now.
+    A new paper order that carries the price it was sized at fills at that price (else at the
+    last price now). An order not yet written (no pk) is written filled: call that inside the
+    transaction that ends its run.
     """
     problem = ""
     with transaction.atomic(savepoint=False):
@@ -436,13 +447,17 @@ def _order_mark_filled(order: Order, *, price: Decimal, fee: Decimal) -> bool:
         "average_price": price,
         "filled_amount": order.amount,
         "fee": fee,
-        "exchange_order_id": f"paper-{order.pk}",
+        "exchange_order_id": f"paper-{order.client_order_id}",
         "updated_at": timezone.now(),
     }
-    if not Order.objects.filter(pk=order.pk, status=Order.Status.NEW).update(**fill):
+    if order.pk is not None and not (
+        Order.objects.filter(pk=order.pk, status=Order.Status.NEW).update(**fill)
+    ):
         return False
     for name, value in fill.items():
         setattr(order, name, value)
+    if order.pk is None:
+        order.save()  # not written yet: written filled, in the caller's transaction
     return True
 
 
