@@ -19,6 +19,8 @@ def execute_single_strategy(
 ) -> dict[str, object] | None:
     """Idempotent per (strategy, tick), so a message redelivered after a lost worker is safe."""
     tick = datetime.fromisoformat(scheduled_tick) if scheduled_tick else None
+    if tick is not None and tick.tzinfo is None:
+        raise ValueError(f"scheduled_tick {scheduled_tick!r} has no time zone offset")
     try:
         run = strategy_execute(
             strategy_id=strategy_id, scheduled_tick=tick, task_id=self.request.id or ""
