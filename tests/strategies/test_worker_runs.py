@@ -200,3 +200,17 @@ def test_a_missing_strategy_is_logged_and_the_task_returns(strategy_worker: Work
 
     assert outcome is None
     wait_for(lambda: "strategy 424242 does not exist" in worker.log(), timeout=10, what="log")
+
+
+def test_a_tick_without_a_time_zone_is_refused_with_a_clear_error(
+    strategy_worker: Worker, market: Market
+) -> None:
+    _, queue = strategy_worker
+    strategy = StrategyFactory(market=market, kind="dca")
+    result = execute_single_strategy.apply_async(
+        args=[strategy.pk, "2026-11-28T10:00:00"], queue=queue
+    )
+
+    with pytest.raises(ValueError, match="has no time zone offset"):
+        result.get(timeout=60)
+    assert not StrategyRun.objects.exists()
