@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -128,6 +129,28 @@ def integer_mapping(name: str, environ_: Mapping[str, str]) -> dict[str, int]:
             raise SettingError(name, f"expected key=whole number pairs, got {pair!r}")
         values[key.strip()] = value
     return values
+
+def decimal(
+    name: str,
+    environ_: Mapping[str, str],
+    default: Decimal,
+    minimum: Decimal | None = None,
+    maximum: Decimal | None = None,
+) -> Decimal:
+    raw = environ_.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise SettingError(name, f"expected a number, got {raw!r}") from None
+    if not value.is_finite():
+        raise SettingError(name, f"expected a finite number, got {raw!r}")
+    if minimum is not None and value < minimum:
+        raise SettingError(name, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingError(name, f"must be at most {maximum}, got {value}")
+    return value
 
 
 def _redact(url: str) -> str:

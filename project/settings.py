@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 
 from project import embedded, env
@@ -133,6 +134,7 @@ CELERY_IMPORTS = (
     "tasks.system",
     "tasks.marketdata",
     "tasks.accounts",
+    "tasks.strategies",
     # Extra task modules, comma-separated: plug-ins, or test-only tasks in test workers.
     *(m.strip() for m in ENV.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()),
 )
@@ -158,6 +160,14 @@ RETENTION_STRATEGY_RUN_DAYS = env.integer("RETENTION_STRATEGY_RUN_DAYS", ENV, 90
 RETENTION_BALANCE_SNAPSHOT_DAYS = env.integer("RETENTION_BALANCE_SNAPSHOT_DAYS", ENV, 365)
 RETENTION_TASK_RESULT_DAYS = env.integer("RETENTION_TASK_RESULT_DAYS", ENV, 14)
 RETENTION_BATCH_SIZE = env.integer("RETENTION_BATCH_SIZE", ENV, 5000, minimum=1)
+
+# --- Trading -------------------------------------------------------------------------------
+# On: every run that would place an order is recorded as skipped instead (paper and live).
+TRADING_KILL_SWITCH = env.boolean("TRADING_KILL_SWITCH", ENV, default=False)
+# Fee of a paper fill, as a fraction of its value (0.001 = 0.1 %).
+PAPER_FEE_RATE = env.decimal(
+    "PAPER_FEE_RATE", ENV, Decimal("0.001"), minimum=Decimal(0), maximum=Decimal("0.5")
+)
 
 # --- Health --------------------------------------------------------------------------------
 # Dotted paths of checks; a critical failure makes the service "down", any other "degraded".

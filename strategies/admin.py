@@ -7,11 +7,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 
 from project.scheduling import CrontabTrigger, InvalidTrigger, SchedulerError, get_scheduler
-from strategies.models import Strategy
+from strategies.engine.registry import get_strategy_class, strategy_choices
+from strategies.models import Order, Strategy, StrategyRun
 from strategies.services import (
     UPDATABLE_FIELDS,
     StrategyError,
@@ -22,8 +23,46 @@ from strategies.services import (
     strategy_update,
 )
 
+RUN_FIELDS = (
+    "scheduled_tick",
+    "status",
+    "signal",
+    "reason",
+    "error_class",
+    "error_message",
+    "started_at",
+    "finished_at",
+)
+ORDER_FIELDS = (
+    "client_order_id",
+    "side",
+    "type",
+    "amount",
+    "average_price",
+    "fee",
+    "status",
+    "created_at",
+)
+
+
+class ReadOnlyAdminMixin:
+    """History is written by the engine only: it can be read, never edited in the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 class StrategyAdminForm(forms.ModelForm):
+    """`Strategy.clean()` checks the parameters against the kind's schema and puts each message
+    on the parameters field; the help text lists every schema. Ticking `is_active` starts the
+    strategy through the lifecycle service on save."""
+
     class Meta:
         model = Strategy
         fields = (
@@ -43,6 +82,11 @@ class StrategyAdminForm(forms.ModelForm):
             "max_orders_per_day",
         )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "parameters" in self.fields:
+            self.fields["parameters"].help_text = parameters_help()
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("crontab"):
@@ -53,15 +97,72 @@ class StrategyAdminForm(forms.ModelForm):
         return data
 
 
+def parameters_help() -> str:
+    lines = []
+    for key, display_name in strategy_choices():
+        described = ", ".join(
+            f"{name} ({spec['type']}, default {spec['default']})"
+            for name, spec in get_strategy_class(key).schema().items()
+        )
+        lines.append(f"{display_name}: {described or 'no parameters'}")
+    return "A JSON object; omitted parameters take their default. " + "; ".join(lines)
+
+
+class StrategyRunInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = StrategyRun
+    fields = RUN_FIELDS
+    readonly_fields = RUN_FIELDS
+    ordering = ("-scheduled_tick",)
+    extra = 0
+    show_change_link = True
+
+
+class OrderInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Order
+    fk_name = "strategy"
+    fields = ORDER_FIELDS
+    readonly_fields = ORDER_FIELDS
+    extra = 0
+    show_change_link = True
+
+
+class RunOrderInline(OrderInline):
+    """The orders of one run, on the run's page."""
+
+    fk_name = "run"
+
+
 @admin.register(Strategy)
 class StrategyAdmin(admin.ModelAdmin):
     form = StrategyAdminForm
-    list_display = ("name", "kind", "market", "mode", "is_active", "next_run", "paused_reason")
+    list_display = (
+        "name",
+        "kind",
+        "market",
+        "mode",
+        "is_active",
+        "next_run",
+        "last_run_status",
+        "paused_reason",
+    )
     list_filter = ("is_active", "mode", "kind")
     search_fields = ("name", "owner__username", "market__symbol")
     list_select_related = ("market",)
     readonly_fields = ("next_run", "paused_reason", "created_at", "updated_at")
     actions = ("start_strategies", "stop_strategies", "run_strategies_now")
+    inlines = (StrategyRunInline, OrderInline)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Strategy]:
+        newest_run = StrategyRun.objects.filter(strategy=OuterRef("pk")).order_by("-scheduled_tick")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(last_run_status=Subquery(newest_run.values("status")[:1]))
+        )
+
+    @admin.display(description="last run", ordering="last_run_status")
+    def last_run_status(self, strategy: Strategy) -> str:
+        return getattr(strategy, "last_run_status", None) or "-"
 
     @admin.display(description="next run")
     def next_run(self, strategy: Strategy) -> str:
@@ -133,3 +234,42 @@ def _reason(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(error.messages)
     return str(error)
+
+
+@admin.register(StrategyRun)
+class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "strategy",
+        "scheduled_tick",
+        "status",
+        "signal",
+        "reason",
+        "error_class",
+        "started_at",
+        "finished_at",
+    )
+    list_filter = ("status", "signal", "strategy__mode", "strategy__kind")
+    list_select_related = ("strategy",)
+    search_fields = ("strategy__name", "celery_task_id", "error_message")
+    date_hierarchy = "scheduled_tick"
+    inlines = (RunOrderInline,)
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "client_order_id",
+        "strategy",
+        "mode",
+        "side",
+        "amount",
+        "average_price",
+        "fee",
+        "status",
+        "created_at",
+    )
+    list_filter = ("status", "side", "mode", "type")
+    list_select_related = ("strategy", "strategy__market")
+    search_fields = ("client_order_id", "exchange_order_id", "strategy__name")
+    date_hierarchy = "created_at"
+    readonly_fields = ("run",)

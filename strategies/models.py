@@ -6,11 +6,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
 from marketdata.models import PRICE, TIMEFRAME_DURATIONS, ExchangeAccount, Market, Timeframe
 from project.scheduling import CrontabTrigger, IntervalTrigger, Trigger
+from strategies.engine import get_strategy_class, strategy_choices
+from strategies.errors import InvalidParameters, UnknownStrategy
 
 
 class Strategy(models.Model):
@@ -39,7 +42,9 @@ class Strategy(models.Model):
     )
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="strategies")
     timeframe = models.CharField(max_length=4, choices=Timeframe.choices, default=Timeframe.H1)
-    kind = models.CharField(max_length=50, help_text="Key of a registered strategy class.")
+    kind = models.CharField(
+        max_length=50, choices=strategy_choices, help_text="Key of a registered strategy class."
+    )
     parameters = models.JSONField(default=dict, blank=True)
     interval_seconds = models.PositiveIntegerField(
         null=True,
@@ -72,6 +77,21 @@ class Strategy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Parameters must fit the kind's schema; errors name the parameter they are about."""
+        super().clean()
+        errors: dict[str, list[str]] = {}
+        if self.mode == self.Mode.LIVE and self.account_id is None:
+            errors["account"] = ["live trading needs an exchange account"]
+        try:
+            get_strategy_class(self.kind).clean_parameters(self.parameters)
+        except UnknownStrategy:
+            pass  # `kind`'s choices are the registry: field validation reports it.
+        except InvalidParameters as error:
+            errors["parameters"] = [f"{name}: {message}" for name, message in error.errors.items()]
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def job_id(self) -> str:
@@ -117,6 +137,12 @@ class StrategyRun(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["strategy", "scheduled_tick"], name="run_unique_per_tick"
+            ),
+            # Never two runs of one strategy at once: the database refuses the overlap.
+            models.UniqueConstraint(
+                fields=["strategy"],
+                condition=models.Q(status="running"),
+                name="run_one_running_per_strategy",
             ),
         ]
         indexes = [models.Index(fields=["status", "started_at"])]

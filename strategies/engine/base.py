@@ -1,0 +1,191 @@
+"""The strategy base class, its parameter schema, the candles it reads and the signal it returns."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+from strategies.errors import InvalidParameters
+
+
+class ParamType(enum.StrEnum):
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+    STRING = "string"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its type, default and inclusive bounds (numbers only)."""
+
+    type: ParamType
+    default: Any
+    minimum: Decimal | int | None = None
+    maximum: Decimal | int | None = None
+    help: str = ""
+
+    def clean(self, value: Any) -> Any:
+        """The value as its Python type; raises ValueError with a message for the user."""
+        if self.type is ParamType.BOOLEAN:
+            if not isinstance(value, bool):
+                raise ValueError("must be true or false")
+            return value
+        if self.type is ParamType.STRING:
+            if not isinstance(value, str):
+                raise ValueError("must be text")
+            return value
+        if self.type is ParamType.INTEGER:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError("must be a whole number")
+            number: int | Decimal = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+                raise ValueError("must be a number")
+            try:
+                number = Decimal(str(value))
+            except InvalidOperation:
+                raise ValueError("must be a number") from None
+            if not number.is_finite():
+                raise ValueError("must be a finite number")
+        if self.minimum is not None and number < self.minimum:
+            raise ValueError(f"must be at least {self.minimum}")
+        if self.maximum is not None and number > self.maximum:
+            raise ValueError(f"must be at most {self.maximum}")
+        return number
+
+    def describe(self) -> dict[str, Any]:
+        """The schema entry as JSON values, for forms and the API."""
+        return {
+            "type": self.type.value,
+            "default": _jsonable(self.default),
+            "minimum": _jsonable(self.minimum),
+            "maximum": _jsonable(self.maximum),
+            "help": self.help,
+        }
+
+
+class Action(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """What a strategy wants this tick.
+
+    A buy or sell may say how much: `amount` in the base asset, or (buys only) `quote_amount`
+    to spend. A sell with neither closes the whole position; a buy must say one of them.
+    """
+
+    action: Action
+    amount: Decimal | None = None
+    quote_amount: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.action, Action):
+            raise ValueError(f"unknown action {self.action!r}: use buy, sell or hold")
+        if self.amount is not None and self.quote_amount is not None:
+            raise ValueError("give amount or quote_amount, not both")
+        for name in ("amount", "quote_amount"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, Decimal) or not value > 0):
+                raise ValueError(f"{name} must be a positive Decimal, got {value!r}")
+        if self.action is Action.HOLD and (self.amount or self.quote_amount):
+            raise ValueError("a hold carries no amount")
+        if self.action is Action.SELL and self.quote_amount is not None:
+            raise ValueError("a sell gives its amount in the base asset")
+        if self.action is Action.BUY and self.amount is None and self.quote_amount is None:
+            raise ValueError("a buy must give amount or quote_amount")
+
+    @classmethod
+    def hold(cls) -> Signal:
+        return cls(Action.HOLD)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One closed candle, as strategies see it (prices as Decimal)."""
+
+    open_time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+class BaseStrategy(abc.ABC):
+    """A trading strategy: from the latest closed candles to one signal per tick.
+
+    Subclass it, set the class attributes, implement `decide`, and decorate the class with
+    `@register`; the strategy's `key` is what `Strategy.kind` stores. The engine validates the
+    parameters against `parameters` before it builds the instance (`self.params` holds every
+    parameter, defaults filled in, as its Python type), hands `decide` at least
+    `candles_required()` closed candles, oldest first, and turns any exception raised here into
+    a failed run. `decide` must not touch the database or the network: the engine places orders.
+    """
+
+    key: ClassVar[str]
+    display_name: ClassVar[str]
+    parameters: ClassVar[Mapping[str, Param]] = {}
+    candles_needed: ClassVar[int] = 1
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.params: dict[str, Any] = dict(params)
+
+    @classmethod
+    def clean_parameters(cls, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Every parameter as its Python type; raises InvalidParameters naming each bad field."""
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise InvalidParameters({"__all__": "parameters must be a JSON object"})
+        errors: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        for name in raw:
+            if name not in cls.parameters:
+                known = ", ".join(sorted(cls.parameters)) or "none"
+                errors[name] = f"unknown parameter (known: {known})"
+        for name, param in cls.parameters.items():
+            try:
+                values[name] = param.clean(raw.get(name, param.default))
+            except ValueError as error:
+                errors[name] = str(error)
+        if not errors:
+            errors = cls.check(values)
+        if errors:
+            raise InvalidParameters(errors)
+        return values
+
+    @classmethod
+    def check(cls, values: dict[str, Any]) -> dict[str, str]:
+        """Rules across parameters (each value already valid alone); field name -> message."""
+        return {}
+
+    @classmethod
+    def schema(cls) -> dict[str, dict[str, Any]]:
+        return {name: param.describe() for name, param in cls.parameters.items()}
+
+    def candles_required(self) -> int:
+        """How many closed candles `decide` needs; may depend on the parameters."""
+        return self.candles_needed
+
+    @abc.abstractmethod
+    def decide(self, candles: Sequence[Bar]) -> Signal:
+        """The signal for this tick from the newest closed candles (oldest first)."""
+
+
+def parameters_to_json(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Cleaned parameters as JSON values (decimals as strings, so nothing is rounded)."""
+    return {name: _jsonable(value) for name, value in values.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value

@@ -1,0 +1,43 @@
+"""The registry of strategy classes, filled by the `@register` decorator."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from strategies.engine.base import BaseStrategy
+from strategies.errors import InvalidParameters, UnknownStrategy
+
+_registry: dict[str, type[BaseStrategy]] = {}
+S = TypeVar("S", bound=type[BaseStrategy])
+
+
+def register(cls: S) -> S:
+    """Make `cls` available as `Strategy.kind == cls.key`; its defaults must be valid."""
+    if not (isinstance(cls, type) and issubclass(cls, BaseStrategy)):
+        raise TypeError(f"{cls!r} is not a BaseStrategy subclass")
+    key = getattr(cls, "key", "")
+    if not key or not isinstance(key, str) or len(key) > 50:
+        raise TypeError(f"{cls.__name__} needs a key of 1 to 50 characters")
+    if not getattr(cls, "display_name", ""):
+        raise TypeError(f"{cls.__name__} needs a display_name")
+    existing = _registry.get(key)
+    if existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise TypeError(f"key {key!r} is taken by {existing.__module__}.{existing.__qualname__}")
+    try:
+        cls.clean_parameters({})
+    except InvalidParameters as error:
+        raise TypeError(f"{cls.__name__}'s defaults are invalid: {error}") from None
+    _registry[key] = cls
+    return cls
+
+
+def get_strategy_class(key: str) -> type[BaseStrategy]:
+    try:
+        return _registry[key]
+    except KeyError:
+        raise UnknownStrategy(f"no strategy is registered as {key!r}") from None
+
+
+def strategy_choices() -> list[tuple[str, str]]:
+    """(key, display name) of every registered strategy, for `Strategy.kind`'s choices."""
+    return sorted((key, cls.display_name) for key, cls in _registry.items())

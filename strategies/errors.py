@@ -1,0 +1,36 @@
+"""The strategies app's errors: one small hierarchy under StrategyError."""
+
+from __future__ import annotations
+
+
+class StrategyError(Exception):
+    """Something about a strategy that a user can act on; the message says what."""
+
+
+class UnknownStrategy(StrategyError):
+    """The strategy's kind is not a registered strategy class."""
+
+
+class InvalidParameters(StrategyError):
+    """Parameters that do not fit the strategy's schema; `errors` maps each field to a message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name}: {message}" for name, message in self.errors.items()))
+
+
+class StrategyCodeFailed(StrategyError):
+    """The strategy's own code raised or returned something that is not a signal."""
+
+    def __init__(self, error_class: str, message: str) -> None:
+        self.error_class = error_class
+        self.message = message
+        super().__init__(f"{error_class}: {message}")
+
+
+class OrderNotSent(StrategyError):
+    """The order certainly did not reach the exchange: it is rejected and never retried."""
+
+
+class LiveTradingUnavailable(OrderNotSent):
+    """Live orders are not wired to an exchange gateway in this build."""

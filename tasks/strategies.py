@@ -1,0 +1,33 @@
+"""The strategy job: one execution of one strategy for one tick."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from celery import Task, shared_task
+
+from strategies.execution import strategy_execute
+from strategies.models import Strategy
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="execute_single_strategy", bind=True, acks_late=True, reject_on_worker_lost=True)
+def execute_single_strategy(
+    self: Task, strategy_id: int, scheduled_tick: str | None = None
+) -> dict[str, object] | None:
+    """Idempotent per (strategy, tick), so a message redelivered after a lost worker is safe."""
+    tick = datetime.fromisoformat(scheduled_tick) if scheduled_tick else None
+    if tick is not None and tick.tzinfo is None:
+        raise ValueError(f"scheduled_tick {scheduled_tick!r} has no time zone offset")
+    try:
+        run = strategy_execute(
+            strategy_id=strategy_id, scheduled_tick=tick, task_id=self.request.id or ""
+        )
+    except Strategy.DoesNotExist:
+        logger.warning("strategy %s does not exist; nothing to run", strategy_id)
+        return None
+    if run is None:
+        return None
+    return {"run": run.pk, "status": run.status}

@@ -1,0 +1,71 @@
+"""Test-only strategies, registered in the test process and (by CELERY_EXTRA_IMPORTS) in workers."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+
+import redis
+from django.conf import settings
+
+from strategies.engine import Action, Bar, BaseStrategy, Param, ParamType, Signal, register
+
+GATE_TIMEOUT_SECONDS = 90
+
+
+class StrategyBug(Exception):
+    """What a buggy user strategy raises."""
+
+
+@register
+class GateStrategy(BaseStrategy):
+    """Announces itself (its pid) in Redis, then buys only once the test opens its gate.
+
+    That makes "in the middle of a run" a state the test controls: kill it there, or start
+    another run of the same strategy while it waits.
+    """
+
+    key = "test_gate"
+    display_name = "Test: waits at a gate"
+    parameters = {
+        "gate": Param(ParamType.STRING, default="gate"),
+        "amount": Param(ParamType.DECIMAL, default=Decimal("0.5"), minimum=Decimal("0.001")),
+    }
+
+    def decide(self, candles: Sequence[Bar]) -> Signal:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        gate = self.params["gate"]
+        client.rpush(f"{gate}:entered", os.getpid())
+        deadline = time.monotonic() + GATE_TIMEOUT_SECONDS
+        while not client.exists(f"{gate}:open"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gate {gate} was never opened")
+            time.sleep(0.02)
+        return Signal(Action.BUY, amount=self.params["amount"])
+
+
+@register
+class RaisingStrategy(BaseStrategy):
+    key = "test_raising"
+    display_name = "Test: always raises"
+
+    def decide(self, candles: Sequence[Bar]) -> Signal:
+        raise StrategyBug(f"cannot handle {len(candles)} candles")
+
+
+@register
+class FixedSignalStrategy(BaseStrategy):
+    """Returns the signal its parameters describe: for guardrail and fill tests."""
+
+    key = "test_fixed"
+    display_name = "Test: fixed signal"
+    parameters = {
+        "action": Param(ParamType.STRING, default="buy"),
+        "amount": Param(ParamType.DECIMAL, default=Decimal(0), minimum=Decimal(0)),
+    }
+
+    def decide(self, candles: Sequence[Bar]) -> Signal:
+        amount = self.params["amount"] or None
+        return Signal(Action(self.params["action"]), amount=amount)
