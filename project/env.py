@@ -130,6 +130,7 @@ def integer_mapping(name: str, environ_: Mapping[str, str]) -> dict[str, int]:
         values[key.strip()] = value
     return values
 
+
 def decimal(
     name: str,
     environ_: Mapping[str, str],

@@ -239,8 +239,12 @@ class Scheduler(abc.ABC):
         """Fire a paused job again from its next tick."""
 
     @abc.abstractmethod
-    def run_job_now(self, job_id: str) -> str:
-        """Run the job's task once now, outside its schedule; returns the Celery task id."""
+    def run_job_now(self, job_id: str, kwargs: Mapping[str, Any] | None = None) -> str:
+        """Run the job's task once now, outside its schedule; returns the Celery task id.
+
+        `kwargs` are merged over the job's own for this one run (a strategy's "run now" passes
+        its own tick, so it never collides with the scheduled one).
+        """
 
     @abc.abstractmethod
     def start(self) -> None:

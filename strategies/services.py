@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from project.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, get_scheduler
 from strategies.models import Strategy
@@ -118,13 +119,18 @@ def strategy_delete(*, strategy: Strategy) -> None:
 
 
 def strategy_run_now(*, strategy: Strategy) -> str:
-    """Run the strategy once now, besides its schedule; returns the Celery task id."""
+    """Run the strategy once now, besides its schedule; returns the Celery task id.
+
+    The run gets the current moment as its own tick: the scheduled tick may have run already,
+    and a run-now is a decision of its own, not a retry of it.
+    """
     if not strategy.is_active:
         raise StrategyError(f"strategy {strategy.name!r} is stopped: start it first")
     scheduler = get_scheduler()
     if scheduler.get_job(strategy.job_id) is None:
         _ensure_job(scheduler, strategy, _trigger(strategy), None)
-    return scheduler.run_job_now(strategy.job_id)
+    tick = timezone.now().isoformat()
+    return scheduler.run_job_now(strategy.job_id, kwargs={"scheduled_tick": tick})
 
 
 @dataclass

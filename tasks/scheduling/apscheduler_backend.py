@@ -419,10 +419,11 @@ class APSchedulerScheduler(Scheduler):
 
         return self._now_or_on_commit(job_id, f"resume {job_id}", resume, predicted)
 
-    def run_job_now(self, job_id: str) -> str:
+    def run_job_now(self, job_id: str, kwargs: Mapping[str, Any] | None = None) -> str:
         job = self._existing(job_id)
         task_id = str(uuid.uuid4())
-        self._run_once(job_id, job.task, list(job.args), dict(job.kwargs), task_id)
+        merged = {**job.kwargs, **(kwargs or {})}
+        self._run_once(job_id, job.task, list(job.args), merged, task_id)
         return task_id
 
     def start(self) -> None:

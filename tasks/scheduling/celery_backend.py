@@ -69,7 +69,7 @@ class CeleryBeatScheduler(Scheduler):
         _set_trigger(row, trigger)
         row.save()
         if start_immediately:
-            transaction.on_commit(lambda: self._send(row), robust=True)
+            transaction.on_commit(lambda: self._send(row, {}), robust=True)
         return _record(row, trigger)
 
     def update_job(
@@ -126,8 +126,8 @@ class CeleryBeatScheduler(Scheduler):
         row.save()
         return _record(row)
 
-    def run_job_now(self, job_id: str) -> str:
-        return self._send(_row(job_id))
+    def run_job_now(self, job_id: str, kwargs: Mapping[str, Any] | None = None) -> str:
+        return self._send(_row(job_id), kwargs or {})
 
     def start(self) -> None:
         """Nothing to start here: the separate `celery beat` process fires the rows."""
@@ -156,8 +156,9 @@ class CeleryBeatScheduler(Scheduler):
             )
         return f"celery beat: {len(enabled)} enabled jobs, none overdue"
 
-    def _send(self, row: PeriodicTask) -> str:
+    def _send(self, row: PeriodicTask, extra_kwargs: Mapping[str, Any]) -> str:
         args, kwargs = _arguments(row)
+        kwargs = {**kwargs, **extra_kwargs}
         options = {"queue": row.queue} if row.queue else {}
         result = current_app.send_task(row.task, args=args, kwargs=kwargs, **options)
         logger.info("job %s: sent %s now, task id %s", row.name, row.task, result.id)

@@ -28,6 +28,7 @@ RECORDING_TASKS = "tests.scheduling.tasks"
 class Run:
     at: datetime
     pid: int
+    note: str = ""
 
 
 class RunLog:
@@ -43,7 +44,9 @@ class RunLog:
         finally:
             client.close()
         entries = [json.loads(item) for item in raw]
-        return [Run(datetime.fromtimestamp(e["at"], UTC), e["pid"]) for e in entries]
+        return [
+            Run(datetime.fromtimestamp(e["at"], UTC), e["pid"], e.get("note", "")) for e in entries
+        ]
 
     def wait_for(self, count: int, timeout: float) -> list[Run]:
         deadline = time.monotonic() + timeout

@@ -14,8 +14,8 @@ RECORD_TASK = "tests.record_run"
 
 
 @shared_task(name=RECORD_TASK)
-def record_run(label: str) -> dict[str, object]:
-    entry = {"label": label, "at": time.time(), "pid": os.getpid()}
+def record_run(label: str, note: str = "") -> dict[str, object]:
+    entry = {"label": label, "at": time.time(), "pid": os.getpid(), "note": note}
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
         client.rpush(f"tw-test-runs:{label}", json.dumps(entry))

@@ -201,10 +201,11 @@ def test_run_job_now_runs_the_task_once_with_its_arguments(
     scheduler_process()  # type: ignore[operator]
     backend.add_job("job_a", RECORD_TASK, IntervalTrigger(3600), args=[log.label])
 
-    task_id = backend.run_job_now("job_a")
+    task_id = backend.run_job_now("job_a", kwargs={"note": "by hand"})
 
     runs = log.wait_for(1, timeout=30)
     assert len(runs) == 1
+    assert runs[0].note == "by hand"
     assert _eventually(lambda: TaskResult.objects.filter(task_id=task_id, status="SUCCESS"))
     assert TaskResult.objects.get(task_id=task_id).task_name == RECORD_TASK
     assert backend.get_job("job_a").next_run_at > now()
