@@ -32,5 +32,5 @@ class OrderNotSent(StrategyError):
     """The order certainly did not reach the exchange: it is rejected and never retried."""
 
 
-class LiveTradingUnavailable(OrderNotSent):
-    """Live orders are not wired to an exchange gateway in this build."""
+class OrderUnconfirmed(StrategyError):
+    """A live order whose fate the exchange would not tell: it stays `new`, never resent blind."""

@@ -32,14 +32,16 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from marketdata.models import TIMEFRAME_DURATIONS
+from marketdata import exchanges
+from marketdata.accounts import account_mark_needs_attention
+from marketdata.models import TIMEFRAME_DURATIONS, ExchangeAccount
 from strategies import queries
 from strategies.engine import Action, Bar, Signal, get_strategy_class
 from strategies.engine.base import parameters_to_json
 from strategies.engine.safety import candles_required, strategy_build, strategy_decide
 from strategies.errors import (
-    LiveTradingUnavailable,
     OrderNotSent,
+    OrderUnconfirmed,
     StrategyCodeFailed,
     StrategyError,
 )
@@ -54,6 +56,8 @@ LEASE_NAMESPACE = 0x7477 << 40
 RESUME_WAIT_SECONDS = 5.0
 AMOUNT_STEP = Decimal("0.000000000001")  # the twelve decimal places of Order.amount
 RUNNING = StrategyRun.Status.RUNNING
+# Lookup-then-create attempts of a live order whose answers time out.
+LIVE_SEND_ATTEMPTS = 2
 
 
 def strategy_execute(
@@ -479,8 +483,80 @@ def _position_apply(position: PaperPosition, order: Order, *, value: Decimal, fe
 
 
 def live_order_send(order: Order) -> Order:
-    """Live orders need the exchange gateway, which this build does not have yet."""
-    raise LiveTradingUnavailable("live trading is not available yet")
+    """Send through the exchange gateway, so that one client order id is at most one order.
+
+    The exchange is asked for the client order id first: a resumed run's order may have left
+    before its worker died. A create that times out may have been placed too, so the order is
+    looked up again before it is sent once more; if the exchange still will not say, the order
+    stays `new` (OrderUnconfirmed) rather than risk a second one.
+    """
+    account = order.strategy.account
+    if account is None:
+        raise OrderNotSent("live trading needs an exchange account")
+    symbol = order.strategy.market.symbol
+    for _attempt in range(LIVE_SEND_ATTEMPTS):
+        try:
+            placed = _live_lookup(order, account=account, symbol=symbol)
+            if placed is None:
+                placed = exchanges.create_order(
+                    account=account,
+                    symbol=symbol,
+                    side=order.side,
+                    type=order.type,
+                    amount=order.amount,
+                    price=order.price,
+                    client_order_id=order.client_order_id,
+                )
+        except exchanges.TemporaryExchangeError as error:
+            logger.warning("order %s not confirmed: %s", order.client_order_id, error)
+            continue
+        except exchanges.AuthenticationFailed as error:
+            account_mark_needs_attention(account_id=account.pk, reason=str(error))
+            raise OrderNotSent(f"the exchange refused the account's keys: {error}") from None
+        except exchanges.ExchangeError as error:
+            raise OrderNotSent(f"the exchange refused the order: {error}") from None
+        return _order_record_placed(order, placed)
+    raise OrderUnconfirmed(
+        f"the exchange did not confirm order {order.client_order_id} after "
+        f"{LIVE_SEND_ATTEMPTS} attempts; it stays new and is not resent blind"
+    )
+
+
+def _live_lookup(
+    order: Order, *, account: ExchangeAccount, symbol: str
+) -> exchanges.OrderResult | None:
+    try:
+        return exchanges.fetch_order_by_client_id(
+            account=account, symbol=symbol, client_order_id=order.client_order_id
+        )
+    except exchanges.OrderNotFound:
+        return None
+
+
+LIVE_STATUSES = {
+    "open": Order.Status.OPEN,
+    "filled": Order.Status.FILLED,
+    "canceled": Order.Status.CANCELED,
+}
+
+
+def _order_record_placed(order: Order, placed: exchanges.OrderResult) -> Order:
+    order.status = LIVE_STATUSES[placed.status]
+    order.exchange_order_id = placed.exchange_order_id
+    order.filled_amount = placed.filled
+    order.average_price = placed.average_price
+    order.fee = placed.fee
+    order.save(
+        update_fields=[
+            "status",
+            "exchange_order_id",
+            "filled_amount",
+            "average_price",
+            "fee",
+            "updated_at",
+        ]
+    )
+    return order
 
 
 ORDER_SENDERS: dict[str, Callable[[Order], Order]] = {

@@ -84,6 +84,12 @@ class Strategy(models.Model):
         errors: dict[str, list[str]] = {}
         if self.mode == self.Mode.LIVE and self.account_id is None:
             errors["account"] = ["live trading needs an exchange account"]
+        elif (
+            self.account_id
+            and self.market_id
+            and self.account.exchange_id != self.market.exchange_id
+        ):
+            errors["account"] = ["the account is on another exchange than the market"]
         try:
             get_strategy_class(self.kind).clean_parameters(self.parameters)
         except UnknownStrategy:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from project.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, get_scheduler
+from strategies.errors import StrategyError
 from strategies.models import Strategy
 
 logger = logging.getLogger(__name__)
@@ -36,10 +37,6 @@ UPDATABLE_FIELDS = frozenset(
         "max_orders_per_day",
     }
 )
-
-
-class StrategyError(Exception):
-    """A strategy operation that cannot be done, with a message a user can act on."""
 
 
 @transaction.atomic

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.fernet import Fernet
 
+from marketdata.simulator import SimulatedExchange
 from project.embedded import EphemeralStack
 from tests.processes import ManagedProcess, start_celery_worker
+
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
+
+    from marketdata.models import Exchange, ExchangeAccount
 
 _stack = EphemeralStack()
 
@@ -43,3 +50,43 @@ def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[
     worker = start_celery_worker()
     yield worker
     worker.stop()
+
+
+# --- The simulated exchange, reached only through real ccxt ---------------------------------
+# Django models are imported inside the fixtures: this conftest loads before Django is set up.
+
+API_KEY, API_SECRET = "key-1", "secret-1"
+
+
+@pytest.fixture
+def simulator() -> Iterator[SimulatedExchange]:
+    sim = SimulatedExchange(port=0, accounts={API_KEY: API_SECRET}).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def fast_retries(settings: Settings) -> Settings:
+    settings.EXCHANGE_RETRY_BASE_DELAY = 0.05
+    settings.EXCHANGE_RETRY_MAX_DELAY = 5.0
+    settings.EXCHANGE_RETRY_ATTEMPTS = 3
+    return settings
+
+
+@pytest.fixture
+def exchange(simulator: SimulatedExchange, fast_retries: Settings) -> Exchange:
+    """An exchange row on the simulator with its markets loaded through ccxt."""
+    from marketdata.services import markets_sync
+    from tests.factories import ExchangeFactory
+
+    exchange = ExchangeFactory(api_url=simulator.url)
+    fast_retries.EXCHANGE_RATE_LIMITS = {exchange.name: 0}
+    markets_sync(exchange_id=exchange.pk)
+    return exchange
+
+
+@pytest.fixture
+def account(exchange: Exchange) -> ExchangeAccount:
+    from tests.factories import ExchangeAccountFactory
+
+    return ExchangeAccountFactory(exchange=exchange, api_key=API_KEY, api_secret=API_SECRET)

@@ -273,20 +273,6 @@ def test_selling_with_no_position_is_skipped(market: Market) -> None:
     assert (run.status, run.reason) == (Status.SKIPPED, "nothing to sell: the position is empty")
 
 
-def test_live_mode_fails_clearly_until_the_gateway_is_wired(market: Market) -> None:
-    add_candles(market, [100])
-    account = ExchangeAccountFactory(exchange=market.exchange)
-    strategy = dca(market, mode=Strategy.Mode.LIVE, account=account)
-
-    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
-
-    order = Order.objects.get(strategy=strategy)
-    assert run.status == Status.FAILED
-    assert run.error_class == "LiveTradingUnavailable"
-    assert run.error_message == "live trading is not available yet"
-    assert (order.mode, order.status) == ("live", Order.Status.REJECTED)
-
-
 def test_a_redelivered_run_reuses_its_written_order_and_fills_it_once(market: Market) -> None:
     add_candles(market, [100])
     strategy = dca(market)
@@ -376,6 +362,20 @@ def test_clean_refuses_an_unregistered_kind(market: Market) -> None:
         strategy.full_clean()
 
     assert caught.value.message_dict["kind"] == ["Value 'martingale' is not a valid choice."]
+
+
+def test_clean_refuses_an_account_on_another_exchange_than_the_market(market: Market) -> None:
+    elsewhere = ExchangeAccountFactory()
+    strategy = StrategyFactory.build(
+        owner=elsewhere.owner, market=market, kind="dca", mode="live", account=elsewhere
+    )
+
+    with pytest.raises(ValidationError) as caught:
+        strategy.full_clean()
+
+    assert caught.value.message_dict["account"] == [
+        "the account is on another exchange than the market"
+    ]
 
 
 def test_the_database_refuses_two_running_runs_of_one_strategy(market: Market) -> None:
