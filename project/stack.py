@@ -32,6 +32,8 @@ SETUP_COMMANDS: list[list[str]] = [
     ["setup_periodic_tasks"],
     ["sync_schedules"],
     ["seed_demo_exchange"],
+    # Candles within a minute of start-up, not at the next 10-minute tick.
+    ["run_job", "collect_crypto_data"],
 ]
 
 

@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -18,6 +19,9 @@ from django.db import connection
 from project.celery import app
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Test-only tasks and strategies: every test process knows them, so whichever worker takes a
+# message from the shared queue can run it.
+TEST_TASK_MODULES = "tests.scheduling.tasks,tests.strategies.plugins"
 
 
 def database_url() -> str:
@@ -33,7 +37,12 @@ def database_url() -> str:
 
 def process_env(**overrides: str) -> dict[str, str]:
     """This test session's settings, pointed at the test database, for a child process."""
-    env = dict(os.environ, DATABASE_URL=database_url(), PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url(),
+        CELERY_EXTRA_IMPORTS=TEST_TASK_MODULES,
+        PYTHONUNBUFFERED="1",
+    )
     env.update(overrides)
     return env
 
@@ -165,3 +174,16 @@ def start_run_scheduler(timeout: float = 60.0, **env: str) -> ManagedProcess:
     )
     wait_for_log(process, "in the leader election", timeout)
     return process
+
+
+def wait_for(
+    condition: Callable[[], object], timeout: float = 60.0, what: str = "condition"
+) -> object:
+    """Poll until `condition()` is truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

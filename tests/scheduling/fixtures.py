@@ -21,8 +21,6 @@ from tests.processes import ManagedProcess, start_beat, start_celery_worker, sta
 
 # Model modules load only after Django is set up (this module is imported by conftests).
 
-RECORDING_TASKS = "tests.scheduling.tasks"
-
 
 @dataclass(frozen=True)
 class Run:
@@ -110,7 +108,7 @@ def use_backend(backend_name: str, settings: object) -> Iterator[Scheduler]:
 @pytest.fixture(scope="session")
 def recording_worker(django_db_setup: None) -> Iterator[ManagedProcess]:
     """A real worker that knows the recording task."""
-    worker = start_celery_worker(CELERY_EXTRA_IMPORTS=RECORDING_TASKS)
+    worker = start_celery_worker()
     yield worker
     worker.stop()
 
@@ -125,9 +123,9 @@ def scheduler_process(
     def start() -> ManagedProcess:
         if backend_name == "celery":
             request.getfixturevalue("recording_worker")
-            process = start_beat(CELERY_EXTRA_IMPORTS=RECORDING_TASKS)
+            process = start_beat()
         else:
-            process = start_run_scheduler(CELERY_EXTRA_IMPORTS=RECORDING_TASKS)
+            process = start_run_scheduler()
         started.append(process)
         return process
 

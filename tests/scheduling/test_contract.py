@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from project.scheduling import (
     SchedulerError,
 )
 from tasks.scheduling.common import latest_tick
+from tests.processes import wait_for
 from tests.scheduling.fixtures import RunLog, make_backend
 from tests.scheduling.tasks import RECORD_TASK
 
@@ -190,7 +190,7 @@ def test_job_runs_on_its_ticks_in_the_real_scheduler_process(
         assert -EARLY <= run.at - tick <= LATE, f"run at {run.at} for tick {tick}"
     # From the first run on, no tick is skipped.
     assert all(b - a == trigger.every for a, b in itertools.pairwise(ticks))
-    assert _eventually(lambda: backend.get_job("job_a").last_run_at is not None)
+    wait_for(lambda: backend.get_job("job_a").last_run_at is not None, 20, "last_run_at")
 
 
 @pytest.mark.integration
@@ -206,7 +206,7 @@ def test_run_job_now_runs_the_task_once_with_its_arguments(
     runs = log.wait_for(1, timeout=30)
     assert len(runs) == 1
     assert runs[0].note == "by hand"
-    assert _eventually(lambda: TaskResult.objects.filter(task_id=task_id, status="SUCCESS"))
+    wait_for(lambda: TaskResult.objects.filter(task_id=task_id, status="SUCCESS"), 20, "result")
     assert TaskResult.objects.get(task_id=task_id).task_name == RECORD_TASK
     assert backend.get_job("job_a").next_run_at > now()
 
@@ -247,12 +247,3 @@ def test_jobs_survive_a_restart_of_the_scheduler_process(
     # The first run after the restart may catch up a tick missed while it was down.
     for run in runs[1:]:
         assert -EARLY <= run.at - grid_tick(trigger, run.at) <= LATE
-
-
-def _eventually(condition: object, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.2)
-    return False

@@ -28,8 +28,7 @@ def test_two_schedulers_run_each_tick_once_and_hand_over_when_the_leader_dies() 
     writer = APSchedulerScheduler()
     writer.add_job("job_a", RECORD_TASK, trigger, args=[log.label])
     writer.shutdown()
-    env = {"CELERY_EXTRA_IMPORTS": "tests.scheduling.tasks"}
-    processes = [start_run_scheduler(**env), start_run_scheduler(**env)]
+    processes = [start_run_scheduler(), start_run_scheduler()]
     try:
         runs = log.wait_for(4, timeout=60)
         leader = _process_with_pid(processes, runs[-1].pid)

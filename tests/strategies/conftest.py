@@ -3,9 +3,8 @@ and both scheduler backends (fixtures from tests/scheduling)."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -27,8 +26,6 @@ from tests.scheduling.fixtures import (  # noqa: F401 - fixtures
 
 if TYPE_CHECKING:
     from marketdata.models import Candle, Market
-
-PLUGINS = "tests.strategies.plugins"
 
 
 def add_candles(
@@ -64,19 +61,6 @@ def add_candles(
     )
 
 
-def wait_for(
-    condition: Callable[[], object], timeout: float = 60.0, what: str = "condition"
-) -> object:
-    """Poll until `condition()` is truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(settings.REDIS_URL)
@@ -95,9 +79,7 @@ def gate(redis_client: redis.Redis) -> Iterator[str]:
 def start_strategy_worker(concurrency: int, **env: str) -> tuple[ManagedProcess, str]:
     """A real worker with the test strategies loaded, on a queue of its own."""
     queue = f"strategies-{uuid.uuid4().hex[:8]}"
-    worker = start_celery_worker(
-        concurrency=concurrency, queues=queue, CELERY_EXTRA_IMPORTS=PLUGINS, **env
-    )
+    worker = start_celery_worker(concurrency=concurrency, queues=queue, **env)
     return worker, queue
 
 

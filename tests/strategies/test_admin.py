@@ -145,5 +145,8 @@ def _form_data(strategy: Strategy, **changes: object) -> dict[str, object]:
         "max_position": "",
         "max_orders_per_day": strategy.max_orders_per_day,
     }
+    # The read-only run and order inlines post their (empty) management forms, as a browser does.
+    for prefix in ("runs", "orders"):
+        data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
     data.update(changes)
     return data

@@ -8,8 +8,8 @@ from strategies.execution import strategy_execute
 from strategies.models import StrategyRun
 from strategies.services import strategy_run_now, strategy_start
 from tests.factories import MarketFactory, StrategyFactory
-from tests.processes import ManagedProcess
-from tests.strategies.conftest import add_candles, wait_for
+from tests.processes import ManagedProcess, wait_for
+from tests.strategies.conftest import add_candles
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
