@@ -221,8 +221,10 @@ def market_data_collect(*, extra_feeds: Iterable[tuple[int, str]] = ()) -> dict[
 
     All exchanges and markets are fetched concurrently (bounded per exchange by
     EXCHANGE_CONCURRENCY); a failing market or exchange is reported in the summary and never
-    stops the others. Each series is written in one upsert, only once fully fetched and
-    validated. Returns a summary per exchange name.
+    stops the others. A series is written only once fully fetched and validated; the database
+    work is batched (one query for all fetch starts; per exchange, one upsert of all series
+    and one ticker insert), and a batch the database refuses is written market by market.
+    Returns a summary per exchange name.
     """
     started = time.monotonic()
     now = timezone.now()
