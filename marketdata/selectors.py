@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Max
 
 from marketdata.models import TIMEFRAME_DURATIONS, Candle, Exchange, Market, Watchlist
 
@@ -31,32 +30,47 @@ def collection_feeds(
     return dict(feeds)
 
 
-def candle_fetch_start(*, market_id: int, timeframe: str, horizon_start: datetime) -> datetime:
-    """Where the next fetch of a series starts: just after the last closed candle (so the
-    forming one is re-read), or at the first hole within the horizon, or at the horizon."""
-    step = TIMEFRAME_DURATIONS[timeframe]
-    closed = Candle.objects.filter(
-        market_id=market_id, timeframe=timeframe, is_closed=True, open_time__gte=horizon_start
-    )
-    last_closed = closed.aggregate(last=Max("open_time"))["last"]
-    if last_closed is None:
-        return horizon_start
+def candle_fetch_starts(
+    *, horizons: Mapping[tuple[int, str], datetime]
+) -> dict[tuple[int, str], datetime]:
+    """Where the next fetch of each (market id, timeframe) series starts, in one query: just
+    after its last closed candle (so the forming one is re-read), or at its first hole within
+    its horizon start, or at the horizon start when it has no closed candle there yet."""
+    if not horizons:
+        return {}
+    keys = list(horizons)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT open_time FROM (
-                SELECT open_time, lead(open_time) OVER (ORDER BY open_time) AS next_time
-                FROM {Candle._meta.db_table}
-                WHERE market_id = %s AND timeframe = %s AND is_closed AND open_time >= %s
-            ) series
-            WHERE next_time - open_time > %s
-            ORDER BY open_time
-            LIMIT 1
+            SELECT feed.market_id, feed.timeframe, found.last_closed, found.first_hole
+            FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::interval[])
+                AS feed(market_id, timeframe, horizon, step)
+            CROSS JOIN LATERAL (
+                SELECT max(open_time) AS last_closed,
+                       min(open_time) FILTER (WHERE next_time - open_time > feed.step)
+                           AS first_hole
+                FROM (
+                    SELECT open_time, lead(open_time) OVER (ORDER BY open_time) AS next_time
+                    FROM {Candle._meta.db_table}
+                    WHERE market_id = feed.market_id AND timeframe = feed.timeframe
+                        AND is_closed AND open_time >= feed.horizon
+                ) series
+            ) found
             """,  # noqa: S608 - the table name is ours, the values are parameters
-            [market_id, timeframe, horizon_start, step],
+            [
+                [market_id for market_id, _ in keys],
+                [timeframe for _, timeframe in keys],
+                [horizons[key] for key in keys],
+                [TIMEFRAME_DURATIONS[timeframe] for _, timeframe in keys],
+            ],
         )
-        hole = cursor.fetchone()
-    return (hole[0] if hole else last_closed) + step
+        found = {(m, tf): (last, hole) for m, tf, last, hole in cursor.fetchall()}
+    starts = {}
+    for key, horizon in horizons.items():
+        last_closed, hole = found[key]
+        step = TIMEFRAME_DURATIONS[key[1]]
+        starts[key] = horizon if last_closed is None else (hole or last_closed) + step
+    return starts
 
 
 def recent_candles(
