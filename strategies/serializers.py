@@ -182,7 +182,8 @@ class StrategyKindSerializer(serializers.Serializer):
     parameters = serializers.SerializerMethodField()
 
     def get_description(self, strategy_class: type[BaseStrategy]) -> str:
-        return (strategy_class.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        first_paragraph = (strategy_class.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(first_paragraph.split())
 
     @extend_schema_field(ParameterSerializer(many=True))
     def get_parameters(self, strategy_class: type[BaseStrategy]) -> list[dict[str, Any]]:
