@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from marketdata import api as marketdata_api
+from strategies import api as strategies_api
 
 router = DefaultRouter()
 router.register("exchanges", marketdata_api.ExchangeViewSet, basename="exchange")
@@ -12,6 +13,8 @@ router.register("markets", marketdata_api.MarketViewSet, basename="market")
 router.register("candles", marketdata_api.CandleViewSet, basename="candle")
 router.register("accounts", marketdata_api.ExchangeAccountViewSet, basename="account")
 router.register("balances", marketdata_api.BalanceViewSet, basename="balance")
+router.register("strategies", strategies_api.StrategyViewSet, basename="strategy")
+router.register("strategy-kinds", strategies_api.StrategyKindViewSet, basename="strategy-kind")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

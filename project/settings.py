@@ -235,6 +235,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Three models have a `status`: name each choice set (a generated client's type names).
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "marketdata.models.ExchangeAccount.Status",
+        "RunStatusEnum": "strategies.models.StrategyRun.Status",
+        "OrderStatusEnum": "strategies.models.Order.Status",
+    },
 }
 
 # --- Production hardening (check --deploy) ------------------------------------------------

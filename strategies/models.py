@@ -84,12 +84,9 @@ class Strategy(models.Model):
         errors: dict[str, list[str]] = {}
         if self.mode == self.Mode.LIVE and self.account_id is None:
             errors["account"] = ["live trading needs an exchange account"]
-        elif (
-            self.account_id
-            and self.market_id
-            and self.account.exchange_id != self.market.exchange_id
-        ):
-            errors["account"] = ["the account is on another exchange than the market"]
+        account_error = self._account_error()
+        if account_error:
+            errors["account"] = [account_error]
         try:
             get_strategy_class(self.kind).clean_parameters(self.parameters)
         except UnknownStrategy:
@@ -98,6 +95,20 @@ class Strategy(models.Model):
             errors["parameters"] = [f"{name}: {message}" for name, message in error.errors.items()]
         if errors:
             raise ValidationError(errors)
+
+    def _account_error(self) -> str:
+        """Orders go to the owner's own account, on the exchange the market is on."""
+        if self.account_id is None:
+            return ""
+        account = ExchangeAccount.objects.filter(pk=self.account_id).first()
+        market = Market.objects.filter(pk=self.market_id).select_related("exchange").first()
+        if account is None:
+            return ""  # field validation reports a missing account
+        if self.owner_id is not None and account.owner_id != self.owner_id:
+            return "must be an exchange account of the strategy's owner"
+        if market is not None and account.exchange_id != market.exchange_id:
+            return f"must be an account on {market.exchange.name}, the market's exchange"
+        return ""
 
     @property
     def job_id(self) -> str:

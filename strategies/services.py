@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from project.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, get_scheduler
@@ -37,6 +38,22 @@ UPDATABLE_FIELDS = frozenset(
         "max_orders_per_day",
     }
 )
+
+
+DUPLICATE_NAME = "You already have a strategy with this name."
+
+
+@transaction.atomic
+def strategy_create(*, owner: AbstractBaseUser, data: Mapping[str, Any]) -> Strategy:
+    """A new strategy for `owner`, stopped: it gets a job when it is started.
+
+    Takes the fields `strategy_update` takes; raises ValidationError by field, saving nothing.
+    """
+    _refuse_unknown(data)
+    strategy = Strategy(owner=owner, is_active=False, **data)
+    _save(strategy)
+    logger.info("strategy %s created for user %s", strategy.pk, owner.pk)
+    return strategy
 
 
 @transaction.atomic
@@ -89,17 +106,10 @@ def strategy_update(*, strategy: Strategy, data: Mapping[str, Any]) -> Strategy:
     The new trigger applies from its next tick. Raises StrategyError for fields that cannot
     be changed here and ValidationError for values the model refuses; nothing is saved then.
     """
-    unknown = set(data) - UPDATABLE_FIELDS
-    if unknown:
-        raise StrategyError(
-            f"cannot update {', '.join(sorted(unknown))} here"
-            + (" (use start or stop)" if "is_active" in unknown else "")
-        )
+    _refuse_unknown(data)
     for name, value in data.items():
         setattr(strategy, name, value)
-    strategy.full_clean()
-    trigger = _trigger(strategy)
-    strategy.save()
+    trigger = _save(strategy)
     if strategy.is_active:
         scheduler = get_scheduler()
         _ensure_job(scheduler, strategy, trigger, scheduler.get_job(strategy.job_id))
@@ -183,6 +193,33 @@ def strategy_schedules_sync(*, scheduler: Scheduler | None = None) -> ScheduleSy
         len(result.removed),
     )
     return result
+
+
+def _refuse_unknown(data: Mapping[str, Any]) -> None:
+    unknown = set(data) - UPDATABLE_FIELDS
+    if unknown:
+        raise StrategyError(
+            f"cannot update {', '.join(sorted(unknown))} here"
+            + (" (use start or stop)" if "is_active" in unknown else "")
+        )
+
+
+def _save(strategy: Strategy) -> Trigger:
+    """Validate and save; a name the owner already uses is a field error, even when two saves
+    race. Returns the strategy's trigger (checked before anything is written)."""
+    duplicates = Strategy.objects.filter(owner_id=strategy.owner_id, name=strategy.name)
+    if strategy.pk is not None:
+        duplicates = duplicates.exclude(pk=strategy.pk)
+    if duplicates.exists():
+        raise ValidationError({"name": DUPLICATE_NAME})
+    strategy.full_clean(validate_constraints=False)
+    trigger = _trigger(strategy)
+    try:
+        with transaction.atomic():
+            strategy.save()
+    except IntegrityError:
+        raise ValidationError({"name": DUPLICATE_NAME}) from None
+    return trigger
 
 
 def _trigger(strategy: Strategy) -> Trigger:

@@ -374,7 +374,7 @@ def test_clean_refuses_an_account_on_another_exchange_than_the_market(market: Ma
         strategy.full_clean()
 
     assert caught.value.message_dict["account"] == [
-        "the account is on another exchange than the market"
+        f"must be an account on {market.exchange.name}, the market's exchange"
     ]
 
 
