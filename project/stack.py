@@ -32,8 +32,9 @@ SETUP_COMMANDS: list[list[str]] = [
     ["setup_periodic_tasks"],
     ["sync_schedules"],
     ["seed_demo_exchange"],
-    # Candles within a minute of start-up, not at the next 10-minute tick.
+    # Candles and the demo balances within a minute of start-up, not at the next tick.
     ["run_job", "collect_crypto_data"],
+    ["run_job", "sync_user_balances"],
 ]
 
 
@@ -146,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     # Until the command runs, SIGTERM unwinds like Ctrl-C, so started servers are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if options.mode == "exec":
+        if command[0] == "python":
+            command[0] = sys.executable  # this virtualenv's, whatever PATH says
         os.execvp(command[0], command)  # noqa: S606 - replaces this process on purpose
     with embedded_servers():
         for setup in SETUP_COMMANDS:
