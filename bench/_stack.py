@@ -14,13 +14,26 @@ from project.embedded import EphemeralStack
 
 
 @contextmanager
-def django_on_ephemeral_stack() -> Iterator[None]:
-    """Start PostgreSQL and Redis in /tmp, set Django up on them, migrate; stop them after."""
+def django_on_ephemeral_stack(**env: str) -> Iterator[None]:
+    """Start PostgreSQL and Redis in /tmp, set Django up on them, migrate; stop them after.
+
+    Production settings (DEBUG off: no query log weighing on the Django side), with throw-away
+    secrets; `env` adds or overrides variables (SCHEDULER_BACKEND, ...).
+    """
+    from cryptography.fernet import Fernet
+
     stack = EphemeralStack()
     try:
         os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or stack.start_postgres()
         os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL") or stack.start_redis()
-        os.environ.update(DEBUG="1", DJANGO_SETTINGS_MODULE="project.settings", LOG_LEVEL="WARNING")
+        os.environ.update(
+            DEBUG="0",
+            SECRET_KEY="bench-" + os.urandom(16).hex(),
+            FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+            DJANGO_SETTINGS_MODULE="project.settings",
+            LOG_LEVEL="WARNING",
+            **env,
+        )
         import django
         from django.core.management import call_command
 

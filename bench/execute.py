@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from datetime import timedelta
@@ -20,6 +19,8 @@ from celery import shared_task
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from _stack import django_on_ephemeral_stack  # noqa: E402
 
 STRATEGIES = 1000  # executions spread over this many strategies, so no two overlap
 BLOCKS = 5
@@ -40,34 +41,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000, help="messages per phase")
     args = parser.parse_args()
 
-    from project.embedded import EphemeralStack
-
-    stack = EphemeralStack()
-    try:
-        _configure(stack)
+    with django_on_ephemeral_stack():
         figures = _measure(args.count)
-    finally:
-        stack.stop()
     print(json.dumps(figures))
-
-
-def _configure(stack: object) -> None:
-    from cryptography.fernet import Fernet
-
-    os.environ.update(
-        DATABASE_URL=stack.start_postgres(),
-        REDIS_URL=stack.start_redis(),
-        DEBUG="0",
-        SECRET_KEY="bench-" + os.urandom(16).hex(),
-        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        DJANGO_SETTINGS_MODULE="project.settings",
-        LOG_LEVEL="WARNING",
-    )
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def _measure(count: int) -> dict[str, object]:

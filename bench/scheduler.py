@@ -33,6 +33,8 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from _stack import django_on_ephemeral_stack  # noqa: E402
+
 BLOCKS = 10  # jobs are added in this many blocks, the paths taking turns block by block
 IDLE_SAMPLES = 10  # idle ticks / wakeups timed per repetition
 QUIET = timedelta(hours=6)  # the jobs' next tick is at least this far away
@@ -46,37 +48,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="repetitions of 1. and 3.")
     args = parser.parse_args()
 
-    from project.embedded import EphemeralStack
-
-    stack = EphemeralStack()
-    try:
-        _configure(stack)
+    with django_on_ephemeral_stack(SCHEDULER_BACKEND="celery"):
+        # Each leader shutdown logs that it gave the lease up: expected here, not news.
+        logging.getLogger("tasks.scheduling.leader").setLevel(logging.ERROR)
         figures = _measure(args.jobs, args.repeat)
-    finally:
-        stack.stop()
     print(json.dumps(figures))
-
-
-def _configure(stack: Any) -> None:
-    from cryptography.fernet import Fernet
-
-    os.environ.update(
-        DATABASE_URL=stack.start_postgres(),
-        REDIS_URL=stack.start_redis(),
-        DEBUG="0",  # no query log: it would weigh on the Django side only
-        SECRET_KEY="bench-" + os.urandom(16).hex(),
-        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        DJANGO_SETTINGS_MODULE="project.settings",
-        SCHEDULER_BACKEND="celery",
-        LOG_LEVEL="WARNING",
-    )
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-    # Each leader shutdown logs that it gave the lease up: expected here, not news.
-    logging.getLogger("tasks.scheduling.leader").setLevel(logging.ERROR)
 
 
 def _measure(jobs: int, repeat: int) -> dict[str, Any]:

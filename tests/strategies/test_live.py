@@ -12,8 +12,9 @@ from marketdata.models import Exchange, ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
 from strategies.execution import client_order_id, live_order_send, strategy_execute
 from strategies.models import Order, Strategy, StrategyRun
+from tasks.strategies import execute_single_strategy
 from tests.factories import ExchangeAccountFactory, StrategyFactory
-from tests.strategies.conftest import add_candles, tick
+from tests.strategies.conftest import add_candles, start_strategy_worker, tick
 
 if TYPE_CHECKING:
     from pytest_django.fixtures import Settings
@@ -147,3 +148,26 @@ def test_refused_keys_fail_the_run_and_flag_the_account(
     assert Order.objects.get(strategy=strategy).status == Order.Status.REJECTED
     assert wrong.status == ExchangeAccount.Status.NEEDS_ATTENTION
     assert "not-it" not in run.error_message
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_resolves_a_timed_out_create_by_client_order_id_with_one_order(
+    btc: Market, account: ExchangeAccount, simulator: SimulatedExchange
+) -> None:
+    worker, queue = start_strategy_worker(concurrency=1, EXCHANGE_TIMEOUT_MS="1000")
+    simulator.add_fault("slow_create", delay=2.5)
+    strategy = live_dca(btc, account)
+    try:
+        result = execute_single_strategy.apply_async(
+            args=[strategy.pk, tick().isoformat()], queue=queue
+        )
+        outcome = result.get(timeout=60)
+    finally:
+        worker.stop()
+
+    order = Order.objects.get(strategy=strategy)
+    assert outcome["status"] == Status.SUCCEEDED
+    assert order.status == Order.Status.FILLED
+    assert len(simulator.requests("/v2/buy/")) == 1
+    assert len(simulator.requests("/v2/order_status/")) >= 1
