@@ -48,7 +48,10 @@ def main() -> None:
 
             client = build_client(ExchangeConfig.of(exchange))
             singles = []
-            for symbol in ("T001/USD", "T050/USD", "T100/USD"):
+            watched = sorted(
+                exchange.markets.filter(watchlist__isnull=False).values_list("symbol", flat=True)
+            )
+            for symbol in {watched[0], watched[len(watched) // 2], watched[-1]}:
                 started = time.perf_counter()
                 client.fetch_ohlcv(symbol, "1m", limit=5)
                 singles.append(time.perf_counter() - started)

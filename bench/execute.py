@@ -20,7 +20,7 @@ from celery import shared_task
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from _stack import django_on_ephemeral_stack  # noqa: E402
+from bench._stack import django_on_ephemeral_stack  # noqa: E402
 
 STRATEGIES = 1000  # executions spread over this many strategies, so no two overlap
 BLOCKS = 5

@@ -33,7 +33,7 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from _stack import django_on_ephemeral_stack  # noqa: E402
+from bench._stack import django_on_ephemeral_stack  # noqa: E402
 
 BLOCKS = 10  # jobs are added in this many blocks, the paths taking turns block by block
 IDLE_SAMPLES = 10  # idle ticks / wakeups timed per repetition
