@@ -14,6 +14,7 @@ from project.scheduling import CrontabTrigger, InvalidTrigger, SchedulerError, g
 from strategies.engine.registry import get_strategy_class, strategy_choices
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.services import (
+    EDITABLE_FIELDS,
     UPDATABLE_FIELDS,
     StrategyError,
     strategy_delete,
@@ -65,22 +66,7 @@ class StrategyAdminForm(forms.ModelForm):
 
     class Meta:
         model = Strategy
-        fields = (
-            "owner",
-            "name",
-            "account",
-            "market",
-            "timeframe",
-            "kind",
-            "parameters",
-            "interval_seconds",
-            "crontab",
-            "crontab_timezone",
-            "mode",
-            "is_active",
-            "max_position",
-            "max_orders_per_day",
-        )
+        fields = ("owner", *EDITABLE_FIELDS, "is_active")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

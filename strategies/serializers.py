@@ -16,6 +16,7 @@ from project.scheduling import CrontabTrigger, InvalidTrigger
 from strategies.engine import BaseStrategy, ParamType, get_strategy_class
 from strategies.errors import InvalidParameters, UnknownStrategy
 from strategies.models import Order, Strategy, StrategyRun
+from strategies.services import EDITABLE_FIELDS
 
 
 class OwnAccountField(serializers.PrimaryKeyRelatedField):
@@ -62,18 +63,7 @@ class StrategySerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "owner",
-            "name",
-            "account",
-            "market",
-            "timeframe",
-            "kind",
-            "parameters",
-            "interval_seconds",
-            "crontab",
-            "crontab_timezone",
-            "mode",
-            "max_position",
-            "max_orders_per_day",
+            *EDITABLE_FIELDS,
             "is_active",
             "paused_reason",
             "created_at",

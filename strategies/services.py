@@ -21,23 +21,22 @@ logger = logging.getLogger(__name__)
 
 EXECUTE_TASK = "execute_single_strategy"
 STRATEGY_JOB = re.compile(r"^strategy_(\d+)$")
-# What strategy_update may change; `is_active` changes only through start and stop.
-UPDATABLE_FIELDS = frozenset(
-    {
-        "name",
-        "account",
-        "market",
-        "timeframe",
-        "kind",
-        "parameters",
-        "interval_seconds",
-        "crontab",
-        "crontab_timezone",
-        "mode",
-        "max_position",
-        "max_orders_per_day",
-    }
+# What an owner edits, in form order; `is_active` changes only through start and stop.
+EDITABLE_FIELDS = (
+    "name",
+    "account",
+    "market",
+    "timeframe",
+    "kind",
+    "parameters",
+    "interval_seconds",
+    "crontab",
+    "crontab_timezone",
+    "mode",
+    "max_position",
+    "max_orders_per_day",
 )
+UPDATABLE_FIELDS = frozenset(EDITABLE_FIELDS)
 
 
 DUPLICATE_NAME = "You already have a strategy with this name."
