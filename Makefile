@@ -37,4 +37,4 @@ manage: install
 	$(BIN)/python -m project.stack exec -- python manage.py $(ARGS)
 
 bench: install
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
