@@ -17,6 +17,7 @@ from strategies.services import (
     EDITABLE_FIELDS,
     UPDATABLE_FIELDS,
     StrategyError,
+    strategy_create,
     strategy_delete,
     strategy_run_now,
     strategy_start,
@@ -169,8 +170,11 @@ class StrategyAdmin(admin.ModelAdmin):
     ) -> None:
         wants_active = obj.is_active
         if not change:
-            obj.is_active = False
-            obj.save()
+            # Created stopped by the same service the API uses; the checkbox then starts it.
+            created = strategy_create(
+                owner=obj.owner, data={name: form.cleaned_data[name] for name in EDITABLE_FIELDS}
+            )
+            obj.pk, obj.is_active = created.pk, created.is_active
         else:
             obj.is_active = Strategy.objects.values_list("is_active", flat=True).get(pk=obj.pk)
             changed = {name: form.cleaned_data[name] for name in form.changed_data}
