@@ -8,19 +8,17 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from marketdata import exchanges, selectors
 from marketdata.exchanges import CandleData, ExchangeConfig, ExchangeError, TickerData
 from marketdata.models import (
     TIMEFRAME_DURATIONS,
-    BalanceSnapshot,
     Candle,
     Exchange,
     Market,
@@ -392,38 +390,6 @@ def _write_isolated(
 
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:300]
-
-
-# --- Retention ----------------------------------------------------------------------------
-def delete_in_batches(queryset: QuerySet[Model], *, batch_size: int) -> int:
-    """Delete the queryset's rows a batch at a time, each batch its own short transaction,
-    so that no long lock holds up the workers writing the same tables."""
-    deleted = 0
-    while True:
-        ids = list(queryset.order_by().values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            return deleted
-        count, _ = queryset.model.objects.filter(pk__in=ids).delete()
-        deleted += count
-
-
-def market_data_cleanup(*, now: datetime) -> dict[str, int]:
-    """Delete candles (per timeframe), tickers and balance snapshots past their retention
-    (RETENTION_* settings; 0 keeps forever). Returns the count deleted per kind."""
-    batch = settings.RETENTION_BATCH_SIZE
-    report: dict[str, int] = {}
-    for timeframe, days in sorted(settings.RETENTION_CANDLE_DAYS.items()):
-        if days:
-            old = Candle.objects.filter(timeframe=timeframe, open_time__lt=now - timedelta(days))
-            report[f"candles_{timeframe}"] = delete_in_batches(old, batch_size=batch)
-    if settings.RETENTION_TICKER_DAYS:
-        old = Ticker.objects.filter(time__lt=now - timedelta(settings.RETENTION_TICKER_DAYS))
-        report["tickers"] = delete_in_batches(old, batch_size=batch)
-    if settings.RETENTION_BALANCE_SNAPSHOT_DAYS:
-        cutoff = now - timedelta(settings.RETENTION_BALANCE_SNAPSHOT_DAYS)
-        old = BalanceSnapshot.objects.filter(taken_at__lt=cutoff)
-        report["balance_snapshots"] = delete_in_batches(old, batch_size=batch)
-    return report
 
 
 # --- The demo exchange --------------------------------------------------------------------

@@ -98,6 +98,11 @@ def _run_claim(
     """The run this delivery owns (a running one with its lease taken, or a skipped one) and
     whether it is resumed; None if the tick's run belongs to someone else."""
     strategy = Strategy.objects.select_related("market").get(pk=strategy_id)
+    if not strategy.is_active:
+        # Whatever fired it (a stale row of another backend, a late message), a stopped or
+        # paused strategy records nothing and never trades.
+        logger.warning("strategy %s is not active; tick not run", strategy_id)
+        return None
     tick = scheduled_tick if scheduled_tick is not None else strategy.trigger.tick_at(now)
     parameters = _parameters_snapshot(strategy)
     # Retried when the run in the way finishes, or turns out abandoned, meanwhile.

@@ -8,9 +8,9 @@ from celery import shared_task
 from django.utils import timezone
 
 from marketdata.services import all_markets_sync, market_data_collect
-from strategies.retention import data_retention_apply
 from strategies.selectors import active_strategy_feeds
 from strategies.services import strategies_pause_on_markets
+from tasks.retention import data_retention_apply
 
 logger = logging.getLogger(__name__)
 

@@ -60,3 +60,5 @@ class StrategyFactory(factory.django.DjangoModelFactory):
     timeframe = "1h"
     kind = "dca"
     parameters = factory.LazyFunction(dict)
+    # Active, as a strategy that runs is; lifecycle tests start and stop through the services.
+    is_active = True

@@ -90,10 +90,10 @@ def test_list_shows_only_the_users_strategies_with_filters(
     api: APIClient, user: AbstractUser
 ) -> None:
     market, other_market = MarketFactory(), MarketFactory()
-    dca = StrategyFactory(owner=user, market=market, kind="dca")
+    dca = StrategyFactory(owner=user, market=market, kind="dca", is_active=False)
     strategy_start(strategy=dca)
-    StrategyFactory(owner=user, market=other_market, kind="sma_crossover")
-    StrategyFactory(market=market, kind="dca")  # another user's
+    StrategyFactory(owner=user, market=other_market, kind="sma_crossover", is_active=False)
+    StrategyFactory(market=market, kind="dca", is_active=False)  # another user's
 
     def names(query: str) -> list[str]:
         response = api.get(f"/api/strategies/{query}")
@@ -284,7 +284,7 @@ def test_start_and_stop_create_and_remove_the_job(api: APIClient, user: Abstract
 def test_run_now_of_a_stopped_strategy_is_409_and_sends_nothing(
     api: APIClient, user: AbstractUser
 ) -> None:
-    strategy = StrategyFactory(owner=user, name="idle")
+    strategy = StrategyFactory(owner=user, name="idle", is_active=False)
 
     response = api.post(f"/api/strategies/{strategy.pk}/run-now/")
 
@@ -393,7 +393,7 @@ def test_another_users_strategy_is_404_for_every_method_and_action(
 def test_staff_read_every_strategy_but_change_only_their_own(
     staff_api: APIClient, user: AbstractUser, staff_user: AbstractUser
 ) -> None:
-    strategy = StrategyFactory(owner=user, name="theirs")
+    strategy = StrategyFactory(owner=user, name="theirs", is_active=False)
     add_runs(strategy, ["succeeded"])
     url = f"/api/strategies/{strategy.pk}/"
 

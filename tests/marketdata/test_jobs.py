@@ -15,10 +15,10 @@ from marketdata.models import BalanceSnapshot, Candle, Exchange, Market, Ticker,
 from marketdata.simulator import SimulatedExchange
 from project.scheduling import get_scheduler
 from strategies.models import StrategyRun
-from strategies.retention import data_retention_apply
 from strategies.selectors import active_strategy_feeds
 from strategies.services import strategy_start
 from tasks.marketdata import collect_crypto_data, update_exchange_symbols
+from tasks.retention import data_retention_apply
 from tests.factories import ExchangeAccountFactory, MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess
 

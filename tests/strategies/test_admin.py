@@ -70,7 +70,7 @@ def test_start_and_stop_actions_create_and_remove_jobs(
 def test_run_now_of_a_stopped_strategy_reports_the_reason(
     use_backend: Scheduler, admin_client: Client
 ) -> None:
-    strategy = StrategyFactory(name="idle")
+    strategy = StrategyFactory(name="idle", is_active=False)
 
     response = admin_client.post(
         CHANGELIST,

@@ -59,6 +59,17 @@ def test_a_paper_buy_fills_at_the_last_close_with_the_fee(market: Market, settin
     assert position.fees_paid == Decimal(1)
 
 
+def test_a_stopped_strategy_records_no_run_and_places_no_order(market: Market) -> None:
+    add_candles(market, [190, 200])
+    strategy = dca(market, is_active=False)
+
+    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
+
+    assert run is None
+    assert not StrategyRun.objects.filter(strategy=strategy).exists()
+    assert not Order.objects.filter(strategy=strategy).exists()
+
+
 def test_a_newer_ticker_is_the_fill_price(market: Market) -> None:
     add_candles(market, [200])
     Ticker.objects.create(market=market, time=timezone.now(), last=Decimal(250))

@@ -73,7 +73,7 @@ def test_update_re_times_an_active_strategy(use_backend: Scheduler) -> None:
 
 
 def test_update_of_a_stopped_strategy_creates_no_job(use_backend: Scheduler) -> None:
-    strategy = StrategyFactory()
+    strategy = StrategyFactory(is_active=False)
 
     strategy_update(strategy=strategy, data={"interval_seconds": 120})
 
@@ -136,7 +136,7 @@ def test_delete_removes_strategy_and_job(use_backend: Scheduler) -> None:
 
 
 def test_a_rolled_back_start_leaves_no_orphan_job(use_backend: Scheduler) -> None:
-    strategy = StrategyFactory()
+    strategy = StrategyFactory(is_active=False)
 
     with pytest.raises(RuntimeError):
         fail_after(strategy_start, strategy)
@@ -177,7 +177,7 @@ def test_a_committed_transaction_schedules_the_job(use_backend: Scheduler) -> No
 
 
 def test_run_now_needs_a_started_strategy(use_backend: Scheduler) -> None:
-    strategy = StrategyFactory()
+    strategy = StrategyFactory(is_active=False)
 
     with pytest.raises(StrategyError, match="start it first"):
         strategy_run_now(strategy=strategy)
