@@ -148,16 +148,18 @@ def test_live_pnl_comes_from_fills_with_the_account_balances_beside_it() -> None
     assert performance.balances == {"BTC": Decimal(3)}
 
 
+MINUTE_CANDLES_SQL = """
+INSERT INTO {table} (market_id, timeframe, open_time, open, high, low, close, volume, is_closed)
+SELECT %s, '1m', %s + n * interval '1 minute', n, n + 2, n - 2, n + 1, 1, true
+FROM generate_series(0, %s) AS n
+"""
+
+
 def insert_minute_candles(strategy: Strategy, *, days: int) -> None:
     """A year of 1-minute candles in one statement: close rises by 1 a minute, high +2, low -2."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""  # noqa: S608 - the table name comes from the model
-            INSERT INTO {Candle._meta.db_table}
-                (market_id, timeframe, open_time, open, high, low, close, volume, is_closed)
-            SELECT %s, '1m', %s + n * interval '1 minute', n, n + 2, n - 2, n + 1, 1, true
-            FROM generate_series(0, %s) AS n
-            """,
+            MINUTE_CANDLES_SQL.format(table=Candle._meta.db_table),
             [strategy.market_id, START, days * 1440 - 1],
         )
 
