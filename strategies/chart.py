@@ -7,6 +7,7 @@ volume) of whole candles, computed in one SQL query.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -86,14 +87,25 @@ def strategy_chart(*, strategy: Strategy, since: datetime | None = None) -> dict
     bars = candles_downsampled(
         market_id=strategy.market_id, timeframe=strategy.timeframe, since=start, until=bounds[1]
     )
+    times = [int(bar.time.timestamp()) for bar in bars]
     return {
         "bars": [_bar_json(bar) for bar in bars],
-        "signals": _signals(strategy=strategy, since=start),
-        "fills": _fills(strategy=strategy, since=start),
+        "signals": _on_bars(_signals(strategy=strategy, since=start), times),
+        "fills": _on_bars(_fills(strategy=strategy, since=start), times),
         "bucket_seconds": bucket_width(
             span=bounds[1] - start, timeframe=strategy.timeframe, buckets=MAX_BUCKETS - 1
         ),
     }
+
+
+def _on_bars(markers: list[dict[str, Any]], times: list[int]) -> list[dict[str, Any]]:
+    """Each marker on the bar its moment falls in (a chart marks bars, not moments)."""
+    placed = []
+    for marker in markers:
+        index = bisect_right(times, marker["time"]) - 1
+        if index >= 0:
+            placed.append({**marker, "bar_time": times[index]})
+    return placed
 
 
 def _bar_json(bar: ChartBar) -> dict[str, Any]:

@@ -193,4 +193,5 @@ def test_the_chart_of_a_strategy_marks_its_signals_and_fills(scripted: Strategy)
         "side": "sell",
         "amount": 1.5,
         "price": 120.0,
+        "bar_time": int((START + timedelta(hours=2)).timestamp()),
     }
