@@ -73,20 +73,26 @@ def _equity_json(curve: list[Any]) -> list[dict[str, Any]]:
 
 
 def _figures(performance: Any) -> list[tuple[str, str]]:
-    """The figures as (label, text), decimals without trailing zeros."""
+    """The figures as (label, text): quote amounts to the cent, base amounts to 8 places."""
+
+    def money(value: Decimal | None) -> str:
+        return "-" if value is None else f"{value:,.2f}"
+
+    def base(value: Decimal | None) -> str:
+        return "-" if value is None else plain(value.quantize(Decimal("0.00000001"))) or "0"
+
     rate = performance.win_rate
-    drawdown = performance.max_drawdown
     return [
-        ("Position", plain(performance.base_amount) or "0"),
-        ("Average entry", plain(performance.average_entry_price) or "-"),
-        ("Quote balance", plain(performance.quote_balance) or "0"),
-        ("Last price", plain(performance.last_price) or "-"),
-        ("Equity", plain(performance.equity) or "-"),
-        ("P&L", plain(performance.total_pnl) or "-"),
-        ("Realized", plain(performance.realized_pnl) or "0"),
-        ("Unrealized", plain(performance.unrealized_pnl) or "-"),
-        ("Fees", plain(performance.fees_paid) or "0"),
+        ("Position", base(performance.base_amount)),
+        ("Average entry", money(performance.average_entry_price)),
+        ("Quote balance", money(performance.quote_balance)),
+        ("Last price", money(performance.last_price)),
+        ("Equity", money(performance.equity)),
+        ("P&L", money(performance.total_pnl)),
+        ("Realized", money(performance.realized_pnl)),
+        ("Unrealized", money(performance.unrealized_pnl)),
+        ("Fees", money(performance.fees_paid)),
         ("Trades", str(performance.trades)),
         ("Win rate", f"{rate * 100:.1f}%" if rate is not None else "-"),
-        ("Max drawdown", f"{drawdown * 100:.2f}%"),
+        ("Max drawdown", f"{performance.max_drawdown * 100:.2f}%"),
     ]

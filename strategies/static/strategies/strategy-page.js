@@ -24,7 +24,7 @@ document.addEventListener("DOMContentLoaded", () => {
       position: f.side === "buy" ? "belowBar" : "aboveBar",
       color: f.side === "buy" ? "#26a69a" : "#ef5350",
       shape: f.side === "buy" ? "arrowUp" : "arrowDown",
-      text: `${f.side} ${f.amount} @ ${f.price}`,
+      text: `${f.side} ${Number(f.amount.toPrecision(4))}`,
     })),
   ].sort((a, b) => a.time - b.time);
   charts.createSeriesMarkers(candles, markers);
