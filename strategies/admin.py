@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -16,6 +16,7 @@ from project.scheduling import CrontabTrigger, InvalidTrigger, SchedulerError, g
 from strategies.admin_display import (
     CappedCountPaginator,
     ParametersWidget,
+    StrategyChangeList,
     decimal_column,
     recent_orders,
     recent_runs,
@@ -179,17 +180,12 @@ class StrategyAdmin(admin.ModelAdmin):
     def latest_orders(self, strategy: Strategy) -> str:
         return recent_orders(strategy)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Strategy]:
-        newest_run = StrategyRun.objects.filter(strategy=OuterRef("pk")).order_by("-scheduled_tick")
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(last_run_status=Subquery(newest_run.values("status")[:1]))
-        )
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[StrategyChangeList]:
+        return StrategyChangeList
 
-    @admin.display(description="last run", ordering="last_run_status")
+    @admin.display(description="last run")
     def last_run_status(self, strategy: Strategy) -> str:
-        return getattr(strategy, "last_run_status", None) or "-"
+        return getattr(strategy, "last_run_status", "-")
 
     @admin.display(description="next run")
     def next_run(self, strategy: Strategy) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import Model, QuerySet
 from django.urls import reverse
@@ -23,6 +24,7 @@ from strategies.engine import get_strategy_class, strategy_choices
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.performance_api import plain
 from strategies.serializers import StrategyKindSerializer
+from strategies.status import strategies_last_runs
 
 RECENT = 10
 COUNT_CAP = 10_000
@@ -53,6 +55,19 @@ class CappedCountPaginator(Paginator):
         if isinstance(self.object_list, QuerySet):
             return self.object_list[: COUNT_CAP + 1].count()
         return len(self.object_list)
+
+
+class StrategyChangeList(ChangeList):
+    """Each listed strategy's last run status, in one query for the page shown: a subquery per
+    row would run for every strategy before the sort, 100,000 times."""
+
+    def get_results(self, request: Any) -> None:
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        last = strategies_last_runs(strategy_ids=[strategy.pk for strategy in self.result_list])
+        for strategy in self.result_list:
+            run = last.get(strategy.pk)
+            strategy.last_run_status = run.get_status_display() if run else "-"
 
 
 def recent_runs(strategy: Strategy) -> SafeString:

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from strategies import admin_display
@@ -148,3 +150,20 @@ def test_list_counts_stop_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert paginator.count == 6
     assert len(paginator.page(3).object_list) == 2
+
+
+def test_the_strategy_list_costs_the_same_queries_for_few_or_many_rows(boss: Client) -> None:
+    def queries_for_list() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as captured:
+            html = boss.get(f"{ADMIN}strategy/", secure=True).content.decode()
+        return len(captured), html
+
+    failing = StrategyFactory()
+    StrategyRun.objects.create(strategy=failing, scheduled_tick=timezone.now(), status="failed")
+    few, html = queries_for_list()
+    for strategy in StrategyFactory.create_batch(12):
+        add_runs(strategy, 2)
+    many, _ = queries_for_list()
+
+    assert "Failed" in html
+    assert many == few
