@@ -19,17 +19,24 @@ from marketdata.models import TIMEFRAME_DURATIONS, Candle
 from strategies.models import Order, Strategy, StrategyRun
 
 MAX_BUCKETS = 1000
+# Aggregates first (no per-row arrays), then each bucket's first open and last close by the
+# candles' unique index: a year of 1-minute candles in well under the time of reading them.
 BUCKET_SQL = """
-SELECT bucket, (array_agg(open ORDER BY open_time))[1], max(high), min(low),
-       (array_agg(close ORDER BY open_time DESC))[1], sum(volume), min(open_time)
-FROM (
-    SELECT open_time, open, high, low, close, volume,
-           floor(extract(epoch FROM open_time) / %(width)s) AS bucket
+WITH buckets AS (
+    SELECT min(open_time) AS first_time, max(open_time) AS last_time,
+           max(high) AS high, min(low) AS low, sum(volume) AS volume
     FROM {table}
     WHERE market_id = %(market)s AND timeframe = %(timeframe)s
       AND open_time >= %(since)s AND open_time <= %(until)s
-) AS candles
-GROUP BY bucket ORDER BY bucket
+    GROUP BY floor(extract(epoch FROM open_time) / %(width)s)
+)
+SELECT buckets.first_time, first.open, buckets.high, buckets.low, last.close, buckets.volume
+FROM buckets
+JOIN {table} AS first ON first.market_id = %(market)s AND first.timeframe = %(timeframe)s
+    AND first.open_time = buckets.first_time
+JOIN {table} AS last ON last.market_id = %(market)s AND last.timeframe = %(timeframe)s
+    AND last.open_time = buckets.last_time
+ORDER BY buckets.first_time
 """
 
 
@@ -67,7 +74,7 @@ def candles_downsampled(
     with connection.cursor() as cursor:
         cursor.execute(BUCKET_SQL.format(table=Candle._meta.db_table), params)
         rows = cursor.fetchall()
-    return [ChartBar(row[6], *row[1:6]) for row in rows]
+    return [ChartBar(*row) for row in rows]
 
 
 def candle_range(*, market_id: int, timeframe: str) -> tuple[datetime, datetime] | None:
