@@ -12,12 +12,12 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from project.display import decimal_column
 from project.scheduling import CrontabTrigger, InvalidTrigger, SchedulerError, get_scheduler
 from strategies.admin_display import (
     CappedCountPaginator,
     ParametersWidget,
     StrategyChangeList,
-    decimal_column,
     recent_orders,
     recent_runs,
     when,

@@ -4,25 +4,22 @@ parameter inputs for the chosen kind, and page counts that stay cheap at million
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 from django import forms
-from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from project.display import plain
 from strategies.engine import get_strategy_class, strategy_choices
 from strategies.models import Order, Strategy, StrategyRun
-from strategies.performance_api import plain
 from strategies.serializers import StrategyKindSerializer
 from strategies.status import strategies_last_runs
 
@@ -33,18 +30,6 @@ COUNT_CAP = 10_000
 def when(moment: Any) -> str:
     """A date and time in the site's one format (DATETIME_FORMAT), '-' for none."""
     return date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else "-"
-
-
-def decimal_column(name: str, description: str | None = None) -> Callable[[Model], str]:
-    """A list column showing a decimal field without its padding zeros: 57527.66."""
-
-    @admin.display(description=description or name.replace("_", " "), ordering=name)
-    def column(obj: Model) -> str:
-        value: Decimal | None = getattr(obj, name)
-        return plain(value) or "-"
-
-    column.__name__ = f"{name}_plain"
-    return column
 
 
 class CappedCountPaginator(Paginator):

@@ -12,17 +12,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from project.display import plain
 from strategies.models import Strategy, StrategyRun
 from strategies.performance import Performance, strategy_performance
 from strategies.status import strategies_last_runs, strategy_next_run_at
-
-
-def plain(value: Decimal | None) -> str | None:
-    """A decimal as fixed-point text without trailing zeros: 57527.66, 0.00000001, 100."""
-    if value is None:
-        return None
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "nullable": True})

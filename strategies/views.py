@@ -11,10 +11,10 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from project.display import plain
 from strategies.chart import strategy_chart
 from strategies.models import Strategy, StrategyRun
 from strategies.performance import strategy_performance
-from strategies.performance_api import plain
 from strategies.status import strategy_next_run_at
 
 RUNS_PER_PAGE = 50
