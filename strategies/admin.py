@@ -157,6 +157,11 @@ class StrategyAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
 
+    def get_fields(self, request: HttpRequest, obj: Strategy | None = None) -> list[str]:
+        """A new strategy has no page, runs or dates yet: the add form leaves them out."""
+        fields = list(super().get_fields(request, obj))
+        return fields if obj is not None else [f for f in fields if f not in self.readonly_fields]
+
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
 

@@ -21,7 +21,7 @@ from project.display import plain
 from strategies.engine import get_strategy_class, strategy_choices
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.serializers import StrategyKindSerializer
-from strategies.status import strategies_last_runs
+from strategies.status import runs_record_trigger, strategies_last_runs
 
 RECENT = 10
 COUNT_CAP = 10_000
@@ -60,20 +60,21 @@ def recent_runs(strategy: Strategy) -> SafeString:
     if strategy.pk is None:
         return format_html("{}", "-")
     runs = StrategyRun.objects.filter(strategy=strategy).order_by("-scheduled_tick")[:RECENT]
-    has_trigger = any(field.name == "trigger" for field in StrategyRun._meta.fields)
+    has_trigger = runs_record_trigger()
     rows = [
         (
             reverse("admin:strategies_strategyrun_change", args=[run.pk]),
             when(run.scheduled_tick),
-            run.get_trigger_display() if has_trigger else "",  # type: ignore[attr-defined]
+            *([run.get_trigger_display()] if has_trigger else []),  # type: ignore[attr-defined]
             run.get_status_display(),
             run.signal or "-",
             run.reason or run.error_message or "",
         )
         for run in runs
     ]
+    headers = ("tick", *(["trigger"] if has_trigger else []), "status", "signal", "reason")
     return _table(
-        ("tick", "trigger", "status", "signal", "reason"),
+        headers,
         rows,
         link=reverse("admin:strategies_strategyrun_changelist")
         + f"?strategy__id__exact={strategy.pk}",
@@ -141,6 +142,7 @@ class ParametersWidget(forms.Textarea):
 
     class Media:
         js = ("strategies/strategy-form.js",)
+        css = {"all": ("strategies/strategy-form.css",)}
 
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)

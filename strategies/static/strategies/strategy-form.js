@@ -8,7 +8,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (!box || !kindSelect) return;
   const textarea = document.getElementById(box.dataset.for);
   const kinds = Object.fromEntries(JSON.parse(box.dataset.kinds).map((k) => [k.key, k]));
-  const helpText = textarea.closest(".form-row, .fieldBox, div")?.querySelector(".help");
+  const helpText = document.getElementById(`${textarea.id}_helptext`);
 
   const current = () => {
     try {
