@@ -83,5 +83,15 @@ class PerformanceFields(serializers.Serializer):
 
     @extend_schema_field(LastRunSerializer(allow_null=True))
     def get_last_run(self, strategy: Strategy) -> dict[str, Any] | None:
-        run = strategies_last_runs(strategy_ids=[strategy.pk]).get(strategy.pk)
+        run = self._last_runs(strategy).get(strategy.pk)
         return LastRunSerializer(run).data if run else None
+
+    def _last_runs(self, strategy: Strategy) -> dict[int, StrategyRun]:
+        """The last runs of a list page's strategies in one query, not one per strategy."""
+        asked, runs = self.context.setdefault("last_runs", (set(), {}))
+        if strategy.pk not in asked:
+            page = getattr(self.parent, "instance", None)
+            ids = {item.pk for item in page} if isinstance(page, list) else {strategy.pk}
+            runs.update(strategies_last_runs(strategy_ids=ids | {strategy.pk}))
+            asked.update(ids | {strategy.pk})
+        return runs

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -68,3 +70,25 @@ def test_last_run_is_the_newest_tick(db: None) -> None:
     data = api.get(f"/api/strategies/{strategy.pk}/").json()
 
     assert data["last_run"]["status"] == "succeeded"
+
+
+def test_the_list_reads_last_runs_in_one_query_for_the_page(db: None) -> None:
+    owner = StrategyFactory().owner
+    for strategy in [*StrategyFactory.create_batch(3, owner=owner)]:
+        StrategyRun.objects.create(
+            strategy=strategy, scheduled_tick=timezone.now(), status="failed"
+        )
+    api = APIClient()
+    api.force_authenticate(owner)
+
+    with CaptureQueriesContext(connection) as captured:
+        listed = api.get("/api/strategies/").json()["results"]
+
+    run_queries = [q for q in captured if 'FROM "strategies_strategyrun"' in q["sql"]]
+    assert len(run_queries) == 1
+    assert sorted(str(item["last_run"] and item["last_run"]["status"]) for item in listed) == [
+        "None",
+        "failed",
+        "failed",
+        "failed",
+    ]
