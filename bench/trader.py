@@ -3,6 +3,7 @@
 - Chart: a year of 1-minute candles (525,600 rows). Ours: `candles_downsampled`, one SQL
   query merging them into at most 1,000 OHLC bars. Stock: reading every candle through the ORM
   (what a chart without server-side downsampling must send to the browser).
+- The strategy page of one of those strategies, over the whole year (ours only).
 - Lists: the admin changelists of 100,000 strategies and 1,000,000 runs. Ours: the strategy
   admin (next run from the trigger, counts capped at 10,001). Stock: a plain `ModelAdmin` on a
   second admin site with the same columns Django would show (full counts).
@@ -147,6 +148,8 @@ def _lists(owner: object, first: int, args: argparse.Namespace) -> dict[str, obj
                 clear_url_caches()
                 figures[f"{name}_stock_s"] = _page(client, f"/stock/strategies/{page}", args.repeat)
             clear_url_caches()
+        # The whole strategy page over the year of candles: chart, equity, figures, runs.
+        figures["strategy_page_ours_s"] = _page(client, f"/strategies/{first}/", args.repeat)
     return figures
 
 
