@@ -167,7 +167,8 @@ def strategy_performance(
     price = last.value if last is not None else None
     equity = ledger.equity(price) if price is not None else None
     unrealized = (ledger.base * price - ledger.cost).quantize(STEP) if price is not None else None
-    curve = ledger.curve + ([EquityPoint(last.at, equity)] if last and equity is not None else [])
+    marked = ledger.curve + ([EquityPoint(last.at, equity)] if last and equity is not None else [])
+    curve = sorted(marked, key=lambda point: point.time)  # a fill may postdate the last price
     return Performance(
         mode=strategy.mode,
         base_amount=ledger.base,
