@@ -13,9 +13,10 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from marketdata.models import Market, Ticker
-from strategies import execution
-from strategies.execution import client_order_id, strategy_execute
+from strategies import runs
+from strategies.execution import strategy_execute
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
+from strategies.orders import client_order_id
 from tests.factories import ExchangeAccountFactory, MarketFactory, StrategyFactory
 from tests.processes import database_url
 from tests.strategies.conftest import add_candles, tick
@@ -327,14 +328,14 @@ def test_a_redelivered_run_whose_order_was_filled_does_not_fill_again(market: Ma
 def test_a_running_run_whose_lease_is_held_is_not_resumed(
     market: Market, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(execution, "RESUME_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(runs, "RESUME_WAIT_SECONDS", 0.2)
     add_candles(market, [100])
     strategy = dca(market)
     run = StrategyRun.objects.create(strategy=strategy, scheduled_tick=tick(), celery_task_id="t1")
 
     # Another live process (its own connection) holds the run's lease.
     with psycopg.connect(database_url(), autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", [execution.LEASE_NAMESPACE + run.pk])
+        other.execute("SELECT pg_advisory_lock(%s)", [runs.LEASE_NAMESPACE + run.pk])
         result = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick(), task_id="t1")
 
     run.refresh_from_db()

@@ -1,0 +1,223 @@
+"""Run rows of a strategy, one per tick: claim it with its lease, resume it, finish it.
+
+How "exactly once" holds with at-least-once delivery (acks_late, reject_on_worker_lost):
+- The run row is unique per (strategy, tick), and a strategy has at most one running run (both
+  are constraints). The claim inserts it with ON CONFLICT DO NOTHING, so two deliveries of one
+  tick (a duplicate message, two beats) cannot both win: the second finds the row and records
+  nothing.
+- The process running a run holds a PostgreSQL advisory lock on it (its lease) until it is
+  done. The server frees the lock when that process's connection dies. A delivery that finds
+  its own run (same Celery task id) still `running` resumes it only if it can take the lease:
+  the process that ran it is gone (a redelivery after a killed pool process); otherwise the
+  run is alive elsewhere and this delivery records nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from strategies.engine import get_strategy_class
+from strategies.engine.base import parameters_to_json
+from strategies.errors import StrategyError
+from strategies.models import Strategy, StrategyRun
+
+logger = logging.getLogger(__name__)
+
+# Advisory lock keys of run leases: this namespace plus the run id (bigint keys).
+LEASE_NAMESPACE = 0x7477 << 40
+# How long a redelivered message waits for the lease of the run its dead process held: the
+# server notices the closed connection within milliseconds, this is the generous bound.
+RESUME_WAIT_SECONDS = 5.0
+RUNNING = StrategyRun.Status.RUNNING
+# Claim attempts: retried when the run in the way finishes, or turns out abandoned, meanwhile.
+CLAIM_ATTEMPTS = 3
+
+
+def run_claim(
+    *, strategy_id: int, scheduled_tick: datetime | None, task_id: str, now: datetime
+) -> tuple[StrategyRun, bool] | None:
+    """The run this delivery owns (a running one with its lease taken, or a skipped one) and
+    whether it is resumed; None if the tick's run belongs to someone else."""
+    strategy = Strategy.objects.select_related("market").get(pk=strategy_id)
+    if not strategy.is_active:
+        # Whatever fired it (a stale row of another backend, a late message), a stopped or
+        # paused strategy records nothing and never trades.
+        logger.warning("strategy %s is not active; tick not run", strategy_id)
+        return None
+    tick = scheduled_tick if scheduled_tick is not None else strategy.trigger.tick_at(now)
+    parameters = _parameters_snapshot(strategy)
+    for _attempt in range(CLAIM_ATTEMPTS):
+        run = _run_insert(
+            strategy=strategy, tick=tick, task_id=task_id, parameters=parameters, now=now
+        )
+        if run is not None:
+            return run, False
+        runs = list(
+            StrategyRun.objects.filter(
+                Q(scheduled_tick=tick) | Q(status=RUNNING), strategy=strategy
+            ).order_by("scheduled_tick")
+        )
+        existing = next((run for run in runs if run.scheduled_tick == tick), None)
+        if existing is not None:
+            return _run_resumable(existing, strategy=strategy, task_id=task_id)
+        in_progress = _run_in_progress(runs, now=now)
+        if in_progress is not None:
+            reason = (
+                f"the run for tick {in_progress.scheduled_tick.isoformat()} is still in progress"
+            )
+            skipped = _run_insert(
+                strategy=strategy,
+                tick=tick,
+                task_id=task_id,
+                parameters=parameters,
+                now=now,
+                skipped_because=reason,
+            )
+            return (skipped, False) if skipped is not None else None
+    return None
+
+
+def _run_resumable(
+    run: StrategyRun, *, strategy: Strategy, task_id: str
+) -> tuple[StrategyRun, bool] | None:
+    """The tick's existing run, to resume, if it is this delivery's and its process is gone."""
+    if (
+        run.status == RUNNING
+        and task_id
+        and run.celery_task_id == task_id
+        and lease_take(run, wait=RESUME_WAIT_SECONDS)
+    ):
+        logger.warning("resuming run %s after its worker was lost", run.pk)
+        run.strategy = strategy
+        return run, True
+    return None
+
+
+RUN_COLUMNS = (
+    "strategy_id",
+    "scheduled_tick",
+    "started_at",
+    "finished_at",
+    "status",
+    "signal",
+    "parameters",
+    "reason",
+    "error_class",
+    "error_message",
+    "celery_task_id",
+)
+
+
+def _run_insert(
+    *,
+    strategy: Strategy,
+    tick: datetime,
+    task_id: str,
+    parameters: dict[str, Any],
+    now: datetime,
+    skipped_because: str = "",
+) -> StrategyRun | None:
+    """Insert the tick's run, running with its lease taken (or skipped, with the reason), in one
+    statement; None if a unique constraint is in the way: the tick has its run already, or
+    (for a running one) the strategy has a run in progress."""
+    status = StrategyRun.Status.SKIPPED if skipped_because else RUNNING
+    finished_at = now if skipped_because else None
+    values = [strategy.pk, tick, now, finished_at, status, "", json.dumps(parameters)]
+    values += [skipped_because, "", "", task_id]
+    placeholders = ", ".join("%s::jsonb" if c == "parameters" else "%s" for c in RUN_COLUMNS)
+    # The lease is taken in the same statement, so no running row is ever without its holder.
+    lease = "pg_try_advisory_lock(%s + id)" if status == RUNNING else "true"
+    # The claim commits without waiting for the disk (set_config(..., true) holds for this
+    # statement's transaction only): other deliveries see it at once, and the run's end, or
+    # its live order, commits synchronously and flushes the claim with it. Only a crash of
+    # the database server itself in between could lose it, and with it at most this tick.
+    sql = (
+        f"INSERT INTO {StrategyRun._meta.db_table} ({', '.join(RUN_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({placeholders}) ON CONFLICT DO NOTHING "
+        f"RETURNING id, {lease}, set_config('synchronous_commit', 'off', true)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, LEASE_NAMESPACE] if status == RUNNING else values)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    run_id, leased, _ = row
+    if not leased:
+        raise RuntimeError(f"the lease of new run {run_id} is held by another session")
+    run = StrategyRun.from_db(connection.alias, ["id", *RUN_COLUMNS], [run_id, *values])
+    run.parameters = parameters
+    run.strategy = strategy
+    return run
+
+
+def _run_in_progress(runs: list[StrategyRun], *, now: datetime) -> StrategyRun | None:
+    """The strategy's run still in progress, if any; runs past any redelivery are abandoned."""
+    horizon = now - timedelta(
+        seconds=settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+        + settings.CELERY_TASK_TIME_LIMIT
+    )
+    for run in runs:
+        if run.status != RUNNING:
+            continue
+        if run.started_at < horizon and lease_take(run, wait=0):
+            lease_release(run)
+            run_finish(
+                run,
+                StrategyRun.Status.FAILED,
+                error_class="Abandoned",
+                error_message="no worker finished this run before its message expired",
+            )
+            continue
+        return run
+    return None
+
+
+def _parameters_snapshot(strategy: Strategy) -> dict[str, Any]:
+    try:
+        cleaned = get_strategy_class(strategy.kind).clean_parameters(strategy.parameters)
+    except StrategyError:
+        return strategy.parameters if isinstance(strategy.parameters, dict) else {}
+    return parameters_to_json(cleaned)
+
+
+def run_skip(run: StrategyRun, reason: str) -> None:
+    """End the run as skipped; returns None so deciders can `return run_skip(...)`."""
+    run_finish(run, StrategyRun.Status.SKIPPED, signal=run.signal, reason=reason)
+
+
+def run_finish(run: StrategyRun, status: str, **fields: str) -> None:
+    """Record how the run ended (its status, and the signal, reason or error given)."""
+    run.status = status
+    run.finished_at = timezone.now()
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.save(update_fields=["status", "finished_at", *fields])
+    logger.info("run %s of strategy %s: %s", run.pk, run.strategy_id, status)
+
+
+def lease_take(run: StrategyRun, *, wait: float) -> bool:
+    """Take the run's advisory lock on this connection, trying for up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [LEASE_NAMESPACE + run.pk])
+            if cursor.fetchone()[0]:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+def lease_release(run: StrategyRun) -> None:
+    """Give the run's lease back: the run has ended, or another process may resume it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [LEASE_NAMESPACE + run.pk])
