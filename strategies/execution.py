@@ -20,7 +20,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from marketdata.models import TIMEFRAME_DURATIONS
-from strategies import queries
+from strategies import selectors
 from strategies.engine import Action, Bar, Signal, get_strategy_class
 from strategies.engine.safety import candles_required, strategy_build, strategy_decide
 from strategies.errors import OrderNotSent, StrategyCodeFailed, StrategyError
@@ -159,7 +159,7 @@ def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     cls = get_strategy_class(strategy.kind)
     instance = strategy_build(cls, cls.clean_parameters(strategy.parameters))
     needed = candles_required(instance)
-    bars = queries.closed_bars(
+    bars = selectors.closed_bars(
         market_id=strategy.market_id, timeframe=strategy.timeframe, limit=needed
     )
     duration = TIMEFRAME_DURATIONS[strategy.timeframe]
@@ -190,14 +190,14 @@ def _order_plan(
     """Size the order and apply the guardrails; None when they skip the run."""
     if settings.TRADING_KILL_SWITCH:
         return run_skip(run, "kill switch is on: no orders are placed")
-    price = queries.last_price(
+    price = selectors.last_price(
         market_id=strategy.market_id, timeframe=strategy.timeframe, newest=newest
     )
     if price is None:
         return run_skip(run, "no price to size the order with")
     # The position costs a query: read it only when a sell or a position limit needs it.
     needs_position = signal.action is Action.SELL or strategy.max_position is not None
-    position = queries.strategy_position(strategy=strategy) if needs_position else None
+    position = selectors.strategy_position(strategy=strategy) if needs_position else None
     amount = _order_amount(signal, price=price.value, position=position)
     reason = _guardrail_reason(strategy, signal=signal, amount=amount, position=position, now=now)
     if reason:
@@ -224,7 +224,7 @@ def _guardrail_reason(
         if signal.action is Action.SELL:
             return "nothing to sell: the position is empty"
         return "the order amount rounds to zero"
-    placed_today = queries.orders_since(strategy_id=strategy.pk, since=queries.day_start(now))
+    placed_today = selectors.orders_since(strategy_id=strategy.pk, since=selectors.day_start(now))
     if placed_today >= strategy.max_orders_per_day:
         return f"max orders per day reached: {placed_today} of {strategy.max_orders_per_day}"
     if signal.action is Action.BUY:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from marketdata import exchanges
 from marketdata.accounts import account_mark_needs_attention
 from marketdata.models import ExchangeAccount
-from strategies import queries
+from strategies import selectors
 from strategies.errors import OrderNotSent, OrderUnconfirmed
 from strategies.models import Order, PaperPosition, Strategy
 
@@ -73,7 +73,7 @@ def paper_order_send(order: Order) -> Order:
 
 
 def _paper_price(order: Order) -> Decimal:
-    last = queries.last_price(
+    last = selectors.last_price(
         market_id=order.strategy.market_id, timeframe=order.strategy.timeframe
     )
     if last is None:
