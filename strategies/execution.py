@@ -21,11 +21,17 @@ from django.utils import timezone
 
 from marketdata.models import TIMEFRAME_DURATIONS
 from strategies import selectors
-from strategies.engine import Action, Bar, Signal, get_strategy_class
+from strategies.engine import Action, Signal, get_strategy_class
+from strategies.engine.base import parameters_to_json
 from strategies.engine.safety import candles_required, strategy_build, strategy_decide
 from strategies.errors import OrderNotSent, StrategyCodeFailed, StrategyError
-from strategies.models import Order, Strategy, StrategyRun
-from strategies.orders import AMOUNT_STEP, client_order_id, order_send
+from strategies.models import Order, PaperPosition, Strategy, StrategyRun
+from strategies.orders import (
+    AMOUNT_STEP,
+    client_order_id,
+    order_send,
+    paper_order_fill_ending_run,
+)
 from strategies.runs import RUNNING, lease_release, run_claim, run_finish, run_skip
 
 logger = logging.getLogger(__name__)
@@ -112,9 +118,11 @@ def _run_decide_and_order(*, run: StrategyRun) -> None:
     )
     if local:
         # A paper fill touches only our database: the order is written filled, with the
-        # position and the run's end, in one transaction.
-        with transaction.atomic():
-            _order_complete(run=run, order=order)
+        # position and the run's end, in one statement; if the position has moved since the
+        # run read it (or cannot take the order), in one transaction with the position locked.
+        if not paper_order_fill_ending_run(order, position=plan.paper_position, run=run):
+            with transaction.atomic():
+                _order_complete(run=run, order=order)
     else:
         order.save()  # committed before it leaves
         _order_complete(run=run, order=order)
@@ -151,17 +159,19 @@ class OrderPlan:
     side: str
     amount: Decimal
     price: Decimal  # the last price when it was decided
+    paper_position: PaperPosition  # as the run read it (paper strategies)
 
 
 def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     """The order this run places, or None when the run ended here (hold, skip)."""
     now = timezone.now()
     cls = get_strategy_class(strategy.kind)
-    instance = strategy_build(cls, cls.clean_parameters(strategy.parameters))
+    cleaned = cls.clean_parameters(strategy.parameters)
+    run.parameters = parameters_to_json(cleaned)
+    instance = strategy_build(cls, cleaned)
     needed = candles_required(instance)
-    bars = selectors.closed_bars(
-        market_id=strategy.market_id, timeframe=strategy.timeframe, limit=needed
-    )
+    inputs = selectors.run_inputs(strategy=strategy, candles_needed=needed, now=now)
+    bars = inputs.bars
     duration = TIMEFRAME_DURATIONS[strategy.timeframe]
     if not bars:
         return run_skip(run, "stale market data: no closed candles")
@@ -181,28 +191,30 @@ def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     if signal.action is Action.HOLD:
         run_finish(run, StrategyRun.Status.SUCCEEDED, signal=run.signal)
         return None
-    return _order_plan(run=run, strategy=strategy, signal=signal, newest=bars[-1], now=now)
+    return _order_plan(run=run, strategy=strategy, signal=signal, inputs=inputs)
 
 
 def _order_plan(
-    *, run: StrategyRun, strategy: Strategy, signal: Signal, newest: Bar, now: datetime
+    *, run: StrategyRun, strategy: Strategy, signal: Signal, inputs: selectors.RunInputs
 ) -> OrderPlan | None:
     """Size the order and apply the guardrails; None when they skip the run."""
     if settings.TRADING_KILL_SWITCH:
         return run_skip(run, "kill switch is on: no orders are placed")
-    price = selectors.last_price(
-        market_id=strategy.market_id, timeframe=strategy.timeframe, newest=newest
-    )
-    if price is None:
+    if inputs.price is None:
         return run_skip(run, "no price to size the order with")
-    # The position costs a query: read it only when a sell or a position limit needs it.
-    needs_position = signal.action is Action.SELL or strategy.max_position is not None
-    position = selectors.strategy_position(strategy=strategy) if needs_position else None
-    amount = _order_amount(signal, price=price.value, position=position)
-    reason = _guardrail_reason(strategy, signal=signal, amount=amount, position=position, now=now)
+    position = None
+    if signal.action is Action.SELL or strategy.max_position is not None:
+        if strategy.mode == Strategy.Mode.PAPER:
+            position = inputs.paper_position.base_amount
+        else:
+            position = selectors.strategy_position(strategy=strategy)
+    amount = _order_amount(signal, price=inputs.price.value, position=position)
+    reason = _guardrail_reason(
+        strategy, signal=signal, amount=amount, position=position, orders_today=inputs.orders_today
+    )
     if reason:
         return run_skip(run, reason)
-    return OrderPlan(side=signal.action.value, amount=amount, price=price.value)
+    return OrderPlan(signal.action.value, amount, inputs.price.value, inputs.paper_position)
 
 
 def _order_amount(signal: Signal, *, price: Decimal, position: Decimal | None) -> Decimal:
@@ -217,16 +229,20 @@ def _order_amount(signal: Signal, *, price: Decimal, position: Decimal | None) -
 
 
 def _guardrail_reason(
-    strategy: Strategy, *, signal: Signal, amount: Decimal, position: Decimal | None, now: datetime
+    strategy: Strategy,
+    *,
+    signal: Signal,
+    amount: Decimal,
+    position: Decimal | None,
+    orders_today: int,
 ) -> str:
     """Why the guardrails refuse this order ("" when they let it through)."""
     if amount <= 0:
         if signal.action is Action.SELL:
             return "nothing to sell: the position is empty"
         return "the order amount rounds to zero"
-    placed_today = selectors.orders_since(strategy_id=strategy.pk, since=selectors.day_start(now))
-    if placed_today >= strategy.max_orders_per_day:
-        return f"max orders per day reached: {placed_today} of {strategy.max_orders_per_day}"
+    if orders_today >= strategy.max_orders_per_day:
+        return f"max orders per day reached: {orders_today} of {strategy.max_orders_per_day}"
     if signal.action is Action.BUY:
         if strategy.max_position is not None and position + amount > strategy.max_position:
             return (

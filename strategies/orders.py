@@ -7,13 +7,16 @@ it is sent again.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from marketdata import exchanges
@@ -21,7 +24,7 @@ from marketdata.accounts import account_mark_needs_attention
 from marketdata.models import ExchangeAccount
 from strategies import selectors
 from strategies.errors import OrderNotSent, OrderUnconfirmed
-from strategies.models import Order, PaperPosition, Strategy
+from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 
 logger = logging.getLogger(__name__)
 
@@ -92,15 +95,7 @@ def paper_fill_problem(order: Order, *, position: PaperPosition, cost: Decimal) 
 
 def _order_mark_filled(order: Order, *, price: Decimal, fee: Decimal) -> bool:
     """Move the order from new to filled; False if it was not new (filled once already)."""
-    fill = {
-        "status": Order.Status.FILLED,
-        "price": price,
-        "average_price": price,
-        "filled_amount": order.amount,
-        "fee": fee,
-        "exchange_order_id": f"paper-{order.client_order_id}",
-        "updated_at": timezone.now(),
-    }
+    fill = _fill_fields(order, price=price, fee=fee, now=timezone.now())
     if order.pk is not None and not (
         Order.objects.filter(pk=order.pk, status=Order.Status.NEW).update(**fill)
     ):
@@ -112,21 +107,79 @@ def _order_mark_filled(order: Order, *, price: Decimal, fee: Decimal) -> bool:
     return True
 
 
+def _fill_fields(order: Order, *, price: Decimal, fee: Decimal, now: datetime) -> dict[str, Any]:
+    return {
+        "status": Order.Status.FILLED,
+        "price": price,
+        "average_price": price,
+        "filled_amount": order.amount,
+        "fee": fee,
+        "exchange_order_id": f"paper-{order.client_order_id}",
+        "updated_at": now,
+    }
+
+
 def _position_apply(position: PaperPosition, order: Order, *, value: Decimal, fee: Decimal) -> None:
+    for name, moved in _position_moved(position, order, value=value, fee=fee).items():
+        setattr(position, name, moved)
+    position.save()
+
+
+def _position_moved(
+    position: PaperPosition, order: Order, *, value: Decimal, fee: Decimal
+) -> dict[str, Decimal | None]:
+    """The position's amounts once the order has filled for `value` and `fee`."""
+    entry = position.average_entry_price
     if order.side == Order.Side.BUY:
         held = position.base_amount + order.amount
-        position.average_entry_price = (
-            (position.base_amount * (position.average_entry_price or 0) + value) / held
-        ).quantize(AMOUNT_STEP)
-        position.base_amount = held
-        position.quote_balance -= value + fee
+        entry = ((position.base_amount * (entry or 0) + value) / held).quantize(AMOUNT_STEP)
+        quote = position.quote_balance - (value + fee)
     else:
-        position.base_amount -= order.amount
-        position.quote_balance += value - fee
-        if position.base_amount == 0:
-            position.average_entry_price = None
-    position.fees_paid += fee
-    position.save()
+        held = position.base_amount - order.amount
+        quote = position.quote_balance + (value - fee)
+        entry = None if held == 0 else entry
+    return {
+        "base_amount": held,
+        "quote_balance": quote,
+        "average_entry_price": entry,
+        "fees_paid": position.fees_paid + fee,
+    }
+
+
+def paper_order_fill_ending_run(order: Order, *, position: PaperPosition, run: StrategyRun) -> bool:
+    """Write a new paper order filled, move the position and end the run, in one statement.
+
+    `position` is as the run read it, unlocked. False, with nothing written, if it cannot take
+    the order or has changed since: the caller then fills in a transaction with it locked.
+    """
+    value = (order.amount * order.price).quantize(AMOUNT_STEP)
+    fee = (value * settings.PAPER_FEE_RATE).quantize(AMOUNT_STEP)
+    if paper_fill_problem(order, position=position, cost=value + fee):
+        return False
+    now = timezone.now()
+    moved = [*_position_moved(position, order, value=value, fee=fee).values(), now]
+    fill = {**_fill_fields(order, price=order.price, fee=fee, now=now), "created_at": now}
+    values = [
+        field.get_db_prep_save(fill.get(field.attname, getattr(order, field.attname)), connection)
+        for field in ORDER_FIELDS
+    ]
+    ended = [StrategyRun.Status.SUCCEEDED.value, now, order.side, json.dumps(run.parameters)]
+    if position.pk is None:
+        sql, guard = FILL_SQL_NEW_POSITION, [position.strategy_id, *moved]
+    else:
+        read = [getattr(position, column) for column in POSITION_AMOUNTS]
+        sql, guard = FILL_SQL, [*moved, position.strategy_id, *read]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*guard, *values, *ended, run.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    for name, field_value in fill.items():
+        setattr(order, name, field_value)
+    order.pk, order._state.adding, order._state.db = row[0], False, connection.alias
+    run.status, run.finished_at, run.signal = StrategyRun.Status.SUCCEEDED, now, order.side
+    logger.info("run %s of strategy %s: %s", run.pk, run.strategy_id, run.status)
+    return True
 
 
 def live_order_send(order: Order) -> Order:
@@ -204,6 +257,53 @@ def _order_record_placed(order: Order, placed: exchanges.OrderResult) -> Order:
         ]
     )
     return order
+
+
+ORDER_FIELDS = [field for field in Order._meta.concrete_fields if not field.primary_key]
+POSITION_AMOUNTS = ("base_amount", "quote_balance", "average_entry_price", "fees_paid")
+POSITION_COLUMNS = (*POSITION_AMOUNTS, "updated_at")
+
+
+def _fill_sql(*, new_position: bool) -> str:
+    """The statement of a paper fill: the position moves (only if it is as it was read, or
+    still absent), and only then is the order written filled and the run ended succeeded."""
+    table = PaperPosition._meta.db_table
+    if new_position:
+        placeholders = ", ".join(["%s"] * (len(POSITION_COLUMNS) + 1))
+        position = (
+            f"INSERT INTO {table} (strategy_id, {', '.join(POSITION_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING 1"
+        )
+    else:
+        assignments = ", ".join(f"{column} = %s" for column in POSITION_COLUMNS)
+        # As it was read: whoever wrote it since (a reset, an update()), the fill backs off.
+        guards = [f"{column} IS NOT DISTINCT FROM %s" for column in POSITION_AMOUNTS]
+        position = (
+            f"UPDATE {table} SET {assignments} "  # noqa: S608
+            f"WHERE strategy_id = %s AND {' AND '.join(guards)} RETURNING 1"
+        )
+    # Typed placeholders: in INSERT ... SELECT the parameters get no type from the columns.
+    typed = ", ".join(f"%s::{_cast_type(field)}" for field in ORDER_FIELDS)
+    return (
+        f"WITH position AS ({position}), "  # noqa: S608
+        f"placed AS (INSERT INTO {Order._meta.db_table} "
+        f"({', '.join(field.column for field in ORDER_FIELDS)}) "
+        f"SELECT {typed} FROM position RETURNING id), "
+        f"ended AS (UPDATE {StrategyRun._meta.db_table} run SET status = %s, finished_at = %s, "
+        "signal = %s, parameters = %s::jsonb FROM placed WHERE run.id = %s RETURNING placed.id) "
+        "SELECT id FROM ended"
+    )
+
+
+def _cast_type(field: Field) -> str:
+    # Text, not varchar(n): an explicit cast to varchar(n) would cut a long value silently.
+    if field.get_internal_type() in {"CharField", "TextField"}:
+        return "text"
+    return field.db_type(connection)
+
+
+FILL_SQL = _fill_sql(new_position=False)
+FILL_SQL_NEW_POSITION = _fill_sql(new_position=True)
 
 
 ORDER_SENDERS: dict[str, Callable[[Order], Order]] = {

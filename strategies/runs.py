@@ -17,14 +17,16 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Field, Model, Q
 from django.utils import timezone
 
+from marketdata.models import Market
 from strategies.engine import get_strategy_class
 from strategies.engine.base import parameters_to_json
 from strategies.errors import StrategyError
@@ -40,27 +42,38 @@ RESUME_WAIT_SECONDS = 5.0
 RUNNING = StrategyRun.Status.RUNNING
 # Claim attempts: retried when the run in the way finishes, or turns out abandoned, meanwhile.
 CLAIM_ATTEMPTS = 3
+M = TypeVar("M", bound=Model)
 
 
 def run_claim(
     *, strategy_id: int, scheduled_tick: datetime | None, task_id: str, now: datetime
 ) -> tuple[StrategyRun, bool] | None:
     """The run this delivery owns (a running one with its lease taken, or a skipped one) and
-    whether it is resumed; None if the tick's run belongs to someone else."""
-    strategy = Strategy.objects.select_related("market").get(pk=strategy_id)
+    whether it is resumed; None if the tick's run belongs to someone else.
+
+    Raises Strategy.DoesNotExist for an unknown id.
+    """
+    if scheduled_tick is None:
+        scheduled_tick = Strategy.objects.get(pk=strategy_id).trigger.tick_at(now)
+    strategy, run = _run_insert_claimed(
+        strategy_id=strategy_id, tick=scheduled_tick, task_id=task_id, now=now
+    )
     if not strategy.is_active:
         # Whatever fired it (a stale row of another backend, a late message), a stopped or
         # paused strategy records nothing and never trades.
         logger.warning("strategy %s is not active; tick not run", strategy_id)
         return None
-    tick = scheduled_tick if scheduled_tick is not None else strategy.trigger.tick_at(now)
+    if run is not None:
+        return run, False
+    return _run_claim_contended(strategy=strategy, tick=scheduled_tick, task_id=task_id, now=now)
+
+
+def _run_claim_contended(
+    *, strategy: Strategy, tick: datetime, task_id: str, now: datetime
+) -> tuple[StrategyRun, bool] | None:
+    """The claim when a run was in the way: this tick's own (resume it?) or one in progress."""
     parameters = _parameters_snapshot(strategy)
     for _attempt in range(CLAIM_ATTEMPTS):
-        run = _run_insert(
-            strategy=strategy, tick=tick, task_id=task_id, parameters=parameters, now=now
-        )
-        if run is not None:
-            return run, False
         runs = list(
             StrategyRun.objects.filter(
                 Q(scheduled_tick=tick) | Q(status=RUNNING), strategy=strategy
@@ -83,6 +96,11 @@ def run_claim(
                 skipped_because=reason,
             )
             return (skipped, False) if skipped is not None else None
+        run = _run_insert(
+            strategy=strategy, tick=tick, task_id=task_id, parameters=parameters, now=now
+        )
+        if run is not None:
+            return run, False
     return None
 
 
@@ -115,6 +133,64 @@ RUN_COLUMNS = (
     "error_message",
     "celery_task_id",
 )
+
+
+STRATEGY_FIELDS = Strategy._meta.concrete_fields
+MARKET_FIELDS = Market._meta.concrete_fields
+
+
+def _claim_sql() -> str:
+    """One statement: read the strategy and its market, and insert the tick's run, running and
+    leased, if the strategy is active and no unique constraint is in the way."""
+    picked = [f'st."{f.column}" AS s{n}' for n, f in enumerate(STRATEGY_FIELDS)]
+    picked += [f'mk."{f.column}" AS m{n}' for n, f in enumerate(MARKET_FIELDS)]
+    parameters = next(n for n, f in enumerate(STRATEGY_FIELDS) if f.name == "parameters")
+    active = next(n for n, f in enumerate(STRATEGY_FIELDS) if f.name == "is_active")
+    # The columns of RUN_COLUMNS; the parameters snapshot is the strategy's until the run ends.
+    values = ["s.s0", "%s", "%s", "NULL", f"'{RUNNING.value}'", "''", f"s.s{parameters}"]
+    values += ["''", "''", "''", "%s"]
+    return (
+        f"WITH s AS (SELECT {', '.join(picked)} FROM {Strategy._meta.db_table} st "  # noqa: S608
+        f"JOIN {Market._meta.db_table} mk ON mk.id = st.market_id WHERE st.id = %s), "
+        f"run AS (INSERT INTO {StrategyRun._meta.db_table} ({', '.join(RUN_COLUMNS)}) "
+        f"SELECT {', '.join(values)} FROM s WHERE s.s{active} "
+        "ON CONFLICT DO NOTHING RETURNING id, pg_try_advisory_lock(%s + id) AS leased, "
+        "set_config('synchronous_commit', 'off', true) AS relaxed) "
+        "SELECT s.*, run.id, run.leased, run.relaxed FROM s LEFT JOIN run ON true"
+    )
+
+
+def _run_insert_claimed(
+    *, strategy_id: int, tick: datetime, task_id: str, now: datetime
+) -> tuple[Strategy, StrategyRun | None]:
+    """The strategy (with its market) and its new running run for the tick, or None for the
+    run when the strategy is inactive or a run is in the way; one round trip."""
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, [strategy_id, tick, now, task_id, LEASE_NAMESPACE])
+        row = cursor.fetchone()
+    if row is None:
+        raise Strategy.DoesNotExist(f"Strategy matching query does not exist: {strategy_id}")
+    split = len(STRATEGY_FIELDS)
+    strategy = model_from_row(Strategy, STRATEGY_FIELDS, row[:split])
+    strategy.market = model_from_row(Market, MARKET_FIELDS, row[split : split + len(MARKET_FIELDS)])
+    run_id, leased, _relaxed = row[-3:]
+    if run_id is None:
+        return strategy, None
+    if not leased:
+        raise RuntimeError(f"the lease of new run {run_id} is held by another session")
+    values = [strategy.pk, tick, now, None, RUNNING, "", strategy.parameters, "", "", "", task_id]
+    run = StrategyRun.from_db(connection.alias, ["id", *RUN_COLUMNS], [run_id, *values])
+    run.strategy = strategy
+    return strategy, run
+
+
+def model_from_row(model: type[M], fields: Sequence[Field], values: Sequence[Any]) -> M:
+    """An instance from raw column values, converted as the ORM would (JSON text to objects)."""
+    converted = [
+        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
+        for field, value in zip(fields, values, strict=True)
+    ]
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
 def _run_insert(
@@ -159,6 +235,9 @@ def _run_insert(
     return run
 
 
+CLAIM_SQL = _claim_sql()
+
+
 def _run_in_progress(runs: list[StrategyRun], *, now: datetime) -> StrategyRun | None:
     """The strategy's run still in progress, if any; runs past any redelivery are abandoned."""
     horizon = now - timedelta(
@@ -200,7 +279,8 @@ def run_finish(run: StrategyRun, status: str, **fields: str) -> None:
     run.finished_at = timezone.now()
     for name, value in fields.items():
         setattr(run, name, value)
-    run.save(update_fields=["status", "finished_at", *fields])
+    # The parameters snapshot too: the run started with the strategy's, decided with cleaned.
+    run.save(update_fields=["status", "finished_at", "parameters", *fields])
     logger.info("run %s of strategy %s: %s", run.pk, run.strategy_id, status)
 
 
