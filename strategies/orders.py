@@ -291,7 +291,11 @@ def _fill_sql(*, new_position: bool) -> str:
         f"SELECT {typed} FROM position RETURNING id), "
         f"ended AS (UPDATE {StrategyRun._meta.db_table} run SET status = %s, finished_at = %s, "
         "signal = %s, parameters = %s::jsonb FROM placed WHERE run.id = %s RETURNING placed.id) "
-        "SELECT id FROM ended"
+        # Committed without waiting for the disk, like the claim: the task's result, stored
+        # before its message is acknowledged, commits synchronously and flushes this with it;
+        # until then a crash of the database server loses the run whole, and the message is
+        # delivered again.
+        "SELECT id, set_config('synchronous_commit', 'off', true) FROM ended"
     )
 
 
