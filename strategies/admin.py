@@ -27,6 +27,7 @@ from strategies.services import (
 
 RUN_FIELDS = (
     "scheduled_tick",
+    "trigger",
     "status",
     "signal",
     "reason",
@@ -231,6 +232,7 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "strategy",
         "scheduled_tick",
+        "trigger",
         "status",
         "signal",
         "reason",
@@ -238,7 +240,7 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "started_at",
         "finished_at",
     )
-    list_filter = ("status", "signal", "strategy__mode", "strategy__kind")
+    list_filter = ("status", "trigger", "signal", "strategy__mode", "strategy__kind")
     list_select_related = ("strategy",)
     search_fields = ("strategy__name", "celery_task_id", "error_message")
     date_hierarchy = "scheduled_tick"

@@ -38,9 +38,15 @@ logger = logging.getLogger(__name__)
 
 
 def strategy_execute(
-    *, strategy_id: int, scheduled_tick: datetime | None = None, task_id: str = ""
+    *,
+    strategy_id: int,
+    scheduled_tick: datetime | None = None,
+    task_id: str = "",
+    trigger: str = StrategyRun.Trigger.SCHEDULE,
 ) -> StrategyRun | None:
     """Run the strategy for its tick (the trigger's tick now, unless given) at most once.
+
+    `trigger` says what fired it (StrategyRun.Trigger), recorded on the run.
 
     Returns the run it recorded or completed, or None when this delivery had nothing to do
     (the tick's run exists: a duplicate delivery or a second beat). Failures of the strategy,
@@ -49,7 +55,11 @@ def strategy_execute(
     """
     now = timezone.now()
     claimed = run_claim(
-        strategy_id=strategy_id, scheduled_tick=scheduled_tick, task_id=task_id, now=now
+        strategy_id=strategy_id,
+        scheduled_tick=scheduled_tick,
+        task_id=task_id,
+        trigger=StrategyRun.Trigger(trigger),
+        now=now,
     )
     if claimed is None:
         return None

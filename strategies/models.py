@@ -137,6 +137,13 @@ class StrategyRun(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
 
+    class Trigger(models.TextChoices):
+        """What fired the run: its schedule, an owner's "run now", or the beat catching up."""
+
+        SCHEDULE = "schedule", "Schedule"
+        RUN_NOW = "run_now", "Run now"
+        CATCH_UP = "catch_up", "Catch-up"
+
     strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="runs")
     scheduled_tick = models.DateTimeField()
     started_at = models.DateTimeField(auto_now_add=True)
@@ -148,6 +155,7 @@ class StrategyRun(models.Model):
     error_class = models.CharField(max_length=200, blank=True)
     error_message = models.TextField(blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True)
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.SCHEDULE)
 
     class Meta:
         ordering = ["strategy", "-scheduled_tick"]

@@ -46,7 +46,12 @@ M = TypeVar("M", bound=Model)
 
 
 def run_claim(
-    *, strategy_id: int, scheduled_tick: datetime | None, task_id: str, now: datetime
+    *,
+    strategy_id: int,
+    scheduled_tick: datetime | None,
+    task_id: str,
+    trigger: str,
+    now: datetime,
 ) -> tuple[StrategyRun, bool] | None:
     """The run this delivery owns (a running one with its lease taken, or a skipped one) and
     whether it is resumed; None if the tick's run belongs to someone else.
@@ -56,7 +61,7 @@ def run_claim(
     if scheduled_tick is None:
         scheduled_tick = Strategy.objects.get(pk=strategy_id).trigger.tick_at(now)
     strategy, run = _run_insert_claimed(
-        strategy_id=strategy_id, tick=scheduled_tick, task_id=task_id, now=now
+        strategy_id=strategy_id, tick=scheduled_tick, task_id=task_id, trigger=trigger, now=now
     )
     if not strategy.is_active:
         # Whatever fired it (a stale row of another backend, a late message), a stopped or
@@ -65,11 +70,13 @@ def run_claim(
         return None
     if run is not None:
         return run, False
-    return _run_claim_contended(strategy=strategy, tick=scheduled_tick, task_id=task_id, now=now)
+    return _run_claim_contended(
+        strategy=strategy, tick=scheduled_tick, task_id=task_id, trigger=trigger, now=now
+    )
 
 
 def _run_claim_contended(
-    *, strategy: Strategy, tick: datetime, task_id: str, now: datetime
+    *, strategy: Strategy, tick: datetime, task_id: str, trigger: str, now: datetime
 ) -> tuple[StrategyRun, bool] | None:
     """The claim when a run was in the way: this tick's own (resume it?) or one in progress."""
     parameters = _parameters_snapshot(strategy)
@@ -91,13 +98,19 @@ def _run_claim_contended(
                 strategy=strategy,
                 tick=tick,
                 task_id=task_id,
+                trigger=trigger,
                 parameters=parameters,
                 now=now,
                 skipped_because=reason,
             )
             return (skipped, False) if skipped is not None else None
         run = _run_insert(
-            strategy=strategy, tick=tick, task_id=task_id, parameters=parameters, now=now
+            strategy=strategy,
+            tick=tick,
+            task_id=task_id,
+            trigger=trigger,
+            parameters=parameters,
+            now=now,
         )
         if run is not None:
             return run, False
@@ -132,6 +145,7 @@ RUN_COLUMNS = (
     "error_class",
     "error_message",
     "celery_task_id",
+    "trigger",
 )
 
 
@@ -148,7 +162,7 @@ def _claim_sql() -> str:
     active = next(n for n, f in enumerate(STRATEGY_FIELDS) if f.name == "is_active")
     # The columns of RUN_COLUMNS; the parameters snapshot is the strategy's until the run ends.
     values = ["s.s0", "%s", "%s", "NULL", f"'{RUNNING.value}'", "''", f"s.s{parameters}"]
-    values += ["''", "''", "''", "%s"]
+    values += ["''", "''", "''", "%s", "%s"]
     return (
         f"WITH s AS (SELECT {', '.join(picked)} FROM {Strategy._meta.db_table} st "  # noqa: S608
         f"JOIN {Market._meta.db_table} mk ON mk.id = st.market_id WHERE st.id = %s), "
@@ -161,12 +175,12 @@ def _claim_sql() -> str:
 
 
 def _run_insert_claimed(
-    *, strategy_id: int, tick: datetime, task_id: str, now: datetime
+    *, strategy_id: int, tick: datetime, task_id: str, trigger: str, now: datetime
 ) -> tuple[Strategy, StrategyRun | None]:
     """The strategy (with its market) and its new running run for the tick, or None for the
     run when the strategy is inactive or a run is in the way; one round trip."""
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, [strategy_id, tick, now, task_id, LEASE_NAMESPACE])
+        cursor.execute(CLAIM_SQL, [strategy_id, tick, now, task_id, trigger, LEASE_NAMESPACE])
         row = cursor.fetchone()
     if row is None:
         raise Strategy.DoesNotExist(f"Strategy matching query does not exist: {strategy_id}")
@@ -179,6 +193,7 @@ def _run_insert_claimed(
     if not leased:
         raise RuntimeError(f"the lease of new run {run_id} is held by another session")
     values = [strategy.pk, tick, now, None, RUNNING, "", strategy.parameters, "", "", "", task_id]
+    values.append(trigger)
     run = StrategyRun.from_db(connection.alias, ["id", *RUN_COLUMNS], [run_id, *values])
     run.strategy = strategy
     return strategy, run
@@ -198,6 +213,7 @@ def _run_insert(
     strategy: Strategy,
     tick: datetime,
     task_id: str,
+    trigger: str,
     parameters: dict[str, Any],
     now: datetime,
     skipped_because: str = "",
@@ -208,7 +224,7 @@ def _run_insert(
     status = StrategyRun.Status.SKIPPED if skipped_because else RUNNING
     finished_at = now if skipped_because else None
     values = [strategy.pk, tick, now, finished_at, status, "", json.dumps(parameters)]
-    values += [skipped_because, "", "", task_id]
+    values += [skipped_because, "", "", task_id, trigger]
     placeholders = ", ".join("%s::jsonb" if c == "parameters" else "%s" for c in RUN_COLUMNS)
     # The lease is taken in the same statement, so no running row is ever without its holder.
     lease = "pg_try_advisory_lock(%s + id)" if status == RUNNING else "true"

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from project.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, get_scheduler
 from strategies.errors import StrategyError
-from strategies.models import Strategy
+from strategies.models import Strategy, StrategyRun
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,8 @@ def strategy_run_now(*, strategy: Strategy) -> str:
     if scheduler.get_job(strategy.job_id) is None:
         _ensure_job(scheduler, strategy, _trigger(strategy), None)
     tick = timezone.now().isoformat()
-    return scheduler.run_job_now(strategy.job_id, kwargs={"scheduled_tick": tick})
+    kwargs = {"scheduled_tick": tick, "trigger": StrategyRun.Trigger.RUN_NOW.value}
+    return scheduler.run_job_now(strategy.job_id, kwargs=kwargs)
 
 
 @dataclass

@@ -118,6 +118,34 @@ def test_a_second_delivery_of_a_tick_records_nothing(market: Market) -> None:
     assert Order.objects.filter(strategy=strategy).count() == 1
 
 
+@pytest.mark.parametrize("trigger", ["schedule", "run_now", "catch_up"])
+def test_the_run_records_what_fired_it(market: Market, trigger: str) -> None:
+    add_candles(market, [100])
+    strategy = dca(market)
+
+    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick(), trigger=trigger)
+
+    assert StrategyRun.objects.get(pk=run.pk).trigger == trigger
+
+
+def test_a_run_fired_by_its_schedule_says_so_by_default(market: Market) -> None:
+    add_candles(market, [100])
+    strategy = dca(market)
+
+    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
+
+    assert StrategyRun.objects.get(pk=run.pk).trigger == StrategyRun.Trigger.SCHEDULE
+
+
+def test_an_unknown_trigger_is_refused_before_anything_is_recorded(market: Market) -> None:
+    strategy = dca(market)
+
+    with pytest.raises(ValueError, match="bogus"):
+        strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick(), trigger="bogus")
+
+    assert not StrategyRun.objects.exists()
+
+
 def test_without_a_tick_the_trigger_gives_the_current_one(market: Market) -> None:
     add_candles(market, [100])
     strategy = dca(market, interval_seconds=600)
