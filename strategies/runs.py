@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from django.db.models import Field, Model, Q
 from django.utils import timezone
 
 from marketdata.models import Market
+from project.locks import LockPurpose, lock_key, lock_key_sql, lock_release, lock_try
 from strategies.engine import get_strategy_class
 from strategies.engine.base import parameters_to_json
 from strategies.errors import StrategyError
@@ -34,14 +35,14 @@ from strategies.models import Strategy, StrategyRun
 
 logger = logging.getLogger(__name__)
 
-# Advisory lock keys of run leases: this namespace plus the run id (bigint keys).
-LEASE_NAMESPACE = 0x7477 << 40
 # How long a redelivered message waits for the lease of the run its dead process held: the
 # server notices the closed connection within milliseconds, this is the generous bound.
 RESUME_WAIT_SECONDS = 5.0
 RUNNING = StrategyRun.Status.RUNNING
 # Claim attempts: retried when the run in the way finishes, or turns out abandoned, meanwhile.
 CLAIM_ATTEMPTS = 3
+# The lease of a run written in the same statement: the key of its new id.
+LEASE_SQL = lock_key_sql(LockPurpose.RUN_LEASE, "id")
 M = TypeVar("M", bound=Model)
 
 
@@ -168,9 +169,11 @@ def _claim_sql() -> str:
         f"JOIN {Market._meta.db_table} mk ON mk.id = st.market_id WHERE st.id = %s), "
         f"run AS (INSERT INTO {StrategyRun._meta.db_table} ({', '.join(RUN_COLUMNS)}) "
         f"SELECT {', '.join(values)} FROM s WHERE s.s{active} "
-        "ON CONFLICT DO NOTHING RETURNING id, pg_try_advisory_lock(%s + id) AS leased, "
+        f"ON CONFLICT DO NOTHING RETURNING id, pg_try_advisory_lock({LEASE_SQL}) AS leased, "
         "set_config('synchronous_commit', 'off', true) AS relaxed) "
-        "SELECT s.*, run.id, run.leased, run.relaxed FROM s LEFT JOIN run ON true"
+        # The lease of this session's previous run, ended since (NULL keys: none to give back).
+        "SELECT s.*, run.id, run.leased, run.relaxed, pg_advisory_unlock(%s, %s) "
+        "FROM s LEFT JOIN run ON true"
     )
 
 
@@ -179,15 +182,17 @@ def _run_insert_claimed(
 ) -> tuple[Strategy, StrategyRun | None]:
     """The strategy (with its market) and its new running run for the tick, or None for the
     run when the strategy is inactive or a run is in the way; one round trip."""
+    ended = _ended_lease_pending()
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, [strategy_id, tick, now, task_id, trigger, LEASE_NAMESPACE])
+        cursor.execute(CLAIM_SQL, [strategy_id, tick, now, task_id, trigger, *ended])
         row = cursor.fetchone()
     if row is None:
         raise Strategy.DoesNotExist(f"Strategy matching query does not exist: {strategy_id}")
+    _ended_lease.held = (None, (None, None))
     split = len(STRATEGY_FIELDS)
     strategy = model_from_row(Strategy, STRATEGY_FIELDS, row[:split])
     strategy.market = model_from_row(Market, MARKET_FIELDS, row[split : split + len(MARKET_FIELDS)])
-    run_id, leased, _relaxed = row[-3:]
+    run_id, leased, _relaxed, _released = row[-4:]
     if run_id is None:
         return strategy, None
     if not leased:
@@ -227,7 +232,7 @@ def _run_insert(
     values += [skipped_because, "", "", task_id, trigger]
     placeholders = ", ".join("%s::jsonb" if c == "parameters" else "%s" for c in RUN_COLUMNS)
     # The lease is taken in the same statement, so no running row is ever without its holder.
-    lease = "pg_try_advisory_lock(%s + id)" if status == RUNNING else "true"
+    lease = f"pg_try_advisory_lock({LEASE_SQL})" if status == RUNNING else "true"
     # The claim commits without waiting for the disk (set_config(..., true) holds for this
     # statement's transaction only): other deliveries see it at once, and the run's end, or
     # its live order, commits synchronously and flushes the claim with it. Only a crash of
@@ -238,7 +243,7 @@ def _run_insert(
         f"RETURNING id, {lease}, set_config('synchronous_commit', 'off', true)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, LEASE_NAMESPACE] if status == RUNNING else values)
+        cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -301,19 +306,35 @@ def run_finish(run: StrategyRun, status: str, **fields: str) -> None:
 
 
 def lease_take(run: StrategyRun, *, wait: float) -> bool:
-    """Take the run's advisory lock on this connection, trying for up to `wait` seconds."""
-    deadline = time.monotonic() + wait
+    """Take the run's lease on this connection, trying for up to `wait` seconds."""
     with connection.cursor() as cursor:
-        while True:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [LEASE_NAMESPACE + run.pk])
-            if cursor.fetchone()[0]:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
+        return lock_try(cursor, lock_key(LockPurpose.RUN_LEASE, run.pk), wait=wait)
 
 
 def lease_release(run: StrategyRun) -> None:
-    """Give the run's lease back: the run has ended, or another process may resume it."""
+    """Give the run's lease back: another process may resume it if it is still running.
+
+    The lease of an ended run guards nothing (only running runs are resumed or abandoned), so
+    it is given back by this session's next claim, in the claim's statement: a round trip
+    saved per run. A session that ends frees its leases anyway.
+    """
+    key = lock_key(LockPurpose.RUN_LEASE, run.pk)
+    if run.status != RUNNING:
+        _ended_lease.held = (connection.connection, key)
+        return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s)", [LEASE_NAMESPACE + run.pk])
+        lock_release(cursor, key)
+
+
+# Per thread (Django's connections are): the ended run whose lease this thread's database
+# session still holds, as (the session, the lock key).
+_ended_lease = threading.local()
+
+
+def _ended_lease_pending() -> tuple[int | None, int | None]:
+    """The key to give back with the next claim; none if the session it was taken on is gone."""
+    session, key = getattr(_ended_lease, "held", (None, (None, None)))
+    if session is not None and session is connection.connection:
+        return key
+    _ended_lease.held = (None, (None, None))
+    return None, None

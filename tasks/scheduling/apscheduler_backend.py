@@ -39,8 +39,7 @@ from project.scheduling import (
 )
 from tasks.scheduling.common import first_tick_after, first_tick_from, json_arguments, latest_tick
 from tasks.scheduling.leader import (
-    LOCK_NAMESPACE,
-    SCHEDULER_LOCK,
+    SCHEDULER_LEASE_KEY,
     AdvisoryLease,
     connection_kwargs,
     lease_holder_pid,
@@ -432,7 +431,7 @@ class APSchedulerScheduler(Scheduler):
             if self._lease is not None:
                 return
             self._lease = AdvisoryLease(
-                key=(LOCK_NAMESPACE, SCHEDULER_LOCK),
+                key=SCHEDULER_LEASE_KEY,
                 connect=lambda: psycopg.connect(autocommit=True, **connection_kwargs()),
                 on_elected=self._lead,
                 on_lost=self._follow,

@@ -13,6 +13,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from marketdata.models import Market, Ticker
+from project.locks import LockPurpose, lock_key
 from strategies import runs
 from strategies.execution import strategy_execute
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
@@ -363,7 +364,7 @@ def test_a_running_run_whose_lease_is_held_is_not_resumed(
 
     # Another live process (its own connection) holds the run's lease.
     with psycopg.connect(database_url(), autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", [runs.LEASE_NAMESPACE + run.pk])
+        other.execute("SELECT pg_advisory_lock(%s, %s)", lock_key(LockPurpose.RUN_LEASE, run.pk))
         result = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick(), task_id="t1")
 
     run.refresh_from_db()
