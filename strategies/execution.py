@@ -201,17 +201,25 @@ def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     if signal.action is Action.HOLD:
         run_finish(run, StrategyRun.Status.SUCCEEDED, signal=run.signal)
         return None
-    return _order_plan(run=run, strategy=strategy, signal=signal, inputs=inputs)
+    return _order_plan(run=run, strategy=strategy, signal=signal, inputs=inputs, now=now)
 
 
 def _order_plan(
-    *, run: StrategyRun, strategy: Strategy, signal: Signal, inputs: selectors.RunInputs
+    *,
+    run: StrategyRun,
+    strategy: Strategy,
+    signal: Signal,
+    inputs: selectors.RunInputs,
+    now: datetime,
 ) -> OrderPlan | None:
     """Size the order and apply the guardrails; None when they skip the run."""
     if settings.TRADING_KILL_SWITCH:
         return run_skip(run, "kill switch is on: no orders are placed")
     if inputs.price is None:
         return run_skip(run, "no price to size the order with")
+    stale = _paper_price_stale(strategy, price=inputs.price, now=now)
+    if stale:
+        return run_skip(run, stale)
     position = None
     if signal.action is Action.SELL or strategy.max_position is not None:
         if strategy.mode == Strategy.Mode.PAPER:
@@ -225,6 +233,18 @@ def _order_plan(
     if reason:
         return run_skip(run, reason)
     return OrderPlan(signal.action.value, amount, inputs.price.value, inputs.paper_position)
+
+
+def _paper_price_stale(strategy: Strategy, *, price: selectors.Price, now: datetime) -> str:
+    """Why a paper order may not fill at `price` ("" if it may): a paper fill never uses a
+    price older than one timeframe of the strategy."""
+    timeframe = TIMEFRAME_DURATIONS[strategy.timeframe]
+    if strategy.mode != Strategy.Mode.PAPER or now - price.at <= timeframe:
+        return ""
+    return (
+        f"stale price: the newest price ({price.source}) is from {price.at.isoformat()}, "
+        f"older than one timeframe ({strategy.timeframe})"
+    )
 
 
 def _order_amount(signal: Signal, *, price: Decimal, position: Decimal | None) -> Decimal:

@@ -82,6 +82,32 @@ def test_a_newer_ticker_is_the_fill_price(market: Market) -> None:
     assert Order.objects.get(strategy=strategy).average_price == Decimal(250)
 
 
+def test_a_paper_fill_refuses_a_price_older_than_one_timeframe(market: Market) -> None:
+    closed_at = timezone.now() - timedelta(hours=1, minutes=30)
+    add_candles(market, [200], ended_at=closed_at)
+    strategy = dca(market)
+
+    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
+
+    assert run.status == Status.SKIPPED
+    assert run.reason == (
+        f"stale price: the newest price (candle) is from {closed_at.isoformat()}, "
+        "older than one timeframe (1h)"
+    )
+    assert not Order.objects.exists()
+
+
+def test_a_fresh_ticker_lets_a_paper_fill_go_past_an_older_candle(market: Market) -> None:
+    add_candles(market, [200], ended_at=timezone.now() - timedelta(hours=1, minutes=30))
+    Ticker.objects.create(market=market, time=timezone.now(), last=Decimal(210))
+    strategy = dca(market)
+
+    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
+
+    assert run.status == Status.SUCCEEDED
+    assert Order.objects.get(run=run).average_price == Decimal(210)
+
+
 def test_a_sell_closes_the_paper_position_and_credits_the_quote(
     market: Market, settings: object
 ) -> None:
