@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 
-from project.scheduling import CrontabTrigger, InvalidTrigger, SchedulerError, get_scheduler
+from project.scheduling import SchedulerError, get_scheduler
 from strategies.engine.registry import get_strategy_class, strategy_choices
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.services import (
@@ -62,8 +62,9 @@ class ReadOnlyAdminMixin:
 
 
 class StrategyAdminForm(forms.ModelForm):
-    """`Strategy.clean()` checks the parameters against the kind's schema and puts each message
-    on the parameters field; the help text lists every schema. Ticking `is_active` starts the
+    """`Strategy.clean()` checks the parameters against the kind's schema and the crontab with
+    the scheduling interface, and puts each message on its field; the help text lists every
+    schema. Ticking `is_active` starts the
     strategy through the lifecycle service on save."""
 
     class Meta:
@@ -74,15 +75,6 @@ class StrategyAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "parameters" in self.fields:
             self.fields["parameters"].help_text = parameters_help()
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if data.get("crontab"):
-            try:
-                CrontabTrigger.parse(data["crontab"], data.get("crontab_timezone") or "UTC")
-            except InvalidTrigger as error:
-                raise ValidationError({"crontab": str(error)}) from None
-        return data
 
 
 def parameters_help() -> str:

@@ -11,7 +11,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from marketdata.models import PRICE, TIMEFRAME_DURATIONS, ExchangeAccount, Market, Timeframe
-from project.scheduling import CrontabTrigger, IntervalTrigger, Trigger
+from project.scheduling import CrontabTrigger, IntervalTrigger, Trigger, trigger_field_errors
 from strategies.engine import get_strategy_class, strategy_choices
 from strategies.errors import InvalidParameters, UnknownStrategy
 
@@ -79,7 +79,8 @@ class Strategy(models.Model):
         return self.name
 
     def clean(self) -> None:
-        """Parameters must fit the kind's schema; errors name the parameter they are about."""
+        """Parameters must fit the kind's schema, the crontab and its time zone the scheduling
+        interface's rule, the account the owner and market; errors land on their field."""
         super().clean()
         errors: dict[str, list[str]] = {}
         if self.mode == self.Mode.LIVE and self.account_id is None:
@@ -87,6 +88,8 @@ class Strategy(models.Model):
         account_error = self._account_error()
         if account_error:
             errors["account"] = [account_error]
+        trigger = trigger_field_errors(crontab=self.crontab, timezone=self.crontab_timezone)
+        errors.update({name: [message] for name, message in trigger.items()})
         try:
             get_strategy_class(self.kind).clean_parameters(self.parameters)
         except UnknownStrategy:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
@@ -12,7 +11,7 @@ from rest_framework import serializers
 
 from marketdata.models import ExchangeAccount, Market
 from marketdata.serializers import MAX_ID
-from project.scheduling import CrontabTrigger, InvalidTrigger
+from project.scheduling import trigger_field_errors
 from strategies.engine import BaseStrategy, ParamType, get_strategy_class
 from strategies.errors import InvalidParameters, UnknownStrategy
 from strategies.models import Order, Strategy, StrategyRun
@@ -73,13 +72,6 @@ class StrategySerializer(serializers.ModelSerializer):
         # The service checks the (owner, name) constraint and answers with a field error.
         validators: list[Any] = []
 
-    def validate_crontab_timezone(self, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise serializers.ValidationError(f"unknown time zone {value!r}") from None
-        return value
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, Any] = {}
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
@@ -88,15 +80,14 @@ class StrategySerializer(serializers.ModelSerializer):
             problems = parameter_errors(kind, parameters)
             if problems:
                 errors["parameters"] = problems
-        crontab = attrs.get("crontab", getattr(self.instance, "crontab", ""))
-        if crontab and ("crontab" in attrs or "crontab_timezone" in attrs):
-            timezone = attrs.get(
-                "crontab_timezone", getattr(self.instance, "crontab_timezone", "UTC")
+        if "crontab" in attrs or "crontab_timezone" in attrs:
+            trigger = trigger_field_errors(
+                crontab=attrs.get("crontab", getattr(self.instance, "crontab", "")),
+                timezone=attrs.get(
+                    "crontab_timezone", getattr(self.instance, "crontab_timezone", "UTC")
+                ),
             )
-            try:
-                CrontabTrigger.parse(crontab, timezone)
-            except InvalidTrigger as error:
-                errors["crontab"] = [str(error)]
+            errors.update({name: [message] for name, message in trigger.items()})
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
