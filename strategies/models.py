@@ -12,8 +12,7 @@ from django.db import models
 
 from marketdata.models import PRICE, TIMEFRAME_DURATIONS, ExchangeAccount, Market, Timeframe
 from project.scheduling import CrontabTrigger, IntervalTrigger, Trigger, trigger_field_errors
-from strategies.engine import get_strategy_class, strategy_choices
-from strategies.errors import InvalidParameters, UnknownStrategy
+from strategies.engine import parameter_errors, strategy_choices
 
 
 class Strategy(models.Model):
@@ -90,12 +89,9 @@ class Strategy(models.Model):
             errors["account"] = [account_error]
         trigger = trigger_field_errors(crontab=self.crontab, timezone=self.crontab_timezone)
         errors.update({name: [message] for name, message in trigger.items()})
-        try:
-            get_strategy_class(self.kind).clean_parameters(self.parameters)
-        except UnknownStrategy:
-            pass  # `kind`'s choices are the registry: field validation reports it.
-        except InvalidParameters as error:
-            errors["parameters"] = [f"{name}: {message}" for name, message in error.errors.items()]
+        problems = parameter_errors(self.kind, self.parameters)
+        if problems:
+            errors["parameters"] = [f"{name}: {message}" for name, message in problems.items()]
         if errors:
             raise ValidationError(errors)
 

@@ -28,9 +28,6 @@ from django.utils import timezone
 
 from marketdata.models import Market
 from project.locks import LockPurpose, lock_key, lock_key_sql, lock_release, lock_try
-from strategies.engine import get_strategy_class
-from strategies.engine.base import parameters_to_json
-from strategies.errors import StrategyError
 from strategies.models import Strategy, StrategyRun
 
 logger = logging.getLogger(__name__)
@@ -80,7 +77,9 @@ def _run_claim_contended(
     *, strategy: Strategy, tick: datetime, task_id: str, trigger: str, now: datetime
 ) -> tuple[StrategyRun, bool] | None:
     """The claim when a run was in the way: this tick's own (resume it?) or one in progress."""
-    parameters = _parameters_snapshot(strategy)
+    # The strategy's parameters, as the claim records them; a run that decides stores the
+    # cleaned snapshot when it ends.
+    parameters = strategy.parameters
     for _attempt in range(CLAIM_ATTEMPTS):
         runs = list(
             StrategyRun.objects.filter(
@@ -219,7 +218,7 @@ def _run_insert(
     tick: datetime,
     task_id: str,
     trigger: str,
-    parameters: dict[str, Any],
+    parameters: Any,
     now: datetime,
     skipped_because: str = "",
 ) -> StrategyRun | None:
@@ -279,14 +278,6 @@ def _run_in_progress(runs: list[StrategyRun], *, now: datetime) -> StrategyRun |
             continue
         return run
     return None
-
-
-def _parameters_snapshot(strategy: Strategy) -> dict[str, Any]:
-    try:
-        cleaned = get_strategy_class(strategy.kind).clean_parameters(strategy.parameters)
-    except StrategyError:
-        return strategy.parameters if isinstance(strategy.parameters, dict) else {}
-    return parameters_to_json(cleaned)
 
 
 def run_skip(run: StrategyRun, reason: str) -> None:

@@ -12,8 +12,8 @@ from rest_framework import serializers
 from marketdata.models import ExchangeAccount, Market
 from marketdata.serializers import MAX_ID
 from project.scheduling import trigger_field_errors
-from strategies.engine import BaseStrategy, ParamType, get_strategy_class
-from strategies.errors import InvalidParameters, UnknownStrategy
+from strategies.engine import BaseStrategy, ParamType
+from strategies.engine import parameter_errors as engine_parameter_errors
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.services import EDITABLE_FIELDS
 
@@ -97,20 +97,12 @@ def parameter_errors(kind: str | None, parameters: dict[str, Any]) -> dict[str, 
     """Messages by parameter name (`non_field_errors` for the whole object); empty when valid."""
     if kind is None:
         return {}
-    try:
-        strategy_class = get_strategy_class(kind)
-    except UnknownStrategy:
-        return {}  # `kind` itself is reported by its field
     if any(_has_nul(name) or _has_nul(value) for name, value in parameters.items()):
         return {"non_field_errors": ["text may not contain NUL characters"]}
-    try:
-        strategy_class.clean_parameters(parameters)
-    except InvalidParameters as error:
-        return {
-            ("non_field_errors" if name == "__all__" else name): [message]
-            for name, message in error.errors.items()
-        }
-    return {}
+    return {
+        ("non_field_errors" if name == "__all__" else name): [message]
+        for name, message in engine_parameter_errors(kind, parameters).items()
+    }
 
 
 def _has_nul(value: Any) -> bool:
