@@ -8,12 +8,13 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from marketdata import exchanges
 from marketdata.models import BalanceSnapshot, Exchange, ExchangeAccount
+from project.unique import owner_unique_save
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +33,7 @@ def redact(text: str, *, account: ExchangeAccount) -> str:
 
 
 def _save(account: ExchangeAccount) -> None:
-    """Validate and save; a label already taken is a field error, even when two saves race."""
-    duplicates = ExchangeAccount.objects.filter(owner_id=account.owner_id, label=account.label)
-    if account.pk is not None:
-        duplicates = duplicates.exclude(pk=account.pk)
-    if duplicates.exists():
-        raise ValidationError({"label": DUPLICATE_LABEL})
-    account.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            account.save()
-    except IntegrityError:
-        raise ValidationError({"label": DUPLICATE_LABEL}) from None
+    owner_unique_save(account, field="label", message=DUPLICATE_LABEL)
 
 
 def account_create(

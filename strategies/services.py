@@ -10,10 +10,11 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from project.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, get_scheduler
+from project.unique import owner_unique_save
 from strategies.errors import StrategyError
 from strategies.models import Strategy, StrategyRun
 
@@ -205,21 +206,10 @@ def _refuse_unknown(data: Mapping[str, Any]) -> None:
 
 
 def _save(strategy: Strategy) -> Trigger:
-    """Validate and save; a name the owner already uses is a field error, even when two saves
-    race. Returns the strategy's trigger (checked before anything is written)."""
-    duplicates = Strategy.objects.filter(owner_id=strategy.owner_id, name=strategy.name)
-    if strategy.pk is not None:
-        duplicates = duplicates.exclude(pk=strategy.pk)
-    if duplicates.exists():
-        raise ValidationError({"name": DUPLICATE_NAME})
-    strategy.full_clean(validate_constraints=False)
-    trigger = _trigger(strategy)
-    try:
-        with transaction.atomic():
-            strategy.save()
-    except IntegrityError:
-        raise ValidationError({"name": DUPLICATE_NAME}) from None
-    return trigger
+    """Validate and save (a name the owner already uses is a field error); the callers' one
+    transaction undoes the save if the trigger then refuses. Returns the strategy's trigger."""
+    owner_unique_save(strategy, field="name", message=DUPLICATE_NAME)
+    return _trigger(strategy)
 
 
 def _trigger(strategy: Strategy) -> Trigger:
