@@ -23,7 +23,7 @@ from marketdata.models import TIMEFRAME_DURATIONS
 from strategies import selectors
 from strategies.engine import Action, Signal, get_strategy_class
 from strategies.engine.base import parameters_to_json
-from strategies.engine.safety import candles_required, strategy_build, strategy_decide
+from strategies.engine.safety import strategy_build, strategy_candles_required, strategy_decide
 from strategies.errors import OrderNotSent, StrategyCodeFailed, StrategyError
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.orders import (
@@ -179,8 +179,8 @@ def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     cleaned = cls.clean_parameters(strategy.parameters)
     run.parameters = parameters_to_json(cleaned)
     instance = strategy_build(cls, cleaned)
-    needed = candles_required(instance)
-    inputs = selectors.run_inputs(strategy=strategy, candles_needed=needed, now=now)
+    needed = strategy_candles_required(instance)
+    inputs = selectors.run_inputs(strategy=strategy, candles_required=needed, now=now)
     bars = inputs.bars
     duration = TIMEFRAME_DURATIONS[strategy.timeframe]
     if not bars:

@@ -72,11 +72,11 @@ class RunInputs:
     paper_position: PaperPosition  # the strategy's (unsaved, with defaults, if it has none)
 
 
-def run_inputs(*, strategy: Strategy, candles_needed: int, now: datetime) -> RunInputs:
+def run_inputs(*, strategy: Strategy, candles_required: int, now: datetime) -> RunInputs:
     """The inputs of one run of `strategy`: no candles means nothing else is read."""
     market_id = strategy.market_id
     parameters = [market_id, market_id, strategy.pk, day_start(now), REJECTED]
-    parameters += [market_id, strategy.timeframe, candles_needed, strategy.pk]
+    parameters += [market_id, strategy.timeframe, candles_required, strategy.pk]
     with connection.cursor() as cursor:
         cursor.execute(RUN_INPUTS_SQL, parameters)
         rows = cursor.fetchall()
