@@ -1,4 +1,5 @@
-"""Reads of market data that services, tasks and strategies share."""
+"""Reads of market data that services, tasks, strategies and the API share: feeds, candles,
+balances."""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import QuerySet
 
-from marketdata.models import TIMEFRAME_DURATIONS, Candle, Exchange, Market, Watchlist
+from marketdata.models import (
+    TIMEFRAME_DURATIONS,
+    BalanceSnapshot,
+    Candle,
+    Exchange,
+    ExchangeAccount,
+    Market,
+    Watchlist,
+)
 
 
 def collection_feeds(
@@ -81,3 +91,30 @@ def recent_candles(
     if closed_only:
         candles = candles.filter(is_closed=True)
     return list(reversed(candles.order_by("-open_time")[:limit]))
+
+
+def balances_latest(*, accounts: QuerySet[ExchangeAccount]) -> QuerySet[BalanceSnapshot]:
+    """The newest snapshot of each asset of each account (PostgreSQL DISTINCT ON)."""
+    return (
+        BalanceSnapshot.objects.filter(account__in=accounts)
+        .select_related("account")
+        .order_by("account_id", "asset", "-taken_at")
+        .distinct("account_id", "asset")
+    )
+
+
+def balances_history(
+    *,
+    accounts: QuerySet[ExchangeAccount],
+    asset: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet[BalanceSnapshot]:
+    snapshots = BalanceSnapshot.objects.filter(account__in=accounts).select_related("account")
+    if asset:
+        snapshots = snapshots.filter(asset=asset)
+    if start is not None:
+        snapshots = snapshots.filter(taken_at__gte=start)
+    if end is not None:
+        snapshots = snapshots.filter(taken_at__lt=end)
+    return snapshots
