@@ -40,18 +40,9 @@ def collection_feeds(
     return dict(feeds)
 
 
-def candle_fetch_starts(
-    *, horizons: Mapping[tuple[int, str], datetime]
-) -> dict[tuple[int, str], datetime]:
-    """Where the next fetch of each (market id, timeframe) series starts, in one query: just
-    after its last closed candle (so the forming one is re-read), or at its first hole within
-    its horizon start, or at the horizon start when it has no closed candle there yet."""
-    if not horizons:
-        return {}
-    keys = list(horizons)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
+# Per series: its last closed candle and its first hole since the horizon (the table name is
+# ours, the values are parameters).
+FETCH_STARTS_SQL = f"""
             SELECT feed.market_id, feed.timeframe, found.last_closed, found.first_hole
             FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::interval[])
                 AS feed(market_id, timeframe, horizon, step)
@@ -66,7 +57,21 @@ def candle_fetch_starts(
                         AND is_closed AND open_time >= feed.horizon
                 ) series
             ) found
-            """,  # noqa: S608 - the table name is ours, the values are parameters
+            """  # noqa: S608
+
+
+def candle_fetch_starts(
+    *, horizons: Mapping[tuple[int, str], datetime]
+) -> dict[tuple[int, str], datetime]:
+    """Where the next fetch of each (market id, timeframe) series starts, in one query: just
+    after its last closed candle (so the forming one is re-read), or at its first hole within
+    its horizon start, or at the horizon start when it has no closed candle there yet."""
+    if not horizons:
+        return {}
+    keys = list(horizons)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            FETCH_STARTS_SQL,
             [
                 [market_id for market_id, _ in keys],
                 [timeframe for _, timeframe in keys],
