@@ -7,6 +7,7 @@ import functools
 import logging
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -368,7 +369,7 @@ class APSchedulerScheduler(Scheduler):
         pending, record = _pending(job_id)
         if (pending and record is None) or (not pending and not self._is_stored(job_id)):
             raise JobNotFound(f"no job named {job_id!r}")
-        transaction.on_commit(_PendingChange(job_id, f"remove {job_id}", None, remove))
+        _pending_add(_PendingChange(job_id, f"remove {job_id}", None, remove))
 
     def get_job(self, job_id: str) -> JobRecord | None:
         pending, record = _pending(job_id)
@@ -588,7 +589,7 @@ class APSchedulerScheduler(Scheduler):
         if not connection.in_atomic_block:
             return change()
         record = predicted()
-        transaction.on_commit(_PendingChange(job_id, what, record, change))
+        _pending_add(_PendingChange(job_id, what, record, change))
         return record
 
     def _record(self, job: Job, last_runs: Mapping[str, datetime] | None = None) -> JobRecord:
@@ -614,7 +615,10 @@ class _PendingChange:
     record: JobRecord | None  # the job after the change; None once removed
     change: Callable[[], object]
 
+    done: bool = False
+
     def __call__(self) -> None:
+        self.done = True
         try:
             self.change()
         except Exception:
@@ -623,11 +627,27 @@ class _PendingChange:
             logger.exception("scheduler: %s after commit failed", self.what)
 
 
+# This thread's job changes waiting for their transaction, oldest first. Held weakly: the
+# transaction holds each one (transaction.on_commit) until it runs it, or drops it when the
+# transaction, or the savepoint it was made in, rolls back; then it is gone from here too.
+_waiting = threading.local()
+
+
+def _pending_add(change: _PendingChange) -> None:
+    """Run `change` when the transaction commits; until then it is one of `_pending_changes`."""
+    transaction.on_commit(change)
+    _waiting.changes = [*_live(), weakref.ref(change)]
+
+
+def _live() -> list[weakref.ref[_PendingChange]]:
+    return [ref for ref in getattr(_waiting, "changes", []) if ref() is not None]
+
+
 def _pending_changes() -> list[_PendingChange]:
     """This transaction's job changes not made yet (rolled-back savepoints drop theirs)."""
     if not connection.in_atomic_block:
         return []
-    return [func for _, func, _ in connection.run_on_commit if isinstance(func, _PendingChange)]
+    return [change for ref in _live() if (change := ref()) is not None and not change.done]
 
 
 def _pending(job_id: str) -> tuple[bool, JobRecord | None]:
