@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from project.display import decimal_column
-from project.scheduling import CrontabTrigger, InvalidTrigger, SchedulerError, get_scheduler
+from project.scheduling import SchedulerError, get_scheduler
 from strategies.admin_display import (
     CappedCountPaginator,
     ParametersWidget,
@@ -39,6 +39,7 @@ from strategies.status import strategy_next_run_at
 
 RUN_FIELDS = (
     "scheduled_tick",
+    "trigger",
     "status",
     "signal",
     "reason",
@@ -73,9 +74,10 @@ class ReadOnlyAdminMixin:
 
 
 class StrategyAdminForm(forms.ModelForm):
-    """`Strategy.clean()` checks the parameters against the kind's schema and puts each message
-    on the parameters field; the help text and inputs are the chosen kind's. Ticking
-    `is_active` starts the strategy through the lifecycle service on save."""
+    """`Strategy.clean()` checks the parameters against the kind's schema and the crontab with
+    the scheduling interface, and puts each message on its field; the help text and inputs are
+    the chosen kind's. Ticking `is_active` starts the strategy through the lifecycle service on
+    save."""
 
     class Meta:
         model = Strategy
@@ -87,19 +89,6 @@ class StrategyAdminForm(forms.ModelForm):
         if "parameters" in self.fields:
             kind = self.data.get("kind") or self.initial.get("kind") or self.instance.kind
             self.fields["parameters"].help_text = parameters_help(kind)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        try:
-            CrontabTrigger(timezone=data.get("crontab_timezone") or "UTC")
-        except InvalidTrigger as error:
-            raise ValidationError({"crontab_timezone": str(error)}) from None
-        if data.get("crontab"):
-            try:
-                CrontabTrigger.parse(data["crontab"], data.get("crontab_timezone") or "UTC")
-            except InvalidTrigger as error:
-                raise ValidationError({"crontab": str(error)}) from None
-        return data
 
 
 def parameters_help(kind: str | None = None) -> str:
@@ -270,6 +259,7 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "strategy",
         "scheduled_tick",
+        "trigger",
         "status",
         "signal",
         "reason",
@@ -277,7 +267,7 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "started_at",
         "finished_at",
     )
-    list_filter = ("status", "signal", "strategy__mode", "strategy__kind")
+    list_filter = ("status", "trigger", "signal", "strategy__mode", "strategy__kind")
     list_select_related = ("strategy",)
     search_fields = ("strategy__name", "celery_task_id", "error_message")
     # No date_hierarchy: its year/month links scan every run. Pages count at most 10,001.

@@ -21,7 +21,7 @@ from project.display import plain
 from strategies.engine import get_strategy_class, strategy_choices
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.serializers import StrategyKindSerializer
-from strategies.status import runs_record_trigger, strategies_last_runs
+from strategies.status import strategies_last_runs
 
 RECENT = 10
 COUNT_CAP = 10_000
@@ -60,19 +60,18 @@ def recent_runs(strategy: Strategy) -> SafeString:
     if strategy.pk is None:
         return format_html("{}", "-")
     runs = StrategyRun.objects.filter(strategy=strategy).order_by("-scheduled_tick")[:RECENT]
-    has_trigger = runs_record_trigger()
     rows = [
         (
             reverse("admin:strategies_strategyrun_change", args=[run.pk]),
             when(run.scheduled_tick),
-            *([run.get_trigger_display()] if has_trigger else []),  # type: ignore[attr-defined]
+            run.get_trigger_display(),
             run.get_status_display(),
             run.signal or "-",
             run.reason or run.error_message or "",
         )
         for run in runs
     ]
-    headers = ("tick", *(["trigger"] if has_trigger else []), "status", "signal", "reason")
+    headers = ("tick", "trigger", "status", "signal", "reason")
     return _table(
         headers,
         rows,

@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.db.models import Q
 
 from marketdata.models import BalanceSnapshot
-from strategies import queries
+from strategies import selectors
 from strategies.models import Order, PaperPosition, Strategy
 
 ZERO = Decimal(0)
@@ -163,7 +163,7 @@ def strategy_performance(
     fills = strategy_fills(strategy_id=strategy.pk)
     starting = _starting_capital(strategy=strategy, fills=fills)
     ledger = fills_replay(fills=fills, starting_quote=starting, prices=prices)
-    last = queries.last_price(market_id=strategy.market_id, timeframe=strategy.timeframe)
+    last = selectors.last_price(market_id=strategy.market_id, timeframe=strategy.timeframe)
     price = last.value if last is not None else None
     equity = ledger.equity(price) if price is not None else None
     unrealized = (ledger.base * price - ledger.cost).quantize(STEP) if price is not None else None

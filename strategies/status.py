@@ -21,11 +21,6 @@ def strategy_next_run_at(*, strategy: Strategy, now: datetime | None = None) -> 
     return strategy.trigger.next_tick(now or timezone.now())
 
 
-def runs_record_trigger() -> bool:
-    """Whether runs say what fired them (`StrategyRun.trigger`: schedule, run-now, catch-up)."""
-    return any(field.name == "trigger" for field in StrategyRun._meta.fields)
-
-
 def strategies_last_runs(*, strategy_ids: Iterable[int]) -> dict[int, StrategyRun]:
     """The newest run of each strategy, in one query (DISTINCT ON the run's unique index)."""
     runs = (

@@ -15,7 +15,7 @@ from project.display import plain
 from strategies.chart import strategy_chart
 from strategies.models import Strategy, StrategyRun
 from strategies.performance import strategy_performance
-from strategies.status import runs_record_trigger, strategy_next_run_at
+from strategies.status import strategy_next_run_at
 
 RUNS_PER_PAGE = 50
 
@@ -44,7 +44,6 @@ def strategy_page(request: HttpRequest, pk: int) -> HttpResponse:
         "runs": runs[:RUNS_PER_PAGE],
         "page": page,
         "has_next": len(runs) > RUNS_PER_PAGE,
-        "has_trigger": runs_record_trigger(),
         "title": f"Strategy {strategy.name}",
     }
     return render(request, "strategies/strategy_page.html", context)
