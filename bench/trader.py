@@ -46,9 +46,9 @@ FILL_SQL = {
     "runs": """
         INSERT INTO strategies_strategyrun
             (strategy_id, scheduled_tick, started_at, status, signal, parameters, reason,
-             error_class, error_message, celery_task_id)
+             error_class, error_message, celery_task_id, trigger)
         SELECT %(strategy)s + n %% 1000, %(start)s + (n / 1000) * interval '1 minute', now(),
-               'succeeded', 'hold', '{}', '', '', '', ''
+               'succeeded', 'hold', '{}', '', '', '', '', 'schedule'
         FROM generate_series(0, %(count)s - 1) AS n""",
 }
 
