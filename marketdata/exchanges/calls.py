@@ -69,8 +69,15 @@ def create_order(
 CLIENT_ORDER_ID_PARAMS = {"bitstamp": "client_order_id", "coinbase": "client_order_id"}
 
 
+# OKX takes letters and digits only ([a-zA-Z0-9]{1,32}): "-" becomes "x", which our ids
+# ("tw-<strategy>-<tick>") never contain otherwise, so distinct ids stay distinct.
+ALPHANUMERIC_CLIENT_ORDER_IDS = {"okx"}
+
+
 def client_order_params(ccxt_id: str, client_order_id: str) -> dict[str, str]:
     """How an order (or a lookup) carries our client order id on this exchange."""
+    if ccxt_id in ALPHANUMERIC_CLIENT_ORDER_IDS:
+        client_order_id = client_order_id.replace("-", "x")
     return {CLIENT_ORDER_ID_PARAMS.get(ccxt_id, "clientOrderId"): client_order_id}
 
 

@@ -159,7 +159,8 @@ def validate_order(
     average = _number(raw.get("average"), "order average price", optional=True)
     return OrderResult(
         exchange_order_id=str(raw["id"]),
-        client_order_id=raw.get("clientOrderId") or client_order_id,
+        # Ours, as we asked for it: some exchanges echo it in their own form (OKX).
+        client_order_id=client_order_id,
         status=status,
         amount=amount,
         filled=filled,
