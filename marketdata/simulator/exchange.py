@@ -7,7 +7,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from marketdata.simulator.http import Server, handler_for
+from marketdata.simulator.http import Server
 from marketdata.simulator.orders import DEFAULT_BALANCES, MINIMUM_ORDER_VALUE, AccountBook
 from marketdata.simulator.prices import MARKETS, STEPS, PriceSeries, SimMarket, synthetic_markets
 from marketdata.simulator.records import FAULT_KINDS, ApiError, Fault, SimOrder
@@ -44,7 +44,7 @@ class SimulatedExchange(AccountBook):
         self.request_log: list[tuple[float, str, str]] = []
         self.lock = threading.RLock()
         self._next_order_id = 1_000_000
-        self.server = Server((host, port), handler_for(self))
+        self.server = Server((host, port), self)
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

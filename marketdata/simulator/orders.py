@@ -56,13 +56,7 @@ class AccountBook:
     def create_order(
         self, key: str, market: SimMarket, side: str, kind: str, form: dict[str, str]
     ) -> SimOrder:
-        try:
-            amount = Decimal(form["amount"])
-            price = Decimal(form["price"]) if kind == "limit" else None
-        except (KeyError, ArithmeticError):
-            raise ApiError(200, _error("Invalid amount or price.")) from None
-        if not amount.is_finite() or amount <= 0 or (price is not None and price <= 0):
-            raise ApiError(200, _error("Invalid amount or price."))
+        amount, price = _amount_and_price(form, kind)
         client_order_id = form.get("client_order_id", "")
         with self.lock:
             if client_order_id and any(
@@ -192,3 +186,14 @@ class AccountBook:
                 200, {"status": "error", "reason": "Invalid signature", "code": "API0005"}
             )
         return key
+
+
+def _amount_and_price(form: dict[str, str], kind: str) -> tuple[Decimal, Decimal | None]:
+    try:
+        amount = Decimal(form["amount"])
+        price = Decimal(form["price"]) if kind == "limit" else None
+    except (KeyError, ArithmeticError):
+        raise ApiError(200, _error("Invalid amount or price.")) from None
+    if not amount.is_finite() or amount <= 0 or (price is not None and price <= 0):
+        raise ApiError(200, _error("Invalid amount or price."))
+    return amount, price
