@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from marketdata.exchanges.clients import sync_client
@@ -69,16 +70,26 @@ def create_order(
 CLIENT_ORDER_ID_PARAMS = {"bitstamp": "client_order_id", "coinbase": "client_order_id"}
 
 
-# OKX takes letters and digits only ([a-zA-Z0-9]{1,32}): "-" becomes "x", which our ids
-# ("tw-<strategy>-<tick>") never contain otherwise, so distinct ids stay distinct.
-ALPHANUMERIC_CLIENT_ORDER_IDS = {"okx"}
+CLIENT_ORDER_ID_NAMESPACE = uuid.UUID("5f0c6a8e-3d2b-4c1a-9e7f-7469636b776b")
+
+
+def exchange_client_order_id(ccxt_id: str, client_order_id: str) -> str:
+    """Our client order id in the form the exchange accepts; the same id gives the same form,
+    so a resent order or a lookup carries what the first attempt carried."""
+    if ccxt_id == "okx":
+        # Letters and digits only ([a-zA-Z0-9]{1,32}): "-" becomes "x", which our ids
+        # ("tw-<strategy>-<tick>") never hold otherwise, so distinct ids stay distinct.
+        return client_order_id.replace("-", "x")
+    if ccxt_id == "kraken":
+        # cl_ord_id takes a UUID or at most 18 characters of free text; ours are longer.
+        return str(uuid.uuid5(CLIENT_ORDER_ID_NAMESPACE, client_order_id))
+    return client_order_id
 
 
 def client_order_params(ccxt_id: str, client_order_id: str) -> dict[str, str]:
     """How an order (or a lookup) carries our client order id on this exchange."""
-    if ccxt_id in ALPHANUMERIC_CLIENT_ORDER_IDS:
-        client_order_id = client_order_id.replace("-", "x")
-    return {CLIENT_ORDER_ID_PARAMS.get(ccxt_id, "clientOrderId"): client_order_id}
+    sent = exchange_client_order_id(ccxt_id, client_order_id)
+    return {CLIENT_ORDER_ID_PARAMS.get(ccxt_id, "clientOrderId"): sent}
 
 
 def fetch_order_by_client_id(
