@@ -58,7 +58,10 @@ def create_order(
             return call_with_retry(
                 f"{what} read-back",
                 lambda: validate_order(
-                    client.fetch_order(created.exchange_order_id, symbol), client_order_id
+                    client.fetch_order(
+                        created.exchange_order_id, symbol, FETCH_ORDER_PARAMS.get(client.id, {})
+                    ),
+                    client_order_id,
                 ),
             )
         except ExchangeError:
@@ -66,8 +69,13 @@ def create_order(
 
 
 # Where ccxt does not map its unified `clientOrderId` (Coinbase drops it and sends an id of its
-# own), the exchange's own parameter, which ccxt passes through.
-CLIENT_ORDER_ID_PARAMS = {"bitstamp": "client_order_id", "coinbase": "client_order_id"}
+# own; Bybit looks up by orderLinkId only), the exchange's own parameter, passed through.
+CLIENT_ORDER_ID_PARAMS = {
+    "bitstamp": "client_order_id", "coinbase": "client_order_id", "bybit": "orderLinkId"
+}  # fmt: skip
+# ccxt's Bybit reads a unified account's order only when told that it sees the last 500 orders
+# alone: ours are read right after placing them, or looked up after a timeout.
+FETCH_ORDER_PARAMS: dict[str, dict[str, object]] = {"bybit": {"acknowledged": True}}
 
 
 CLIENT_ORDER_ID_NAMESPACE = uuid.UUID("5f0c6a8e-3d2b-4c1a-9e7f-7469636b776b")
@@ -100,7 +108,12 @@ def fetch_order_by_client_id(
         raw = call_with_retry(
             f"{account.exchange.name} fetch_order {client_order_id}",
             lambda: client.fetch_order(
-                None, symbol, client_order_params(client.id, client_order_id)
+                None,
+                symbol,
+                {
+                    **FETCH_ORDER_PARAMS.get(client.id, {}),
+                    **client_order_params(client.id, client_order_id),
+                },
             ),
         )
         return validate_order(raw, client_order_id)
