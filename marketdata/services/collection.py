@@ -72,8 +72,10 @@ def market_data_collect(
     pairs -= set(skip_feeds)
     work = collection_plan(pairs=pairs, now=timezone.now(), due_only=due_only)
     harvests = asyncio.run(_harvest_all(work))
-    summary = {item.exchange.name: harvest_store(item, harvest) for item, harvest in
-               zip(work, harvests, strict=True)}  # fmt: skip
+    summary = {
+        item.exchange.name: harvest_store(item, harvest)
+        for item, harvest in zip(work, harvests, strict=True)
+    }
     for name, report in summary.items():
         logger.info(
             "collected %s: %d feeds, %d candles, %d tickers, %d errors in %d ms",
