@@ -86,18 +86,3 @@ def recent_candles(
 def watchlist_feeds() -> set[tuple[int, str]]:
     """The (market id, timeframe) pairs of the enabled watchlist."""
     return set(Watchlist.objects.filter(enabled=True).values_list("market_id", "timeframe"))
-
-
-def feeds_by_exchange(
-    *, pairs: Iterable[tuple[int, str]]
-) -> dict[Exchange, list[tuple[Market, str]]]:
-    """The given (market id, timeframe) pairs grouped per enabled exchange, each pair once,
-    active markets only."""
-    wanted = set(pairs)
-    markets = Market.objects.select_related("exchange").in_bulk({m for m, _ in wanted})
-    feeds: dict[Exchange, list[tuple[Market, str]]] = defaultdict(list)
-    for market_id, timeframe in sorted(wanted):
-        market = markets.get(market_id)
-        if market is not None and market.active and market.exchange.enabled:
-            feeds[market.exchange].append((market, timeframe))
-    return dict(feeds)

@@ -90,7 +90,11 @@ def collection_plan(
     *, pairs: set[tuple[int, str]], now: datetime, due_only: bool
 ) -> list[ExchangeWork]:
     """What to fetch from each exchange: each series once, from where the database ends."""
-    feeds_by_exchange = selectors.feeds_by_exchange(pairs=pairs)
+    feeds_by_exchange = {
+        exchange: kept
+        for exchange, feeds in selectors.collection_feeds(extra=pairs).items()
+        if (kept := [(market, tf) for market, tf in feeds if (market.pk, tf) in pairs])
+    }
     starts = selectors.candle_fetch_starts(
         horizons={
             (market.pk, tf): _horizon_start(tf, now)
