@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -64,15 +64,8 @@ def test_active_strategies_feeds_are_their_market_and_timeframe() -> None:
     assert active_strategy_feeds() == {(active.market_id, "15m")}
 
 
-@pytest.mark.django_db
-def test_cleanup_deletes_exactly_what_is_past_retention(settings: Settings) -> None:
-    settings.RETENTION_CANDLE_DAYS = {"1m": 30, "1h": 0}
-    settings.RETENTION_TICKER_DAYS = 7
-    settings.RETENTION_STRATEGY_RUN_DAYS = 90
-    settings.RETENTION_BALANCE_SNAPSHOT_DAYS = 365
-    settings.RETENTION_TASK_RESULT_DAYS = 14
-    settings.RETENTION_BATCH_SIZE = 2
-    now = timezone.now()
+def rows_aged(now: datetime) -> None:
+    """Candles, tickers, runs, snapshots and task results, each this many days old."""
     market: Market = MarketFactory()
     price = {f: Decimal(1) for f in ("open", "high", "low", "close", "volume")}
     for days in (31, 32, 33, 29, 1):
@@ -95,6 +88,18 @@ def test_cleanup_deletes_exactly_what_is_past_retention(settings: Settings) -> N
     for n, days in enumerate((15, 13)):
         TaskResult.objects.create(task_id=f"t{n}", status="SUCCESS")
         TaskResult.objects.filter(task_id=f"t{n}").update(date_done=now - timedelta(days))
+
+
+@pytest.mark.django_db
+def test_cleanup_deletes_exactly_what_is_past_retention(settings: Settings) -> None:
+    settings.RETENTION_CANDLE_DAYS = {"1m": 30, "1h": 0}
+    settings.RETENTION_TICKER_DAYS = 7
+    settings.RETENTION_STRATEGY_RUN_DAYS = 90
+    settings.RETENTION_BALANCE_SNAPSHOT_DAYS = 365
+    settings.RETENTION_TASK_RESULT_DAYS = 14
+    settings.RETENTION_BATCH_SIZE = 2
+    now = timezone.now()
+    rows_aged(now)
 
     report = data_retention_apply(now=now)
 
