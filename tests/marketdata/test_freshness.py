@@ -79,7 +79,12 @@ def test_a_1m_paper_strategy_succeeds_on_consecutive_minutes_with_real_beat_and_
             )
             return any(b - a == timedelta(minutes=1) for a, b in itertools.pairwise(ticks))
 
-        wait_for(consecutive_successes, timeout=300, what="two successful runs a minute apart")
+        runs = StrategyRun.objects.filter(strategy=strategy).order_by("scheduled_tick")
+        try:
+            wait_for(consecutive_successes, timeout=300, what="two successful runs a minute apart")
+        except AssertionError as error:
+            seen = list(runs.values_list("scheduled_tick", "status", "reason", "error_message"))
+            raise AssertionError(f"{error}; runs: {seen}") from None
     finally:
         beat.stop()
 
