@@ -36,8 +36,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Exchange)
 class ExchangeAdmin(admin.ModelAdmin):
-    list_display = ("name", "ccxt_id", "api_url", "enabled", "last_success_at", "last_error_at")
-    list_filter = ("enabled", "ccxt_id")
+    list_display = (
+        "name", "ccxt_id", "sandbox", "api_url", "enabled", "last_success_at", "last_error_at"
+    )  # fmt: skip
+    list_filter = ("enabled", "sandbox", "ccxt_id")
     search_fields = ("name", "ccxt_id")
     readonly_fields = ("last_success_at", "last_error_at", "last_error", "created_at")
     # A URL typed without a scheme is an exchange's public endpoint: https, as Django 6 assumes.

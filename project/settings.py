@@ -150,7 +150,11 @@ EXCHANGE_CONCURRENCY = env.integer("EXCHANGE_CONCURRENCY", ENV, 8, minimum=1)
 EXCHANGE_RATE_LIMITS = env.integer_mapping("EXCHANGE_RATE_LIMITS", ENV)
 MARKETDATA_BACKFILL_CANDLES = env.integer("MARKETDATA_BACKFILL_CANDLES", ENV, 500, minimum=1)
 MARKETDATA_PAGE_LIMIT = env.integer("MARKETDATA_PAGE_LIMIT", ENV, 1000, minimum=1)
-SIMULATOR_URL = ENV.get("SIMULATOR_URL", "http://127.0.0.1:8765/api")
+SIMULATOR_URL = ENV.get("SIMULATOR_URL", "http://127.0.0.1:8765")
+MARKETDATA_MAX_CLOCK_SKEW_SECONDS = env.integer("MARKETDATA_MAX_CLOCK_SKEW_SECONDS", ENV, 30)
+MARKETDATA_DELIST_MAX_SHARE = env.decimal(
+    "MARKETDATA_DELIST_MAX_SHARE", ENV, Decimal("0.2"), Decimal(0), Decimal(1)
+)
 
 # --- Retention (days; 0 keeps forever) ----------------------------------------------------
 RETENTION_CANDLE_DAYS = {

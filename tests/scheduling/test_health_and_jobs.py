@@ -20,6 +20,7 @@ from tests.processes import start_run_scheduler
 SYSTEM_JOB_IDS = [
     "cleanup_old_data",
     "collect_crypto_data",
+    "collect_due_candles",
     "health_check",
     "sync_user_balances",
     "update_exchange_symbols",
