@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketdata', '0001_initial'),
+        ('marketdata', '0002_exchange_endpoints_and_ccxt_market'),
     ]
 
     operations = [
