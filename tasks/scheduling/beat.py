@@ -20,7 +20,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from tasks.heartbeat import beat_heartbeat_write, this_beat
-from tasks.scheduling.dispatch import PLAN_BATCH, beat_probe, due_jobs_claim, schedules_plan
+from tasks.scheduling.dispatch import beat_probe, due_jobs_claim, schedules_plan
 from tasks.scheduling.hooks import startup_hooks_run
 from tasks.scheduling.outbox import firings_publish
 
@@ -82,18 +82,17 @@ class TickScheduler(beat.Scheduler):
     def _stamp(self) -> None:
         """The heartbeat, at most once a second: a busy beat ticks far more often."""
         if time.monotonic() - self._stamped >= STAMP_EVERY:
+            close_old_connections()  # past CONN_MAX_AGE or broken: a fresh one
             beat_heartbeat_write(firing=self.firing)
             self._stamped = time.monotonic()
 
     def _dispatch(self) -> float:
         """Do what the probe says there is to do; the seconds until the next due job."""
-        close_old_connections()
         adopt = timedelta(seconds=settings.BEAT_OUTBOX_ADOPT_SECONDS)
         probe = beat_probe(adopt_before=timezone.now() - adopt)
         now = timezone.now()
         if probe.stale:
-            while schedules_plan() == PLAN_BATCH:
-                pass
+            schedules_plan()  # one batch: due jobs fire between batches of a mass change
         if probe.soonest is not None and probe.soonest <= now:
             self._fire_due()
         elif probe.orphans:
