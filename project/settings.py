@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_celery_results",
     "marketdata",
@@ -204,6 +205,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LANGUAGE_CODE = "en-us"
+# One date format on every page (2026-12-01 11:40:00), the admin's lists included.
+FORMAT_MODULE_PATH = ["project.formats"]
 TIME_ZONE = CELERY_TIMEZONE
 USE_I18N = True
 USE_TZ = True
@@ -219,6 +222,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# Files served at the site's root (the favicon browsers ask every page for), by WhiteNoise.
+WHITENOISE_ROOT = BASE_DIR / "project" / "public"
 
 # Each user's API writes (POST, PUT, PATCH, DELETE) per second, minute, hour or day.
 API_WRITE_RATE = ENV.get("API_WRITE_RATE", "60/minute").strip()
@@ -246,6 +251,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar): works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Three models have a `status`: name each choice set (a generated client's type names).
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "marketdata.models.ExchangeAccount.Status",
