@@ -1,0 +1,131 @@
+"""Real beat processes: every tick exactly once with two beats, after a kill -9, a restart."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from tasks.models import BeatInstance, Firing
+from tests.processes import ManagedProcess, start_beat
+from tests.scheduling.beats import (
+    drained,
+    duplicates,
+    gaps,
+    interval_jobs,
+    jobs_stop,
+    published,
+    ran_ticks,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def run_for(seconds: float, *beats: ManagedProcess) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for beat in beats:
+            assert beat.alive(), beat.log()[-3000:]
+        time.sleep(0.5)
+
+
+def test_two_beats_fire_every_tick_of_500_jobs_exactly_once(
+    recording_worker: ManagedProcess,
+) -> None:
+    label = interval_jobs(500, every=2)
+    beats = [start_beat(), start_beat()]
+    try:
+        run_for(30, *beats)
+    finally:
+        jobs_stop(label)
+        for beat in beats:
+            beat.stop()
+
+    runs = drained(label, timeout=180)
+
+    assert len(runs) == published(label) >= 500 * 12
+    assert duplicates(runs) == []
+    assert gaps(runs, every=2) == {}
+    assert len({job for job, _ in runs}) == 500
+    assert BeatInstance.objects.count() == 2
+
+
+def test_when_one_beat_is_killed_the_other_fires_on_within_5_seconds(
+    recording_worker: ManagedProcess,
+) -> None:
+    label = interval_jobs(50, every=1)
+    first, second = start_beat(), start_beat()
+    try:
+        run_for(6, first, second)
+        first.kill()
+        killed_at = time.time()
+        run_for(10, second)
+    finally:
+        jobs_stop(label)
+        first.stop()
+        second.stop()
+
+    runs = drained(label, timeout=120)
+    after_kill = Firing.objects.filter(
+        job_name__startswith=f"{label}-", scheduled_tick__gte=_at(killed_at)
+    )
+    latest_publish = max(
+        (f.published_at - f.scheduled_tick for f in after_kill), default=timedelta(0)
+    )
+
+    assert duplicates(runs) == []
+    assert gaps(runs, every=1) == {}
+    assert after_kill.count() >= 50 * 8
+    assert after_kill.exclude(published_at=None).count() == after_kill.count()
+    assert latest_publish < timedelta(seconds=5)
+
+
+def test_a_restarted_beat_neither_misses_nor_repeats_a_tick(
+    recording_worker: ManagedProcess,
+) -> None:
+    label = interval_jobs(20, every=1)
+    beat = start_beat()
+    try:
+        run_for(4, beat)
+    finally:
+        beat.stop()
+    stopped_at = time.time()
+    time.sleep(3)
+    beat = start_beat()
+    try:
+        run_for(4, beat)
+    finally:
+        jobs_stop(label)
+        beat.stop()
+
+    runs = drained(label, timeout=120)
+    ticks_while_down = {tick for _, tick in runs if stopped_at < tick.timestamp() < stopped_at + 3}
+
+    assert duplicates(runs) == []
+    assert gaps(runs, every=1) == {}
+    assert len(ticks_while_down) >= 2  # fired after the restart, each on its own
+    assert Firing.objects.filter(job_name__startswith=label, trigger="catch_up").count() == 0
+
+
+def test_a_beat_under_the_other_backend_fires_nothing_and_says_why(
+    recording_worker: ManagedProcess,
+) -> None:
+    label = interval_jobs(3, every=1)
+    beat = start_beat(SCHEDULER_BACKEND="apscheduler")
+    try:
+        run_for(4, beat)
+    finally:
+        jobs_stop(label)
+        beat.stop()
+
+    assert "this beat fires nothing" in beat.log()
+    assert Firing.objects.count() == 0
+    assert ran_ticks(label) == []
+    assert BeatInstance.objects.get().firing is False
+
+
+def _at(unix: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(unix, UTC)
