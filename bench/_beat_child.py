@@ -119,8 +119,24 @@ def _stock() -> tuple[type, Callable[[Any, str], float | None]]:
     return DatabaseScheduler, probe
 
 
+def _ours() -> tuple[type, Callable[[Any, str], float | None]]:
+    from tasks.models import JobSchedule
+    from tasks.scheduling.beat import TickScheduler
+
+    def probe(scheduler: Any, name: str) -> float | None:
+        # Ours holds no schedule in memory: an edit is applied once a beat has re-planned the
+        # job's next fire time from its new schedule (the edit's trigger marked it stale).
+        planned = JobSchedule.objects.filter(
+            periodic_task__name=name, stale=False, next_fire_at__isnull=False
+        ).values_list("periodic_task__interval__every", flat=True)
+        return next(iter(planned), None)
+
+    return TickScheduler, probe
+
+
 KINDS: dict[str, Callable[[], tuple[type, Callable[[Any, str], float | None]]]] = {
     "stock": _stock,
+    "ours": _ours,
 }
 
 

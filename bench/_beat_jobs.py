@@ -111,6 +111,31 @@ class Fleet:
         PeriodicTasks.update_changed()
         return burst[0].job_id, seconds, float(tick)
 
+    def disarm(self, count: int) -> None:
+        """Put the burst's jobs back on the quiet interval, as if they had just run."""
+        from django.utils import timezone
+        from django_celery_beat.models import PeriodicTask, PeriodicTasks
+
+        from strategies.models import Strategy
+
+        burst = self.strategies[:count]
+        Strategy.objects.filter(pk__in=[s.pk for s in burst]).update(interval_seconds=self.quiet[0])
+        PeriodicTask.objects.filter(name__in=[s.job_id for s in burst]).update(
+            interval=_every(self.quiet[0]), last_run_at=timezone.now()
+        )
+        PeriodicTasks.update_changed()
+
+    def plan(self) -> tuple[int, float]:
+        """Plan every job whose schedule changed (what a running beat of ours does within a
+        tick or, for many at once, a tick per thousand): each side then starts on planned
+        rows. Returns how many were planned and the seconds it took."""
+        from tasks.scheduling.dispatch import schedules_plan
+
+        began, planned = time.perf_counter(), 0
+        while done := schedules_plan(limit=BATCH):
+            planned += done
+        return planned, time.perf_counter() - began
+
     def prepare_edit(self) -> tuple[str, int, Callable[[], float]]:
         """A quiet job, its new interval, and the edit: `strategy_update`, returning its commit."""
         from strategies.services import strategy_update
