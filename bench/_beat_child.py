@@ -43,7 +43,7 @@ def main() -> None:
         startup_s=time.perf_counter() - began,
         first_tick_returned=first,
         at=time.time(),
-        **_memory(),
+        **memory(),
     )
     idle = []
     for _ in range(IDLE_TICKS):
@@ -66,7 +66,7 @@ def _serve(scheduler: Any, probe: Callable[[Any, str], float | None]) -> None:
         wake = time.monotonic() + (interval if interval and interval > 0 else 0.0)
         while (command := commands.next(until=wake)) is not None:
             if command.get("stop"):
-                _say(event="stopped", at=time.time(), **_memory())
+                _say(event="stopped", at=time.time(), **memory())
                 return
             watched = command
             _say(event="watching", name=command["watch"], at=time.time())
@@ -91,7 +91,7 @@ class _Commands:
         return json.loads(line)
 
 
-def _memory() -> dict[str, float]:
+def memory() -> dict[str, float]:
     """Resident memory now and at its peak, from the kernel's own account of this process."""
     fields = {}
     for line in Path("/proc/self/status").read_text().splitlines():

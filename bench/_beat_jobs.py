@@ -34,7 +34,7 @@ class Fleet:
     start-up reconcile finds nothing to change (the first size checks that).
     """
 
-    def __init__(self, quiet: list[int]) -> None:
+    def __init__(self, quiet: list[int], check: bool = True) -> None:
         from django.contrib.auth import get_user_model
 
         from marketdata.models import Exchange, Market
@@ -47,13 +47,14 @@ class Fleet:
             exchange=exchange, symbol="BTC/USD", exchange_symbol="btcusd", base="BTC", quote="USD"
         )
         self._edits = 0
-        self._checked = False
+        self._checked = not check
 
     @property
     def size(self) -> int:
         return len(self.strategies)
 
-    def grow(self, size: int) -> None:
+    def grow(self, size: int, rows: bool = True) -> None:
+        """Strategies up to `size`, each with its `PeriodicTask` row (unless `rows` is off)."""
         from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
         from strategies.models import Strategy
@@ -73,6 +74,9 @@ class Fleet:
                 )
                 for n in range(start, min(size, start + BATCH))
             )
+            self.strategies.extend(made)
+            if not rows:
+                continue
             PeriodicTask.objects.bulk_create(
                 PeriodicTask(
                     name=strategy.job_id,
@@ -84,7 +88,6 @@ class Fleet:
                 )
                 for strategy in made
             )
-            self.strategies.extend(made)
         PeriodicTasks.update_changed()
         if not self._checked:
             self._check_in_sync()
