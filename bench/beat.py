@@ -149,9 +149,26 @@ def _burst_phase(
         burst_duplicates=got.duplicates,
         burst_task_ids_unique=got.task_ids_unique,
     )
+    result.update(_firing_rows(tick))
     if got.messages < BURST:
         result["burst_reached"] = f"{got.messages} of {BURST} within {budget:.0f} s of the tick"
     return result
+
+
+def _firing_rows(tick: float) -> dict[str, Any]:
+    """Ours only: the burst's firing rows (one per job) and their own publish lateness."""
+    from tasks.models import Firing
+
+    rows = Firing.objects.filter(scheduled_tick=datetime.fromtimestamp(tick, UTC))
+    published = [at.timestamp() for at in rows.values_list("published_at", flat=True) if at]
+    if not rows.exists():
+        return {}
+    lateness = _burst.lateness(published, tick)
+    return {
+        "burst_firing_rows": rows.count(),
+        "burst_rows_p99_ms": lateness.get("p99"),
+        "burst_rows_max_ms": lateness.get("max"),
+    }
 
 
 def _edit_phase(child: _Child, fleet: Any, budget: float) -> dict[str, Any]:
@@ -243,6 +260,8 @@ def _table(figures: dict[str, Any], size: int, sides: list[str]) -> None:
         ("burst lateness max", "burst_max_ms", "ms"),
         ("burst messages in the queue", "burst_messages", ""),
         ("burst duplicates", "burst_duplicates", ""),
+        ("burst firing rows (ours)", "burst_firing_rows", ""),
+        ("burst p99 by published_at (ours)", "burst_rows_p99_ms", "ms"),
         ("RSS after start-up", "rss_mb", "MB"),
         ("RSS peak", "peak_rss_mb", "MB"),
     )
