@@ -109,6 +109,8 @@ def strategy_jobs_reconcile(*, scheduler: Scheduler) -> ScheduleSync:
         result.removed = [name for (name,) in cursor.fetchall()]
         cursor.execute(UNREADABLE)
         result.failed = {name: "its crontab does not have five fields" for (name,) in cursor}
+        # ON COMMIT DROP waits for the outermost commit; a caller's transaction may go on.
+        cursor.execute("DROP TABLE strategy_jobs_desired")
         if result.changed:
             PeriodicTasks.update_changed()
     logger.info(

@@ -16,8 +16,12 @@ from tasks.models import Firing
 from tests.scheduling.tasks import TICK_TASK
 
 
-def interval_jobs(count: int, every: int) -> str:
-    """`count` enabled jobs of the tick-recording task every `every` s; returns their label."""
+def interval_jobs(count: int, every: int, *, to_queue: bool = False) -> str:
+    """`count` enabled jobs of the tick-recording task every `every` s; returns their label.
+
+    With `to_queue` their messages go to a queue of their own that no worker reads, so a
+    test counts exactly what the beats published (`queued_ticks`).
+    """
     label = uuid.uuid4().hex[:10]
     interval, _ = IntervalSchedule.objects.get_or_create(every=every, period="seconds")
     PeriodicTask.objects.bulk_create(
@@ -26,10 +30,25 @@ def interval_jobs(count: int, every: int) -> str:
             task=TICK_TASK,
             interval=interval,
             args=json.dumps([label, f"{label}-{i}"]),
+            queue=f"tw-test-{label}" if to_queue else None,
         )
         for i in range(count)
     )
     return label
+
+
+def queued_ticks(label: str) -> list[tuple[str, datetime]]:
+    """(job, tick) of every message in the label's queue, read from each message's task id."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        raw = client.lrange(f"tw-test-{label}", 0, -1)
+    finally:
+        client.close()
+    keys = []
+    for message in map(json.loads, raw):
+        job, _, tick = message["headers"]["id"].partition("@")
+        keys.append((job, datetime.fromisoformat(tick)))
+    return keys
 
 
 def jobs_stop(label: str) -> None:
