@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import beat
@@ -19,8 +20,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from tasks.heartbeat import beat_heartbeat_write, this_beat
-from tasks.models import JobSchedule
-from tasks.scheduling.dispatch import due_jobs_claim, schedules_plan
+from tasks.scheduling.dispatch import PLAN_BATCH, beat_probe, due_jobs_claim, schedules_plan
 from tasks.scheduling.hooks import startup_hooks_run
 from tasks.scheduling.outbox import firings_publish
 
@@ -69,8 +69,7 @@ class TickScheduler(beat.Scheduler):
             if not self.firing:
                 self._refuse()
                 return self.max_interval
-            self._dispatch()
-            return self._sleep()
+            return self._dispatch()
         except DatabaseError:
             logger.exception("beat tick failed on the database; retrying in %ss", ERROR_PAUSE)
             connection.close()
@@ -86,9 +85,24 @@ class TickScheduler(beat.Scheduler):
             beat_heartbeat_write(firing=self.firing)
             self._stamped = time.monotonic()
 
-    def _dispatch(self) -> None:
+    def _dispatch(self) -> float:
+        """Do what the probe says there is to do; the seconds until the next due job."""
         close_old_connections()
-        schedules_plan()
+        adopt = timedelta(seconds=settings.BEAT_OUTBOX_ADOPT_SECONDS)
+        probe = beat_probe(adopt_before=timezone.now() - adopt)
+        now = timezone.now()
+        if probe.stale:
+            while schedules_plan() == PLAN_BATCH:
+                pass
+        if probe.soonest is not None and probe.soonest <= now:
+            self._fire_due()
+        elif probe.orphans:
+            firings_publish(app=self.app, producer=self.producer, own=[])
+        if probe.stale or (probe.soonest is not None and probe.soonest <= now):
+            return MIN_SLEEP  # plans and fires changed the soonest: probe again at once
+        return self._sleep(probe.soonest, now)
+
+    def _fire_due(self) -> None:
         batch = settings.BEAT_CLAIM_BATCH
         while True:
             claimed = due_jobs_claim(beat_id=this_beat().id, limit=batch)
@@ -106,18 +120,12 @@ class TickScheduler(beat.Scheduler):
             if claimed.jobs < batch:
                 return
 
-    def _sleep(self) -> float:
-        soonest = (
-            JobSchedule.objects.filter(next_fire_at__isnull=False)
-            .order_by("next_fire_at")
-            .values_list("next_fire_at", flat=True)
-            .first()
-        )
+    def _sleep(self, soonest: datetime | None, now: datetime) -> float:
         limit = min(MAX_SLEEP, self.max_interval)
         if soonest is None:
             return limit
         # A due job another beat holds is its to fire: look again shortly, do not spin.
-        return max(MIN_SLEEP, min(limit, (soonest - timezone.now()).total_seconds()))
+        return max(MIN_SLEEP, min(limit, (soonest - now).total_seconds()))
 
     def _refuse(self) -> None:
         if time.monotonic() - self._last_refusal_log < 60:
