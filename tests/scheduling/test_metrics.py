@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -160,3 +162,25 @@ def test_a_firing_counts_once_it_is_published_and_never_twice(client: Client) ->
     assert first["tickwork_beat_pending_firings"] == 1
     assert second[key] == 1
     assert third[key] == 1
+
+
+def test_a_scrape_costs_the_same_queries_whatever_the_firing_history(
+    client: Client, django_assert_max_num_queries: Any
+) -> None:
+    task = job("job_a")
+    old = timezone.now() - timedelta(days=1)
+
+    def scrape_queries(firings: int) -> int:
+        made = Firing.objects.count()
+        for minute in range(made, made + firings):
+            firing(task, old + timedelta(minutes=minute))
+        cache.delete(TOTALS_KEY)
+        with CaptureQueriesContext(connection) as queries:
+            scrape(client)
+        return len(queries)
+
+    few, many = scrape_queries(3), scrape_queries(300)
+
+    assert few == many
+    with django_assert_max_num_queries(few):
+        scrape(client)
