@@ -172,10 +172,10 @@ def _every(seconds: int) -> Any:
 
 
 def _burst_interval(earliest: float) -> tuple[int, int]:
-    """An interval of at least BURST_EVERY_MIN s whose next epoch-grid tick is just after
-    `earliest` (within 3 s): the tick falls where the burst must, on a whole second."""
-    for seconds in range(BURST_EVERY_MIN, 100_000):
-        tick = (int(earliest) // seconds + 1) * seconds
-        if 0 <= tick - earliest <= 3:
-            return seconds, tick
-    raise SystemExit("no burst interval found")  # pragma: no cover - thousands fit
+    """An interval of at least BURST_EVERY_MIN s whose next epoch-grid tick falls soonest after
+    `earliest` (within 60 s): the burst's tick, on a whole second."""
+    for tick in range(int(earliest) + 1, int(earliest) + 61):
+        for seconds in range(BURST_EVERY_MIN, 1_000_000):
+            if tick % seconds == 0:
+                return seconds, tick
+    raise SystemExit("no burst interval found")  # pragma: no cover - 60 seconds always have one
