@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 QUEUE = "celery"  # the default queue every job is published to here
-POLL = 0.001  # seconds between two looks at the queue's length
+POLL = 0.002  # seconds between two looks at the queue's length
+LOOK_AHEAD = 0.25  # seconds before the tick that looking starts
 
 
 def broker() -> Any:
@@ -21,13 +22,18 @@ def broker() -> Any:
     return redis.Redis.from_url(settings.CELERY_BROKER_URL)
 
 
-def arrivals(client: Any, expected: int, until: float, settle: float = 2.0) -> list[float]:
-    """The wall-clock time each message reached the queue, from its length polled every ms.
+def arrivals(
+    client: Any, expected: int, tick: float, until: float, settle: float = 2.0
+) -> list[float]:
+    """The wall-clock time each message reached the queue, from its length polled every 2 ms.
 
     Nothing consumes the queue, so its length only grows: the k-th message arrived by the
     first look that saw at least k. This reads the broker alone, so it times any publisher
-    alike. It looks on for `settle` seconds after `expected` messages, to catch extra ones.
+    alike. Looking starts just before the tick (so the polling does not take the beat's CPU
+    while it waits; a message sent early still shows, as arrived at the first look) and goes
+    on for `settle` seconds after `expected` messages, to catch extra ones.
     """
+    time.sleep(max(0.0, tick - LOOK_AHEAD - time.time()))
     seen: list[float] = []
     stop = until
     while time.time() < stop:
