@@ -121,22 +121,24 @@ def _planned(job: Job, now: datetime) -> datetime | None:
 
 @dataclass(frozen=True)
 class Claimed:
-    """What one claim committed: the firing ids to publish, and the counts for the log."""
+    """What one claim committed: (tick, id) of the firings to publish, and counts for the log."""
 
-    firing_ids: list[int]
+    firings: list[tuple[datetime, int]]
     jobs: int
     refused: int
     skipped: int
 
 
-def due_jobs_claim(*, beat_id: str, limit: int) -> Claimed:
-    """Turn up to `limit` due jobs into firing rows and advance their next fire times, atomically.
+def due_jobs_claim(*, beat_id: str, limit: int, ahead: timedelta = timedelta(0)) -> Claimed:
+    """Turn up to `limit` jobs due within `ahead` into firing rows and advance their next fire
+    times, atomically.
 
     A firing is unique per (job, tick): an insert that meets an existing one is refused (and
-    counted), never sent twice. The messages are published after the commit (`outbox`).
+    counted), never sent twice. The messages are published after the commit, once their tick
+    has come (`outbox`): claiming a moment ahead takes the claim off a burst's lateness.
     """
     with transaction.atomic():
-        now = timezone.now()
+        now = timezone.now() + ahead
         jobs = _locked("js.next_fire_at <= %s AND NOT js.stale", "js.next_fire_at", [now], limit)
         if not jobs:
             return Claimed([], 0, 0, 0)
@@ -150,8 +152,8 @@ def due_jobs_claim(*, beat_id: str, limit: int) -> Claimed:
         inserted = _insert_firings(rows + skips)
         _advance(decisions, now)
     refused = len(rows) + len(skips) - len(inserted)
-    ids = [pk for pk, status in inserted if status == FiringStatus.PENDING]
-    return Claimed(ids, len(jobs), refused, len(skips))
+    firings = [(tick, pk) for pk, status, tick in inserted if status == FiringStatus.PENDING]
+    return Claimed(sorted(firings), len(jobs), refused, len(skips))
 
 
 def _decision(job: Job, now: datetime) -> Decision:
@@ -197,11 +199,11 @@ SELECT v.job_name, v.pt, v.tick, v.task, v.args::jsonb, v.kwargs::jsonb, v.queue
     AS v(job_name, pt, tick, task, args, kwargs, queue, task_id, trigger, missed, status,
          created, beat)
     ON CONFLICT DO NOTHING
-RETURNING id, status
+RETURNING id, status, scheduled_tick
 """
 
 
-def _insert_firings(rows: list[tuple[Any, ...]]) -> list[tuple[int, str]]:
+def _insert_firings(rows: list[tuple[Any, ...]]) -> list[tuple[int, str, datetime]]:
     if not rows:
         return []
     with connection.cursor() as cursor:
@@ -241,10 +243,30 @@ def _advance(decisions: list[tuple[Job, Decision]], now: datetime) -> None:
             cursor.execute(RUN_BOOKKEEPING, [now, fired])
 
 
+HAND_BACK = """
+WITH returned AS (
+    DELETE FROM tasks_firing
+     WHERE id = ANY(%s) AND status = 'pending' AND scheduled_tick > now()
+    RETURNING periodic_task_id, scheduled_tick
+)
+UPDATE tasks_jobschedule AS js SET next_fire_at = LEAST(js.next_fire_at, r.tick)
+  FROM (SELECT periodic_task_id, min(scheduled_tick) AS tick FROM returned GROUP BY 1) AS r
+ WHERE js.periodic_task_id = r.periodic_task_id AND NOT js.stale
+"""
+
+
+def firings_hand_back(*, firing_ids: list[int]) -> int:
+    """Undo claims whose tick has not come, so another beat fires them on time; a stopping
+    beat calls it. Returns how many jobs went back."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(HAND_BACK, [firing_ids])
+        return cursor.rowcount
+
+
 PROBE = """
 SELECT (SELECT min(next_fire_at) FROM tasks_jobschedule WHERE next_fire_at IS NOT NULL),
        EXISTS (SELECT 1 FROM tasks_jobschedule WHERE stale),
-       EXISTS (SELECT 1 FROM tasks_firing WHERE status = 'pending' AND created_at < %s)
+       EXISTS (SELECT 1 FROM tasks_firing WHERE status = 'pending' AND scheduled_tick < %s)
 """
 
 

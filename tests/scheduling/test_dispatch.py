@@ -15,7 +15,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from project.celery import app
 from tasks.models import Firing, JobSchedule
 from tasks.scheduling.beat import TickScheduler
-from tasks.scheduling.dispatch import due_jobs_claim, schedules_plan
+from tasks.scheduling.dispatch import due_jobs_claim, firings_hand_back, schedules_plan
 from tasks.scheduling.outbox import firings_publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,7 +78,7 @@ def test_under_the_skip_policy_missed_ticks_are_recorded_and_not_sent() -> None:
     sent = firings_publish(app=app, producer=TickScheduler(app=app, lazy=True).producer, own=[])
 
     firing = Firing.objects.get(job_name="skipped")
-    assert (claimed.skipped, claimed.firing_ids, sent) == (1, [], 0)
+    assert (claimed.skipped, [pk for _, pk in claimed.firings], sent) == (1, [], 0)
     assert (firing.status, firing.missed_ticks) == ("skipped", 31)
     assert queued("skipped") == []
 
@@ -96,16 +96,30 @@ def test_a_tick_that_has_a_firing_already_is_refused_not_sent_twice() -> None:
 
 
 def test_a_committed_firing_its_beat_never_published_is_published_by_another() -> None:
-    tick = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
-    job("orphan", every=1, next_fire_at=tick)
+    tick = half_an_hour_ago() + timedelta(minutes=30)  # this minute's tick, 2-57 s ago
+    job("orphan", next_fire_at=tick)
     claimed = due_jobs_claim(beat_id="died-before-publishing", limit=10)
-    Firing.objects.update(created_at=timezone.now() - timedelta(seconds=10))
+    producer = TickScheduler(app=app, lazy=True).producer
+    if timezone.now() - tick < timedelta(seconds=3):
+        time.sleep(3)  # an orphan is a firing whose tick passed 2 s ago, still pending
 
-    sent = firings_publish(app=app, producer=TickScheduler(app=app, lazy=True).producer, own=[])
+    sent = firings_publish(app=app, producer=producer, own=[])
 
-    firings = Firing.objects.filter(pk__in=claimed.firing_ids)
-    assert sent == len(claimed.firing_ids) >= 1
-    assert {firing.status for firing in firings} == {"published"}
-    assert sorted(headers["id"] for headers in queued("orphan")) == sorted(
-        firing.celery_task_id for firing in firings
-    )
+    firing = Firing.objects.get(job_name="orphan")
+    assert [pk for _, pk in claimed.firings] == [firing.pk]
+    assert firing.scheduled_tick == tick
+    assert (sent, firing.status) == (1, "published")
+    assert [headers["id"] for headers in queued("orphan")] == [firing.celery_task_id]
+
+
+def test_a_stopping_beat_hands_back_claims_whose_tick_has_not_come() -> None:
+    soon = timezone.now().replace(microsecond=0) + timedelta(seconds=30)
+    task = job("ahead", every=3600, next_fire_at=soon)
+    claimed = due_jobs_claim(beat_id="stopping", limit=10, ahead=timedelta(seconds=31))
+
+    returned = firings_hand_back(firing_ids=[pk for _, pk in claimed.firings])
+
+    assert [tick for tick, _ in claimed.firings] == [soon]
+    assert returned == 1
+    assert not Firing.objects.filter(job_name="ahead").exists()
+    assert JobSchedule.objects.get(pk=task.pk).next_fire_at == soon
