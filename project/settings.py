@@ -76,7 +76,8 @@ TEMPLATES = [
 ]
 
 # --- Database and broker -------------------------------------------------------------------
-# Unset, they point at the embedded stack that `make run` starts under var/.
+# Unset, with DEBUG on, they point at the embedded stack that `make run` starts under var/.
+env.required_unless_debug(("DATABASE_URL", "REDIS_URL"), ENV, debug=DEBUG)
 DATABASES = {
     "default": env.database(
         "DATABASE_URL", ENV.get("DATABASE_URL") or embedded.local_database_url()
@@ -172,6 +173,7 @@ RETENTION_TICKER_DAYS = env.integer("RETENTION_TICKER_DAYS", ENV, 30)
 RETENTION_STRATEGY_RUN_DAYS = env.integer("RETENTION_STRATEGY_RUN_DAYS", ENV, 90)
 RETENTION_BALANCE_SNAPSHOT_DAYS = env.integer("RETENTION_BALANCE_SNAPSHOT_DAYS", ENV, 365)
 RETENTION_TASK_RESULT_DAYS = env.integer("RETENTION_TASK_RESULT_DAYS", ENV, 14)
+RETENTION_FIRING_DAYS = env.integer("RETENTION_FIRING_DAYS", ENV, 7)
 RETENTION_BATCH_SIZE = env.integer("RETENTION_BATCH_SIZE", ENV, 5000, minimum=1)
 
 # --- Trading -------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
@@ -12,9 +11,9 @@ from rest_framework import serializers
 
 from marketdata.models import ExchangeAccount, Market
 from marketdata.serializers import MAX_ID
-from project.scheduling import CrontabTrigger, InvalidTrigger
-from strategies.engine import BaseStrategy, ParamType, get_strategy_class
-from strategies.errors import InvalidParameters, UnknownStrategy
+from project.scheduling import trigger_field_errors
+from strategies.engine import BaseStrategy, ParamType
+from strategies.engine import parameter_errors as engine_parameter_errors
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.services import EDITABLE_FIELDS
 
@@ -73,13 +72,6 @@ class StrategySerializer(serializers.ModelSerializer):
         # The service checks the (owner, name) constraint and answers with a field error.
         validators: list[Any] = []
 
-    def validate_crontab_timezone(self, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise serializers.ValidationError(f"unknown time zone {value!r}") from None
-        return value
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, Any] = {}
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
@@ -88,15 +80,14 @@ class StrategySerializer(serializers.ModelSerializer):
             problems = parameter_errors(kind, parameters)
             if problems:
                 errors["parameters"] = problems
-        crontab = attrs.get("crontab", getattr(self.instance, "crontab", ""))
-        if crontab and ("crontab" in attrs or "crontab_timezone" in attrs):
-            timezone = attrs.get(
-                "crontab_timezone", getattr(self.instance, "crontab_timezone", "UTC")
+        if "crontab" in attrs or "crontab_timezone" in attrs:
+            trigger = trigger_field_errors(
+                crontab=attrs.get("crontab", getattr(self.instance, "crontab", "")),
+                timezone=attrs.get(
+                    "crontab_timezone", getattr(self.instance, "crontab_timezone", "UTC")
+                ),
             )
-            try:
-                CrontabTrigger.parse(crontab, timezone)
-            except InvalidTrigger as error:
-                errors["crontab"] = [str(error)]
+            errors.update({name: [message] for name, message in trigger.items()})
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -106,20 +97,12 @@ def parameter_errors(kind: str | None, parameters: dict[str, Any]) -> dict[str, 
     """Messages by parameter name (`non_field_errors` for the whole object); empty when valid."""
     if kind is None:
         return {}
-    try:
-        strategy_class = get_strategy_class(kind)
-    except UnknownStrategy:
-        return {}  # `kind` itself is reported by its field
     if any(_has_nul(name) or _has_nul(value) for name, value in parameters.items()):
         return {"non_field_errors": ["text may not contain NUL characters"]}
-    try:
-        strategy_class.clean_parameters(parameters)
-    except InvalidParameters as error:
-        return {
-            ("non_field_errors" if name == "__all__" else name): [message]
-            for name, message in error.errors.items()
-        }
-    return {}
+    return {
+        ("non_field_errors" if name == "__all__" else name): [message]
+        for name, message in engine_parameter_errors(kind, parameters).items()
+    }
 
 
 def _has_nul(value: Any) -> bool:

@@ -14,6 +14,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from project.celery import app
 from tasks.models import Firing, JobSchedule
+from tasks.retention import firings_delete_expired
 from tasks.scheduling.beat import TickScheduler
 from tasks.scheduling.dispatch import due_jobs_claim, firings_hand_back, schedules_plan
 from tasks.scheduling.outbox import firings_publish
@@ -123,3 +124,26 @@ def test_a_stopping_beat_hands_back_claims_whose_tick_has_not_come() -> None:
     assert returned == 1
     assert not Firing.objects.filter(job_name="ahead").exists()
     assert JobSchedule.objects.get(pk=task.pk).next_fire_at == soon
+
+
+def test_retention_deletes_old_sent_firings_and_keeps_pending_ones() -> None:
+    now = timezone.now()
+    for name, days, status in (
+        ("old", 8, "published"),
+        ("new", 1, "published"),
+        ("due", 8, "pending"),
+    ):
+        Firing.objects.create(
+            job_name=name,
+            periodic_task_id=1,
+            scheduled_tick=now - timedelta(days),
+            task="health_check",
+            celery_task_id=f"{name}@x",
+            status=status,
+            created_at=now,
+        )
+
+    deleted = firings_delete_expired(now=now)
+
+    assert deleted == 1
+    assert sorted(Firing.objects.values_list("job_name", flat=True)) == ["due", "new"]

@@ -34,9 +34,11 @@ def test_a_catch_up_says_so_only_to_a_task_that_takes_trigger() -> None:
     }
 
 
-def test_the_strategy_task_gets_its_tick() -> None:
+def test_the_strategy_task_gets_its_tick_and_a_catch_up_says_so() -> None:
     import tasks.strategies  # noqa: F401 - registers it, as beat's CELERY_IMPORTS do
 
-    kwargs = firing_kwargs("execute_single_strategy", {}, TICK, "schedule")
+    scheduled = firing_kwargs("execute_single_strategy", {}, TICK, "schedule")
+    catch_up = firing_kwargs("execute_single_strategy", {}, TICK, "catch_up")
 
-    assert kwargs["scheduled_tick"] == TICK.isoformat()
+    assert scheduled == {"scheduled_tick": TICK.isoformat()}
+    assert catch_up == {"scheduled_tick": TICK.isoformat(), "trigger": "catch_up"}
