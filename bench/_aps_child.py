@@ -89,7 +89,8 @@ def _stock(table: str, quiet: int) -> tuple[Any, Callable[[str, int], Callable[[
     from apscheduler.triggers.interval import IntervalTrigger as APSIntervalTrigger
 
     from strategies.services import EXECUTE_TASK
-    from tasks.scheduling.apscheduler_backend import run_task, sqlalchemy_url
+    from tasks.scheduling.apscheduler_backend import run_task
+    from tasks.scheduling.apscheduler_store import sqlalchemy_url
 
     store = SQLAlchemyJobStore(url=sqlalchemy_url(), tablename=table)
     aps = BackgroundScheduler(jobstores={"default": store}, timezone=UTC)

@@ -72,11 +72,8 @@ def _fill(fleet: Any, quiet: int) -> None:
     from apscheduler.triggers.interval import IntervalTrigger as APSIntervalTrigger
 
     from strategies.services import EXECUTE_TASK
-    from tasks.scheduling.apscheduler_backend import (
-        APSchedulerScheduler,
-        run_task,
-        sqlalchemy_url,
-    )
+    from tasks.scheduling.apscheduler_backend import APSchedulerScheduler, run_task
+    from tasks.scheduling.apscheduler_store import sqlalchemy_url
 
     ours = APSchedulerScheduler()
     first = fleet.strategies[0]
