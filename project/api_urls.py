@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from marketdata import api as marketdata_api
 from strategies import api as strategies_api
+from tasks import api as tasks_api
 
 router = DefaultRouter()
 router.register("exchanges", marketdata_api.ExchangeViewSet, basename="exchange")
@@ -15,6 +16,7 @@ router.register("accounts", marketdata_api.ExchangeAccountViewSet, basename="acc
 router.register("balances", marketdata_api.BalanceViewSet, basename="balance")
 router.register("strategies", strategies_api.StrategyViewSet, basename="strategy")
 router.register("strategy-kinds", strategies_api.StrategyKindViewSet, basename="strategy-kind")
+router.register("jobs", tasks_api.JobViewSet, basename="job")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -115,6 +115,10 @@ FIELD_ENCRYPTION_KEYS = env.encryption_keys(
 if not FIELD_ENCRYPTION_KEYS and not DEBUG:
     raise SettingError("FIELD_ENCRYPTION_KEYS", "must be set when DEBUG is off")
 FLOWER_BASIC_AUTH = env.basic_auth("FLOWER_BASIC_AUTH", ENV.get("FLOWER_BASIC_AUTH", ""))
+# Bearer token for /metrics (Prometheus); empty: only a staff session may scrape.
+METRICS_TOKEN = ENV.get("METRICS_TOKEN", "").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise SettingError("METRICS_TOKEN", "must be at least 16 characters (or empty)")
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL

@@ -1,9 +1,10 @@
-"""URL routes: admin, health, the REST API with its schema, the strategy pages."""
+"""URL routes: admin, health, the REST API with its schema, the strategy pages, metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 from project import health
+from tasks import metrics
 from tasks.views import HealthDetailView
 
 urlpatterns = [
@@ -12,4 +13,5 @@ urlpatterns = [
     path("health/detail/", HealthDetailView.as_view(), name="health-detail"),
     path("api/", include("project.api_urls")),
     path("strategies/", include("strategies.urls")),
+    path("metrics", metrics.metrics_view, name="metrics"),
 ]

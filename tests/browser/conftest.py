@@ -55,7 +55,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Playwright's sync API keeps an event loop in this thread; Django's ORM refuses to run
     beside one unless told that the calls are sync (they are: one thread, no awaits)."""

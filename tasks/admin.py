@@ -1,0 +1,142 @@
+"""Admin for the beat: each firing with its timing, each job's schedule and lateness, the beats."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from strategies.admin import ReadOnlyAdminMixin
+from tasks.models import BeatInstance, Firing, JobSchedule
+from tasks.selectors import firings_with_timing, schedules_with_lateness
+
+
+def _seconds(late: timedelta | None) -> str:
+    return "-" if late is None else f"{late.total_seconds():.3f} s"
+
+
+def _moment(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(timespec="milliseconds")
+
+
+@admin.register(Firing)
+class FiringAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every firing is history and the proof a tick fired once: read-only, never deleted here
+    (a deleted firing would let its tick fire again)."""
+
+    list_display = (
+        "celery_task_id",
+        "status",
+        "trigger",
+        "missed_ticks",
+        "scheduled_tick",
+        "published_at",
+        "publish_lateness",
+        "run_started",
+        "start_lateness",
+        "run_status",
+        "beat_id",
+    )
+    list_filter = ("status", "trigger")
+    search_fields = ("job_name", "celery_task_id")
+    date_hierarchy = "scheduled_tick"
+    ordering = ("-scheduled_tick", "job_name")
+    show_full_result_count = False  # the history is long: no COUNT(*) of all of it per page
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Firing]:
+        return firings_with_timing(super().get_queryset(request))
+
+    @admin.display(description="published after the tick", ordering="lateness")
+    def publish_lateness(self, firing: Any) -> str:
+        return _seconds(firing.lateness)
+
+    @admin.display(description="run started", ordering="run_started_at")
+    def run_started(self, firing: Any) -> str:
+        return _moment(firing.run_started_at)
+
+    @admin.display(description="run started after the tick", ordering="start_lateness")
+    def start_lateness(self, firing: Any) -> str:
+        return _seconds(firing.start_lateness)
+
+    @admin.display(description="run status")
+    def run_status(self, firing: Any) -> str:
+        return firing.run_status or "-"
+
+
+@admin.register(JobSchedule)
+class JobScheduleAdmin(admin.ModelAdmin):
+    """Each job's next fire time and how late its latest firing was. The database triggers
+    keep these rows (they cannot be added or deleted here); only the misfire policy is set."""
+
+    list_display = (
+        "job",
+        "next_fire_at",
+        "stale",
+        "last_tick",
+        "misfire_policy",
+        "misfire_grace_seconds",
+        "missed_ticks",
+        "last_lateness",
+        "last_start_lateness",
+    )
+    list_filter = ("misfire_policy", "stale")
+    search_fields = ("periodic_task__name",)
+    ordering = ("periodic_task__name",)
+    fields = (
+        "periodic_task",
+        "misfire_policy",
+        "misfire_grace_seconds",
+        "next_fire_at",
+        "stale",
+        "changed_at",
+        "last_tick",
+        "missed_ticks",
+    )
+    readonly_fields = (
+        "periodic_task",
+        "next_fire_at",
+        "stale",
+        "changed_at",
+        "last_tick",
+        "missed_ticks",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[JobSchedule]:
+        return schedules_with_lateness(super().get_queryset(request))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="job", ordering="periodic_task__name")
+    def job(self, schedule: JobSchedule) -> str:
+        return schedule.periodic_task.name
+
+    @admin.display(description="latest firing published after its tick", ordering="last_lateness")
+    def last_lateness(self, schedule: Any) -> str:
+        return _seconds(schedule.last_lateness)
+
+    @admin.display(description="latest run started after its tick", ordering="last_start_lateness")
+    def last_start_lateness(self, schedule: Any) -> str:
+        return _seconds(schedule.last_start_lateness)
+
+
+@admin.register(BeatInstance)
+class BeatInstanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The beats that ran: written by the beats themselves."""
+
+    list_display = (
+        "id",
+        "host",
+        "pid",
+        "started_at",
+        "last_tick_at",
+        "firing",
+        "refused_duplicates",
+    )
+    ordering = ("-last_tick_at",)

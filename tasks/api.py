@@ -1,0 +1,48 @@
+"""Read-only REST API of scheduled jobs: next fire time, lateness, and each firing's timing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django_celery_beat.models import PeriodicTask
+from drf_spectacular.utils import extend_schema
+from rest_framework import pagination, permissions, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tasks.models import Firing
+from tasks.selectors import firings_with_timing, jobs_of_owner, jobs_with_lateness
+from tasks.serializers import FiringSerializer, JobSerializer
+
+
+class FiringPagination(pagination.CursorPagination):
+    ordering = ("-scheduled_tick", "-id")
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class JobViewSet(viewsets.ReadOnlyModelViewSet):
+    """Scheduled jobs (staff: all of them; others: their strategies' jobs), with how late each
+    job's latest firing was published and its run started. `firings` lists a job's firings."""
+
+    serializer_class = JobSerializer
+    permission_classes = [permissions.IsAuthenticated]
+    queryset = PeriodicTask.objects.none()  # for the schema; get_queryset scopes the real one
+
+    def get_queryset(self) -> QuerySet[PeriodicTask]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return PeriodicTask.objects.none()
+        user = self.request.user
+        jobs = PeriodicTask.objects.all() if user.is_staff else jobs_of_owner(owner_id=user.pk)
+        return jobs_with_lateness(jobs).order_by("name")
+
+    @extend_schema(responses=FiringSerializer(many=True))
+    @action(detail=True, pagination_class=FiringPagination)
+    def firings(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        job = self.get_object()
+        firings = firings_with_timing(Firing.objects.filter(job_name=job.name))
+        page = self.paginate_queryset(firings)
+        return self.get_paginated_response(FiringSerializer(page, many=True).data)

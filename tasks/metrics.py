@@ -1,0 +1,178 @@
+"""Prometheus `/metrics`: the beat's figures, computed from the database at scrape time.
+
+Why from the database and not prometheus_client's multiprocess mode: the figures are made by
+beat processes (two of them, often on other machines than the web process) and read by
+whichever web worker the scrape reaches. Multiprocess mode shares counters through files of
+one host only, so a web dyno would never see a beat dyno's counters, and they would vanish
+with a restarted process. The rows the beats write (`Firing`, `BeatInstance`, `JobSchedule`)
+are the truth every process shares, so every scrape, in any process, gives the same figures.
+
+Cheap at any history size: the firing counters and the lateness histogram are kept as running
+totals (in the cache) up to the last firing that can no longer change, and each scrape adds
+only the firings since (a range of the primary key). The gauges are single indexed queries.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from tasks.scheduling.selectors import due_jobs_count, live_beats, pending_firings_count
+from tasks.selectors import (
+    LATENESS_BUCKETS,
+    FiringTotals,
+    firing_totals,
+    firings_settled_up_to,
+    refused_duplicates_total,
+)
+
+TOTALS_KEY = "metrics:firing-totals"
+# A firing this old and published (or skipped) is final: its figures can be kept for good.
+SETTLED_AFTER = timedelta(seconds=60)
+# pg_advisory_xact_lock key: one scrape at a time moves the kept totals forward.
+TOTALS_LOCK = 0x7469636B  # "tick"
+
+
+def firing_totals_now() -> FiringTotals:
+    """Every final firing's figures: the kept totals plus the firings since, kept forward.
+
+    Deleting old firings (retention) leaves the counters as they are: they count what
+    happened, not what is still stored.
+    """
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TOTALS_LOCK])
+        upto, kept = _kept_totals()
+        settled = firings_settled_up_to(
+            after_id=upto, settled_before=timezone.now() - SETTLED_AFTER
+        )
+        if settled > upto:
+            kept = kept.add(firing_totals(after_id=upto, up_to_id=settled))
+            upto = settled
+            cache.set(TOTALS_KEY, _plain(upto, kept), timeout=None)
+        return kept.add(firing_totals(after_id=upto))
+
+
+def _kept_totals() -> tuple[int, FiringTotals]:
+    stored = cache.get(TOTALS_KEY)
+    if not stored or stored.get("bounds") != list(LATENESS_BUCKETS):
+        # None kept (or kept for other buckets): counted afresh, which Prometheus reads as
+        # a counter reset.
+        return 0, FiringTotals()
+    fired = {(status, trigger): count for status, trigger, count in stored["fired"]}
+    return stored["up_to_id"], FiringTotals(
+        fired=fired,
+        missed_ticks=stored["missed_ticks"],
+        lateness_buckets=stored["lateness_buckets"],
+        lateness_count=stored["lateness_count"],
+        lateness_sum=stored["lateness_sum"],
+    )
+
+
+def _plain(upto: int, totals: FiringTotals) -> dict[str, Any]:
+    plain = asdict(totals)
+    plain["fired"] = [[status, trigger, n] for (status, trigger), n in totals.fired.items()]
+    return {"up_to_id": upto, "bounds": list(LATENESS_BUCKETS), **plain}
+
+
+class BeatCollector(Collector):
+    """The beat's metrics, read fresh from the database at each scrape."""
+
+    def collect(self) -> Iterator[Metric]:
+        totals = firing_totals_now()
+        fired = CounterMetricFamily(
+            "tickwork_beat_firings",
+            "Firings made by the beats, by status (published, skipped) and trigger.",
+            labels=["status", "trigger"],
+        )
+        for (status, trigger), count in sorted(totals.fired.items()):
+            fired.add_metric([status, trigger], count)
+        yield fired
+        yield HistogramMetricFamily(
+            "tickwork_beat_lateness_seconds",
+            "How late each firing reached the broker after its scheduled tick.",
+            buckets=[
+                *(
+                    (str(bound), count)
+                    for bound, count in zip(LATENESS_BUCKETS, totals.lateness_buckets, strict=True)
+                ),
+                ("+Inf", totals.lateness_count),
+            ],
+            sum_value=totals.lateness_sum,
+        )
+        yield CounterMetricFamily(
+            "tickwork_beat_missed_ticks",
+            "Ticks missed while no beat ran: coalesced into a catch-up run or skipped.",
+            value=totals.missed_ticks,
+        )
+        yield CounterMetricFamily(
+            "tickwork_beat_refused_duplicates",
+            "Firings a beat did not make because that job and tick had one already.",
+            value=refused_duplicates_total(),
+        )
+        yield GaugeMetricFamily(
+            "tickwork_beat_due_jobs", "Jobs whose tick has come, not yet fired.", due_jobs_count()
+        )
+        yield GaugeMetricFamily(
+            "tickwork_beat_pending_firings",
+            "Firings committed but not yet published (the outbox).",
+            pending_firings_count(),
+        )
+        yield GaugeMetricFamily(
+            "tickwork_beat_live_beats", "Beats that ticked recently.", len(live_beats())
+        )
+
+
+REGISTRY = CollectorRegistry(auto_describe=False)
+REGISTRY.register(BeatCollector())
+
+
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    """None when the request may read the metrics: the bearer token, or a staff session."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer":
+        expected = settings.METRICS_TOKEN
+        if expected and hmac.compare_digest(token.strip().encode(), expected.encode()):
+            return None
+        return _denied(401, 'Bearer realm="metrics", error="invalid_token"')
+    if request.user.is_authenticated:
+        return None if request.user.is_staff else _denied(403)
+    return _denied(401, 'Bearer realm="metrics"')
+
+
+def _denied(status: int, challenge: str = "") -> HttpResponse:
+    reason = "staff login or the metrics bearer token required"
+    response = HttpResponse(reason, status=status, content_type="text/plain")
+    if challenge:
+        response["WWW-Authenticate"] = challenge
+    return response
+
+
+@require_GET
+@never_cache
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format; `Authorization: Bearer $METRICS_TOKEN` or a staff session."""
+    refusal = _refusal(request)
+    if refusal is not None:
+        return refusal
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,198 @@
+"""Reads of the beat's firings for people and tools: lateness per firing and per job, totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
+from django.db.models.functions import Cast, Substr
+from django_celery_beat.models import PeriodicTask
+
+from strategies.models import Strategy, StrategyRun
+from strategies.services import STRATEGY_JOB
+from tasks.models import BeatInstance, Firing, FiringStatus, JobSchedule
+
+STRATEGY_JOB_PREFIX = "strategy_"  # what `Strategy.job_id` puts before the strategy's id
+# Upper bounds (seconds) of the lateness histogram's buckets; +Inf is implied.
+LATENESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+def _strategy_id_of_job() -> Case:
+    """The strategy id in a strategy job's name (`strategy_42`), NULL for any other job."""
+    return Case(
+        When(
+            job_name__regex=STRATEGY_JOB.pattern,
+            then=Cast(Substr("job_name", len(STRATEGY_JOB_PREFIX) + 1), BigIntegerField()),
+        ),
+        default=None,
+        output_field=BigIntegerField(),
+    )
+
+
+def firings_with_timing(firings: QuerySet[Firing] | None = None) -> QuerySet[Firing]:
+    """Firings with `lateness` (published after the tick) and their run's start, if any.
+
+    The run is the strategy run of the same strategy and tick (one at most: runs are unique
+    per strategy and tick); system jobs have none.
+    """
+    runs = StrategyRun.objects.filter(
+        strategy_id=OuterRef("strategy_id"), scheduled_tick=OuterRef("scheduled_tick")
+    )
+    return (
+        (firings if firings is not None else Firing.objects.all())
+        .annotate(
+            strategy_id=_strategy_id_of_job(),
+            lateness=ExpressionWrapper(
+                F("published_at") - F("scheduled_tick"), output_field=DurationField()
+            ),
+            run_started_at=Subquery(runs.values("started_at")[:1]),
+            run_status=Subquery(runs.values("status")[:1]),
+        )
+        .annotate(
+            start_lateness=ExpressionWrapper(
+                F("run_started_at") - F("scheduled_tick"), output_field=DurationField()
+            )
+        )
+    )
+
+
+def _latest_firing(job_name: Any) -> dict[str, Subquery]:
+    """Annotations with the timing of the latest firing of the job named `job_name`.
+
+    `last_lateness` is how late it was published; `last_start_lateness` how late its run
+    started (strategy jobs). One indexed lookup (firings are unique per job and tick).
+    """
+    latest = firings_with_timing(
+        Firing.objects.filter(job_name=job_name).order_by("-scheduled_tick")
+    )
+    fields = {
+        "last_fired_tick": "scheduled_tick",
+        "last_published_at": "published_at",
+        "last_lateness": "lateness",
+        "last_run_started_at": "run_started_at",
+        "last_start_lateness": "start_lateness",
+    }
+    return {name: Subquery(latest.values(column)[:1]) for name, column in fields.items()}
+
+
+def jobs_with_lateness(jobs: QuerySet[PeriodicTask] | None = None) -> QuerySet[PeriodicTask]:
+    """Jobs with their schedule row and the timing of their latest firing."""
+    return (
+        (jobs if jobs is not None else PeriodicTask.objects.all())
+        .select_related("beat_schedule", "interval", "crontab")
+        .annotate(**_latest_firing(OuterRef("name")))
+    )
+
+
+def schedules_with_lateness(
+    schedules: QuerySet[JobSchedule] | None = None,
+) -> QuerySet[JobSchedule]:
+    """Companion rows with their job and the timing of its latest firing."""
+    return (
+        (schedules if schedules is not None else JobSchedule.objects.all())
+        .select_related("periodic_task")
+        .annotate(**_latest_firing(OuterRef("periodic_task__name")))
+    )
+
+
+def refused_duplicates_total() -> int:
+    """Firings refused as duplicates by every beat that ever ran (their rows are kept)."""
+    return BeatInstance.objects.aggregate(total=Sum("refused_duplicates"))["total"] or 0
+
+
+def jobs_of_owner(*, owner_id: int) -> QuerySet[PeriodicTask]:
+    """The jobs of one user's strategies."""
+    ids = Strategy.objects.filter(owner_id=owner_id).values_list("pk", flat=True)
+    return PeriodicTask.objects.filter(name__in=[f"{STRATEGY_JOB_PREFIX}{pk}" for pk in ids])
+
+
+@dataclass
+class FiringTotals:
+    """Counts over a range of final firings: what the /metrics counters add up."""
+
+    fired: dict[tuple[str, str], int] = field(default_factory=dict)  # (status, trigger) -> n
+    missed_ticks: int = 0
+    lateness_buckets: list[int] = field(default_factory=lambda: [0] * len(LATENESS_BUCKETS))
+    lateness_count: int = 0
+    lateness_sum: float = 0.0
+
+    def add(self, other: FiringTotals) -> FiringTotals:
+        fired = dict(self.fired)
+        for key, count in other.fired.items():
+            fired[key] = fired.get(key, 0) + count
+        return FiringTotals(
+            fired=fired,
+            missed_ticks=self.missed_ticks + other.missed_ticks,
+            lateness_buckets=[
+                a + b for a, b in zip(self.lateness_buckets, other.lateness_buckets, strict=True)
+            ],
+            lateness_count=self.lateness_count + other.lateness_count,
+            lateness_sum=self.lateness_sum + other.lateness_sum,
+        )
+
+
+FINAL = (FiringStatus.PUBLISHED, FiringStatus.SKIPPED)
+
+
+def firing_totals(*, after_id: int, up_to_id: int | None = None) -> FiringTotals:
+    """Totals of the final (published or skipped) firings with `after_id < id <= up_to_id`.
+
+    Two queries on the primary key's range, whatever the size of the firing history.
+    """
+    rows = Firing.objects.filter(id__gt=after_id, status__in=FINAL)
+    if up_to_id is not None:
+        rows = rows.filter(id__lte=up_to_id)
+    totals = FiringTotals()
+    for status, trigger, count, missed in (
+        rows.values_list("status", "trigger")
+        .annotate(count=Count("id"), missed=Sum("missed_ticks"))
+        .order_by()
+    ):
+        totals.fired[(status, trigger)] = count
+        totals.missed_ticks += missed or 0
+    late = Func(
+        F("published_at") - F("scheduled_tick"),
+        template="EXTRACT(EPOCH FROM %(expressions)s)",
+        output_field=FloatField(),  # Extract() would round to whole seconds
+    )
+    published = rows.filter(status=FiringStatus.PUBLISHED, published_at__isnull=False)
+    figures = published.annotate(late=late).aggregate(
+        count=Count("id"),
+        total=Sum("late"),
+        **{f"le{n}": Count("id", filter=Q(late__lte=b)) for n, b in enumerate(LATENESS_BUCKETS)},
+    )
+    totals.lateness_count = figures["count"]
+    totals.lateness_sum = float(figures["total"] or 0)
+    totals.lateness_buckets = [figures[f"le{n}"] for n in range(len(LATENESS_BUCKETS))]
+    return totals
+
+
+def firings_settled_up_to(*, after_id: int, settled_before: datetime) -> int:
+    """The highest id up to which every firing after `after_id` is final and older than
+    `settled_before`: totals up to it never change again, so they can be kept."""
+    unsettled = Firing.objects.filter(id__gt=after_id).filter(
+        Q(status=FiringStatus.PENDING) | Q(created_at__gte=settled_before)
+    )
+    first_open = unsettled.aggregate(first=Min("id"))["first"]
+    if first_open is not None:
+        return first_open - 1
+    return Firing.objects.filter(id__gt=after_id).aggregate(last=Max("id"))["last"] or after_id
