@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -44,6 +45,8 @@ INSTALLED_APPS = [
     "marketdata",
     "strategies",
     "tasks",
+    # Last: its AppConfig checks the middleware and backends above.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -55,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a lockout raised by its backend into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -186,6 +191,19 @@ HEALTH_DETAIL_CHECKS = [
 ]
 
 # --- Auth, i18n, static --------------------------------------------------------------------
+# Login throttling (django-axes) for every password login: the admin and the API's session
+# login. A (username, client address) pair is locked after LOGIN_FAILURE_LIMIT failures for
+# LOGIN_LOCKOUT_MINUTES; `manage.py axes_reset_username NAME` or the admin lifts it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", ENV, 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.integer("LOGIN_LOCKOUT_MINUTES", ENV, 30, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Its log lines name the user and address (the operator lifts by them); passwords stay masked.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

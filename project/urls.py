@@ -1,4 +1,4 @@
-"""URL routes: admin, health, the REST API with its schema."""
+"""URL routes: admin, health, the REST API with its schema and session login."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -10,5 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health.health_view, name="health"),
     path("health/detail/", health_detail.HealthDetailView.as_view(), name="health-detail"),
+    # The browsable API's session login and logout (throttled like the admin's, by axes).
+    path("api/auth/", include("rest_framework.urls")),
     path("api/", include("project.api_urls")),
 ]
