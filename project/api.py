@@ -1,4 +1,5 @@
-"""REST API building blocks every app's viewsets share: ownership, throttling, errors, paging."""
+"""REST API building blocks every app's viewsets share: ownership, throttling, paging, parsing,
+errors in one JSON shape (their schema: project/api_schema.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from django.db.models import Model, QuerySet
 
 # DRF imports the throttle class while rest_framework.views is still loading: import that
 # module, not names from it.
-from rest_framework import exceptions, pagination, permissions, serializers, throttling, views
+from rest_framework import (
+    exceptions,
+    pagination,
+    parsers,
+    permissions,
+    serializers,
+    throttling,
+    views,
+)
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -83,10 +92,77 @@ class WriteRateThrottle(throttling.UserRateThrottle):
         return super().allow_request(request, view)
 
 
-class PageNumberPagination(pagination.PageNumberPagination):
-    page_size = 100
+class StrictPageSize:
+    """`page_size` outside 1..max_page_size is a 400, not quietly the default (DRF's way)."""
+
+    page_size: int
     page_size_query_param = "page_size"
+    max_page_size: int
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdecimal() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"must be a whole number 1-{self.max_page_size}"]}
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)  # type: ignore[misc]
+        bounds = {
+            "page_size": {"minimum": 1, "maximum": self.max_page_size},
+            "page": {"minimum": 1},
+        }
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
+
+
+class PageNumberPagination(StrictPageSize, pagination.PageNumberPagination):
+    page_size = 100
     max_page_size = 1000
+
+
+class CursorPagination(StrictPageSize, pagination.CursorPagination):
+    """Set `ordering`, `page_size` and `max_page_size` in a subclass."""
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, but a body nested past MAX_JSON_DEPTH is a 400, not a RecursionError
+    (a 500) in the decoder or in any code that walks the value later."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            data = None
+            too_deep = True
+        else:
+            too_deep = nesting_exceeds(data, MAX_JSON_DEPTH)
+        if too_deep:
+            raise exceptions.ParseError(
+                f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels"
+            )
+        return data
+
+
+MAX_JSON_DEPTH = 32
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than `limit`; iterative, so any depth is safe."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if not isinstance(item, dict | list):
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def validated_query(serializer_class: type[serializers.Serializer], request: Request) -> Any:
@@ -97,8 +173,15 @@ def validated_query(serializer_class: type[serializers.Serializer], request: Req
     return serializer.validated_data
 
 
+# --- Errors and their schema ---------------------------------------------------------------
+
+
 def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus Django's ValidationError (raised by services) as a 400 by field."""
+    """DRF's handler, plus Django's ValidationError (raised by services) as a 400 by field; a
+    bare list of messages (`ValidationError("...")`) comes back as `non_field_errors`."""
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
-    return views.exception_handler(exc, context)
+    response = views.exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        response.data = {api_settings.NON_FIELD_ERRORS_KEY: response.data}
+    return response
