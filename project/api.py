@@ -3,6 +3,7 @@ errors in one JSON shape (their schema: project/api_schema.py)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -22,6 +23,8 @@ from rest_framework import (
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+
+from project.validators import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -124,9 +127,34 @@ class PageNumberPagination(StrictPageSize, pagination.PageNumberPagination):
     page_size = 100
     max_page_size = 1000
 
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        # DRF reads an empty `page=` as page 1; here it is an invalid page (a 404) like "x".
+        return request.query_params.get(self.page_query_param, 1)
+
 
 class CursorPagination(StrictPageSize, pagination.CursorPagination):
     """Set `ordering`, `page_size` and `max_page_size` in a subclass."""
+
+
+class AmountField(serializers.DecimalField):
+    """An amount of an asset, as text ("0.5"), from 0 to AMOUNT_MAX with 12 decimal places at
+    most: text keeps every digit, where a JSON number would pass through a float."""
+
+    default_error_messages = {"not_text": 'Send the amount as text, e.g. "0.5".'}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            max_digits=30,
+            decimal_places=AMOUNT_DECIMAL_PLACES,
+            min_value=Decimal(0),
+            max_value=AMOUNT_MAX,
+            **kwargs,
+        )
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str):
+            self.fail("not_text")
+        return super().to_internal_value(data)
 
 
 class JSONParser(parsers.JSONParser):
@@ -176,10 +204,20 @@ def validated_query(serializer_class: type[serializers.Serializer], request: Req
 # --- Errors and their schema ---------------------------------------------------------------
 
 
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_code = "conflict"
+
+
 def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus Django's ValidationError (raised by services) as a 400 by field; a
-    bare list of messages (`ValidationError("...")`) comes back as `non_field_errors`."""
-    if isinstance(exc, DjangoValidationError):
+    """DRF's handler, plus Django's ValidationError (raised by services) as a 400 by field, or
+    as a 409 for a DELETE (it sends no input: what refuses it is the object's state); a bare
+    list of messages (`ValidationError("...")`) comes back as `non_field_errors`."""
+    request = context.get("request")
+    deleting = request is not None and request.method == "DELETE"
+    if isinstance(exc, DjangoValidationError) and deleting:
+        exc = Conflict(" ".join(exc.messages))
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
     response = views.exception_handler(exc, context)
     if response is not None and isinstance(response.data, list):

@@ -9,8 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
+
+from project.api import AmountField
+from project.validators import AMOUNT_TEXT
 
 
 class ApiErrorSerializer(serializers.Serializer):
@@ -61,9 +65,10 @@ class AutoSchema(openapi.AutoSchema):
         statuses = set()
         if not all(isinstance(p, permissions.AllowAny) for p in self.view.get_permissions()):
             statuses |= {401, 403}
-        # Services refuse a write they cannot do (e.g. deleting an account in use) with a 400.
-        if writes or any(p["in"] == "query" for p in parameters):
+        if has_body or any(p["in"] == "query" for p in parameters):
             statuses.add(400)
+        if self.method == "DELETE":
+            statuses.add(409)  # refused by the object's state (project.api.handle_exception)
         if "{" in self.path or (self._is_list_view() and self._get_paginator()):
             statuses.add(404)
         if has_body:
@@ -74,3 +79,13 @@ class AutoSchema(openapi.AutoSchema):
                 statuses.add(429)
             statuses |= set(getattr(self.view, "write_error_statuses", ()))
         return sorted(statuses)
+
+
+class AmountFieldExtension(OpenApiSerializerFieldExtension):
+    """An amount is text of digits: no sign, no exponent (drf-spectacular's decimal pattern
+    allows "-" and "")."""
+
+    target_class = AmountField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "string", "format": "decimal", "pattern": AMOUNT_TEXT}

@@ -239,11 +239,8 @@ if not re.fullmatch(r"[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)", API_WR
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("MAX_REQUEST_BODY_BYTES", ENV, 1_048_576, minimum=1024)
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "project.api_schema.AutoSchema",
-    "DEFAULT_PARSER_CLASSES": [
-        "project.api.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: the schema then lists one request body per operation, and it is exact.
+    "DEFAULT_PARSER_CLASSES": ["project.api.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous request then gets 401 with `WWW-Authenticate: Token`.
         "rest_framework.authentication.TokenAuthentication",

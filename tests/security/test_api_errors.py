@@ -107,7 +107,7 @@ def test_a_bad_page_size_on_a_cursor_list_is_refused(api: APIClient, user: Abstr
     assert "page_size" in response.json()
 
 
-def test_a_refusal_without_a_field_comes_back_under_non_field_errors(
+def test_a_delete_the_object_s_state_refuses_is_a_409_with_the_reason(
     api: APIClient, user: AbstractUser
 ) -> None:
     account = ExchangeAccountFactory(owner=user)
@@ -115,5 +115,4 @@ def test_a_refusal_without_a_field_comes_back_under_non_field_errors(
 
     response = api.delete(f"/api/accounts/{account.pk}/")
 
-    assert response.status_code == 400
-    assert "used by strategies" in response.json()["non_field_errors"][0]
+    assert "used by strategies" in assert_detail(response, 409)
