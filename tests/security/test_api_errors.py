@@ -3,11 +3,14 @@ malformed, too deep and too large bodies and unknown paths included."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pytest
-from django.test import Client
+from django.http import HttpResponseServerError
+from django.test import Client, RequestFactory
 
+from project.middleware import ApiErrorMiddleware
 from tests.factories import ExchangeAccountFactory, MarketFactory, StrategyFactory
 
 if TYPE_CHECKING:
@@ -116,3 +119,14 @@ def test_a_delete_the_object_s_state_refuses_is_a_409_with_the_reason(
     response = api.delete(f"/api/accounts/{account.pk}/")
 
     assert "used by strategies" in assert_detail(response, 409)
+
+
+def test_django_s_html_error_pages_under_api_become_json_and_elsewhere_stay() -> None:
+    crash = ApiErrorMiddleware(lambda request: HttpResponseServerError("<h1>Server Error</h1>"))
+
+    api_crash = crash(RequestFactory().get("/api/strategies/"))
+    admin_crash = crash(RequestFactory().get("/admin/"))
+
+    assert api_crash.status_code == 500
+    assert json.loads(api_crash.content) == {"detail": "Internal Server Error."}
+    assert admin_crash.content == b"<h1>Server Error</h1>"
