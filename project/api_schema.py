@@ -61,11 +61,11 @@ class AutoSchema(openapi.AutoSchema):
     def error_statuses(self) -> list[int]:
         writes = self.method not in permissions.SAFE_METHODS
         has_body = writes and self.get_request_serializer() is not None
-        parameters = [p for p in self._get_parameters() if p["in"] in ("query", "path")]
+        has_query = any(p["in"] == "query" for p in self._get_parameters())
         statuses = set()
         if not all(isinstance(p, permissions.AllowAny) for p in self.view.get_permissions()):
             statuses |= {401, 403}
-        if has_body or any(p["in"] == "query" for p in parameters):
+        if has_body or has_query:
             statuses.add(400)
         if self.method == "DELETE":
             statuses.add(409)  # refused by the object's state (project.api.handle_exception)
