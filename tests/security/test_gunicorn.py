@@ -16,6 +16,9 @@ from tests.processes import ManagedProcess, start_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
+# Answered without the database (an anonymous API request is a 401): quick under any load.
+PROBE = "/api/strategy-kinds/"
+
 
 @pytest.fixture(scope="module")
 def web(django_db_setup: None) -> Iterator[tuple[str, ManagedProcess]]:
@@ -28,16 +31,16 @@ def web(django_db_setup: None) -> Iterator[tuple[str, ManagedProcess]]:
         [gunicorn, "project.wsgi", "--config=python:project.gunicorn", f"--bind=127.0.0.1:{port}"],
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert process.alive(), process.log()[-3000:]
         try:
-            requests.get(f"{url}/health/", timeout=5)
+            requests.get(f"{url}{PROBE}", timeout=30)
             break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or slow to answer under load
             time.sleep(0.3)
     else:
-        pytest.fail(f"gunicorn did not listen within 60 s:\n{process.log()[-3000:]}")
+        pytest.fail(f"gunicorn did not answer within 120 s:\n{process.log()[-3000:]}")
     yield url, process
     process.stop()
 
@@ -51,10 +54,10 @@ def test_the_access_log_has_a_line_per_request_but_none_for_static_files_or_the_
 ) -> None:
     url, process = web
 
-    requests.get(f"{url}/health/?probe=one", timeout=10)
-    requests.get(f"{url}/health/?probe=two", timeout=10)
-    requests.get(f"{url}/favicon.ico", timeout=10)
-    requests.get(f"{url}/static/admin/css/base.css", timeout=10)
+    requests.get(f"{url}{PROBE}?probe=one", timeout=30)
+    requests.get(f"{url}{PROBE}?probe=two", timeout=30)
+    requests.get(f"{url}/favicon.ico", timeout=30)
+    requests.get(f"{url}/static/admin/css/base.css", timeout=30)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not access_lines(process, "probe=two"):
         time.sleep(0.2)
@@ -70,17 +73,17 @@ def test_a_request_line_past_the_limit_is_refused_by_gunicorn(
 ) -> None:
     url, _ = web
 
-    long_line = requests.get(f"{url}/health/?q={'x' * 5000}", timeout=10)
-    fine = requests.get(f"{url}/health/?q={'x' * 3000}", timeout=10)
+    long_line = requests.get(f"{url}{PROBE}?q={'x' * 5000}", timeout=30)
+    fine = requests.get(f"{url}{PROBE}?q={'x' * 3000}", timeout=30)
 
     assert long_line.status_code == 414
-    assert fine.status_code in {200, 503}
+    assert fine.status_code == 401  # reached the API, which wants a login
 
 
 def test_too_many_headers_are_refused_by_gunicorn(web: tuple[str, ManagedProcess]) -> None:
     url, _ = web
     headers = {f"X-Extra-{n}": "1" for n in range(120)}
 
-    response = requests.get(f"{url}/health/", headers=headers, timeout=10)
+    response = requests.get(f"{url}{PROBE}", headers=headers, timeout=30)
 
     assert response.status_code in {400, 431}
