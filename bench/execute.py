@@ -93,14 +93,14 @@ def _measure(count: int) -> dict[str, object]:
         "execute_per_s": round(rates["execute"], 1),
         "ratio": round(rates["execute"] / rates["noop"], 3),
         "ratio_acks_late": round(rates["execute"] / rates["noop_acks_late"], 3),
-        "target_ratio": 0.5,
+        "target_ratio_acks_late": 0.7,
         "orders_filled": filled,
     }
     for phase, rate in rates.items():
         print(f"{phase:>16}: {count} in {seconds[phase]:6.1f} s = {rate:7.1f}/s")
     print(
         f"execution / no-op: {figures['ratio']:.0%}; / no-op with acks_late: "
-        f"{figures['ratio_acks_late']:.0%} (target 50%)"
+        f"{figures['ratio_acks_late']:.0%} (target 70%)"
     )
     return figures
 
@@ -143,6 +143,7 @@ def _fixtures(count: int) -> tuple[list[int], list[object]]:
             kind="dca",
             parameters={"quote_amount": "10"},
             max_orders_per_day=10_000,
+            is_active=True,  # a stopped strategy records no run
         )
         for n in range(min(STRATEGIES, count))
     )

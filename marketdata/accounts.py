@@ -1,19 +1,18 @@
-"""Services for users' exchange accounts and reads of their balances; secrets stay write-only."""
+"""Services for users' exchange accounts and their balances; secrets stay write-only."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db import transaction
 from django.utils import timezone
 
 from marketdata import exchanges
 from marketdata.models import BalanceSnapshot, Exchange, ExchangeAccount
+from project.unique import owner_unique_save
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +31,7 @@ def redact(text: str, *, account: ExchangeAccount) -> str:
 
 
 def _save(account: ExchangeAccount) -> None:
-    """Validate and save; a label already taken is a field error, even when two saves race."""
-    duplicates = ExchangeAccount.objects.filter(owner_id=account.owner_id, label=account.label)
-    if account.pk is not None:
-        duplicates = duplicates.exclude(pk=account.pk)
-    if duplicates.exists():
-        raise ValidationError({"label": DUPLICATE_LABEL})
-    account.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            account.save()
-    except IntegrityError:
-        raise ValidationError({"label": DUPLICATE_LABEL}) from None
+    owner_unique_save(account, field="label", message=DUPLICATE_LABEL)
 
 
 def account_create(
@@ -126,33 +114,6 @@ def account_mark_needs_attention(*, account_id: int, reason: str) -> ExchangeAcc
     account.save(update_fields=["status", "status_reason", "updated_at"])
     logger.warning("exchange account %s needs attention: %s", account.pk, account.status_reason)
     return account
-
-
-def balances_latest(*, accounts: QuerySet[ExchangeAccount]) -> QuerySet[BalanceSnapshot]:
-    """The newest snapshot of each asset of each account (PostgreSQL DISTINCT ON)."""
-    return (
-        BalanceSnapshot.objects.filter(account__in=accounts)
-        .select_related("account")
-        .order_by("account_id", "asset", "-taken_at")
-        .distinct("account_id", "asset")
-    )
-
-
-def balances_history(
-    *,
-    accounts: QuerySet[ExchangeAccount],
-    asset: str = "",
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> QuerySet[BalanceSnapshot]:
-    snapshots = BalanceSnapshot.objects.filter(account__in=accounts).select_related("account")
-    if asset:
-        snapshots = snapshots.filter(asset=asset)
-    if start is not None:
-        snapshots = snapshots.filter(taken_at__gte=start)
-    if end is not None:
-        snapshots = snapshots.filter(taken_at__lt=end)
-    return snapshots
 
 
 def balances_sync(*, account_id: int) -> str:

@@ -91,6 +91,16 @@ def basic_auth(name: str, value: str) -> str:
     return value
 
 
+def required_unless_debug(names: tuple[str, ...], environ_: Mapping[str, str], debug: bool) -> None:
+    """Production never falls back to the embedded servers of a developer's var/ folder."""
+    missing = [name for name in names if not environ_.get(name, "").strip()]
+    if missing and not debug:
+        raise SettingError(
+            " and ".join(missing),
+            "must be set when DEBUG is off (only DEBUG falls back to the embedded servers)",
+        )
+
+
 def boolean(name: str, environ_: Mapping[str, str], default: bool) -> bool:
     raw = environ_.get(name)
     if raw is None or raw == "":

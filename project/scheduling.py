@@ -166,6 +166,24 @@ def _listed(values: set[Any], size: int) -> str:
 Trigger = IntervalTrigger | CrontabTrigger
 
 
+def trigger_field_errors(*, crontab: str, timezone: str) -> dict[str, str]:
+    """The one check of a crontab and its time zone, for every form, serializer and service.
+
+    Errors by the field each concerns (`crontab_timezone`, else `crontab`); empty when valid.
+    An empty crontab (the interval applies) has only its time zone checked.
+    """
+    try:
+        CrontabTrigger(timezone=timezone)
+    except InvalidTrigger as error:
+        return {"crontab_timezone": str(error)}
+    if crontab:
+        try:
+            CrontabTrigger.parse(crontab, timezone)
+        except InvalidTrigger as error:
+            return {"crontab": str(error)}
+    return {}
+
+
 @dataclass(frozen=True)
 class JobRecord:
     """What every backend reports about a job, in the same shape."""

@@ -83,7 +83,8 @@ TEMPLATES = [
 ]
 
 # --- Database and broker -------------------------------------------------------------------
-# Unset, they point at the embedded stack that `make run` starts under var/.
+# Unset, with DEBUG on, they point at the embedded stack that `make run` starts under var/.
+env.required_unless_debug(("DATABASE_URL", "REDIS_URL"), ENV, debug=DEBUG)
 DATABASES = {
     "default": env.database(
         "DATABASE_URL", ENV.get("DATABASE_URL") or embedded.local_database_url()

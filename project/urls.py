@@ -4,12 +4,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from project import health
-from tasks import health as health_detail
+from tasks.views import HealthDetailView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health.health_view, name="health"),
-    path("health/detail/", health_detail.HealthDetailView.as_view(), name="health-detail"),
+    path("health/detail/", HealthDetailView.as_view(), name="health-detail"),
     # The browsable API's session login and logout (throttled like the admin's, by axes).
     path("api/auth/", include("rest_framework.urls")),
     path("api/", include("project.api_urls")),

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 
-from project.scheduling import CrontabTrigger, InvalidTrigger, SchedulerError, get_scheduler
+from project.scheduling import SchedulerError, get_scheduler
 from strategies.engine.registry import get_strategy_class, strategy_choices
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.services import (
@@ -27,6 +27,7 @@ from strategies.services import (
 
 RUN_FIELDS = (
     "scheduled_tick",
+    "trigger",
     "status",
     "signal",
     "reason",
@@ -61,8 +62,9 @@ class ReadOnlyAdminMixin:
 
 
 class StrategyAdminForm(forms.ModelForm):
-    """`Strategy.clean()` checks the parameters against the kind's schema and puts each message
-    on the parameters field; the help text lists every schema. Ticking `is_active` starts the
+    """`Strategy.clean()` checks the parameters against the kind's schema and the crontab with
+    the scheduling interface, and puts each message on its field; the help text lists every
+    schema. Ticking `is_active` starts the
     strategy through the lifecycle service on save."""
 
     class Meta:
@@ -73,15 +75,6 @@ class StrategyAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "parameters" in self.fields:
             self.fields["parameters"].help_text = parameters_help()
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if data.get("crontab"):
-            try:
-                CrontabTrigger.parse(data["crontab"], data.get("crontab_timezone") or "UTC")
-            except InvalidTrigger as error:
-                raise ValidationError({"crontab": str(error)}) from None
-        return data
 
 
 def parameters_help() -> str:
@@ -231,6 +224,7 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "strategy",
         "scheduled_tick",
+        "trigger",
         "status",
         "signal",
         "reason",
@@ -238,7 +232,7 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "started_at",
         "finished_at",
     )
-    list_filter = ("status", "signal", "strategy__mode", "strategy__kind")
+    list_filter = ("status", "trigger", "signal", "strategy__mode", "strategy__kind")
     list_select_related = ("strategy",)
     search_fields = ("strategy__name", "celery_task_id", "error_message")
     date_hierarchy = "scheduled_tick"

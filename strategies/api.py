@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from project.api import CursorPagination, OwnedViewSetMixin, validated_query
-from project.scheduling import InvalidTrigger, SchedulerError
+from project.scheduling import SchedulerError
 from strategies import serializers, services
 from strategies.engine import get_strategy_class, strategy_choices
 from strategies.models import Order, Strategy, StrategyRun
@@ -168,8 +168,6 @@ class StrategyViewSet(OwnedViewSetMixin, viewsets.ModelViewSet):
             return service(**kwargs)
         except services.StrategyError as error:
             raise Conflict(str(error)) from None
-        except InvalidTrigger as error:
-            raise exceptions.ValidationError({"crontab": [str(error)]}) from None
         except SchedulerError as error:
             raise SchedulerUnavailable(str(error)) from None
 

@@ -10,15 +10,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from marketdata.models import PRICE, TIMEFRAME_DURATIONS, ExchangeAccount, Market, Timeframe
-from project.scheduling import CrontabTrigger, IntervalTrigger, Trigger
+from project.scheduling import CrontabTrigger, IntervalTrigger, Trigger, trigger_field_errors
 from project.validators import (
     amount_validators,
     interval_seconds_validators,
     orders_per_day_validators,
     validate_name,
 )
-from strategies.engine import get_strategy_class, strategy_choices
-from strategies.errors import InvalidParameters, UnknownStrategy
+from strategies.engine import parameter_errors, strategy_choices
 
 
 class Strategy(models.Model):
@@ -90,7 +89,8 @@ class Strategy(models.Model):
         return self.name
 
     def clean(self) -> None:
-        """Parameters must fit the kind's schema; errors name the parameter they are about."""
+        """Parameters must fit the kind's schema, the crontab and its time zone the scheduling
+        interface's rule, the account the owner and market; errors land on their field."""
         super().clean()
         errors: dict[str, list[str]] = {}
         if self.mode == self.Mode.LIVE and self.account_id is None:
@@ -98,12 +98,11 @@ class Strategy(models.Model):
         account_error = self._account_error()
         if account_error:
             errors["account"] = [account_error]
-        try:
-            get_strategy_class(self.kind).clean_parameters(self.parameters)
-        except UnknownStrategy:
-            pass  # `kind`'s choices are the registry: field validation reports it.
-        except InvalidParameters as error:
-            errors["parameters"] = [f"{name}: {message}" for name, message in error.errors.items()]
+        trigger = trigger_field_errors(crontab=self.crontab, timezone=self.crontab_timezone)
+        errors.update({name: [message] for name, message in trigger.items()})
+        problems = parameter_errors(self.kind, self.parameters)
+        if problems:
+            errors["parameters"] = [f"{name}: {message}" for name, message in problems.items()]
         if errors:
             raise ValidationError(errors)
 
@@ -148,6 +147,13 @@ class StrategyRun(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
 
+    class Trigger(models.TextChoices):
+        """What fired the run: its schedule, an owner's "run now", or the beat catching up."""
+
+        SCHEDULE = "schedule", "Schedule"
+        RUN_NOW = "run_now", "Run now"
+        CATCH_UP = "catch_up", "Catch-up"
+
     strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="runs")
     scheduled_tick = models.DateTimeField()
     started_at = models.DateTimeField(auto_now_add=True)
@@ -159,6 +165,7 @@ class StrategyRun(models.Model):
     error_class = models.CharField(max_length=200, blank=True)
     error_message = models.TextField(blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True)
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.SCHEDULE)
 
     class Meta:
         ordering = ["strategy", "-scheduled_tick"]

@@ -14,9 +14,9 @@ from rest_framework import serializers
 from marketdata.models import ExchangeAccount, Market
 from marketdata.serializers import MAX_ID
 from project.api import AmountField
-from project.scheduling import CrontabTrigger, InvalidTrigger
+from project.scheduling import trigger_field_errors
 from strategies.engine import BaseStrategy, ParamType, get_strategy_class, strategy_choices
-from strategies.errors import InvalidParameters, UnknownStrategy
+from strategies.engine import parameter_errors as engine_parameter_errors
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.services import EDITABLE_FIELDS
 
@@ -104,15 +104,14 @@ class StrategySerializer(serializers.ModelSerializer):
             problems = parameter_errors(kind, parameters)
             if problems:
                 errors["parameters"] = problems
-        crontab = attrs.get("crontab", getattr(self.instance, "crontab", ""))
-        if crontab and ("crontab" in attrs or "crontab_timezone" in attrs):
-            timezone = attrs.get(
-                "crontab_timezone", getattr(self.instance, "crontab_timezone", "UTC")
+        if "crontab" in attrs or "crontab_timezone" in attrs:
+            trigger = trigger_field_errors(
+                crontab=attrs.get("crontab", getattr(self.instance, "crontab", "")),
+                timezone=attrs.get(
+                    "crontab_timezone", getattr(self.instance, "crontab_timezone", "UTC")
+                ),
             )
-            try:
-                CrontabTrigger.parse(crontab, timezone)
-            except InvalidTrigger as error:
-                errors["crontab"] = [str(error)]
+            errors.update({name: [message] for name, message in trigger.items()})
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -122,20 +121,12 @@ def parameter_errors(kind: str | None, parameters: dict[str, Any]) -> dict[str, 
     """Messages by parameter name (`non_field_errors` for the whole object); empty when valid."""
     if kind is None:
         return {}
-    try:
-        strategy_class = get_strategy_class(kind)
-    except UnknownStrategy:
-        return {}  # `kind` itself is reported by its field
     if any(_has_nul(name) or _has_nul(value) for name, value in parameters.items()):
         return {"non_field_errors": ["text may not contain NUL characters"]}
-    try:
-        strategy_class.clean_parameters(parameters)
-    except InvalidParameters as error:
-        return {
-            ("non_field_errors" if name == "__all__" else name): [message]
-            for name, message in error.errors.items()
-        }
-    return {}
+    return {
+        ("non_field_errors" if name == "__all__" else name): [message]
+        for name, message in engine_parameter_errors(kind, parameters).items()
+    }
 
 
 def _has_nul(value: Any) -> bool:

@@ -10,12 +10,13 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from project.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, get_scheduler
+from project.unique import owner_unique_save
 from strategies.errors import StrategyError
-from strategies.models import Strategy
+from strategies.models import Strategy, StrategyRun
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,8 @@ def strategy_run_now(*, strategy: Strategy) -> str:
     if scheduler.get_job(strategy.job_id) is None:
         _ensure_job(scheduler, strategy, _trigger(strategy), None)
     tick = timezone.now().isoformat()
-    return scheduler.run_job_now(strategy.job_id, kwargs={"scheduled_tick": tick})
+    kwargs = {"scheduled_tick": tick, "trigger": StrategyRun.Trigger.RUN_NOW.value}
+    return scheduler.run_job_now(strategy.job_id, kwargs=kwargs)
 
 
 @dataclass
@@ -204,21 +206,10 @@ def _refuse_unknown(data: Mapping[str, Any]) -> None:
 
 
 def _save(strategy: Strategy) -> Trigger:
-    """Validate and save; a name the owner already uses is a field error, even when two saves
-    race. Returns the strategy's trigger (checked before anything is written)."""
-    duplicates = Strategy.objects.filter(owner_id=strategy.owner_id, name=strategy.name)
-    if strategy.pk is not None:
-        duplicates = duplicates.exclude(pk=strategy.pk)
-    if duplicates.exists():
-        raise ValidationError({"name": DUPLICATE_NAME})
-    strategy.full_clean(validate_constraints=False)
-    trigger = _trigger(strategy)
-    try:
-        with transaction.atomic():
-            strategy.save()
-    except IntegrityError:
-        raise ValidationError({"name": DUPLICATE_NAME}) from None
-    return trigger
+    """Validate and save (a name the owner already uses is a field error); the callers' one
+    transaction undoes the save if the trigger then refuses. Returns the strategy's trigger."""
+    owner_unique_save(strategy, field="name", message=DUPLICATE_NAME)
+    return _trigger(strategy)
 
 
 def _trigger(strategy: Strategy) -> Trigger:

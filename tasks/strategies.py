@@ -15,15 +15,21 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="execute_single_strategy", bind=True, acks_late=True, reject_on_worker_lost=True)
 def execute_single_strategy(
-    self: Task, strategy_id: int, scheduled_tick: str | None = None
+    self: Task, strategy_id: int, scheduled_tick: str | None = None, trigger: str = "schedule"
 ) -> dict[str, object] | None:
-    """Idempotent per (strategy, tick), so a message redelivered after a lost worker is safe."""
+    """Idempotent per (strategy, tick), so a message redelivered after a lost worker is safe.
+
+    `trigger` (schedule, run_now, catch_up) is recorded on the run.
+    """
     tick = datetime.fromisoformat(scheduled_tick) if scheduled_tick else None
     if tick is not None and tick.tzinfo is None:
         raise ValueError(f"scheduled_tick {scheduled_tick!r} has no time zone offset")
     try:
         run = strategy_execute(
-            strategy_id=strategy_id, scheduled_tick=tick, task_id=self.request.id or ""
+            strategy_id=strategy_id,
+            scheduled_tick=tick,
+            task_id=self.request.id or "",
+            trigger=trigger,
         )
     except Strategy.DoesNotExist:
         logger.warning("strategy %s does not exist; nothing to run", strategy_id)

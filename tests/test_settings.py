@@ -8,21 +8,23 @@ import sys
 
 import pytest
 
-from project import env
+from project import embedded, env
 from project.env import SettingError
 from tests.processes import BASE_DIR
 
 
-def load_settings(**overrides: str) -> subprocess.CompletedProcess[str]:
-    """Import the settings in a fresh interpreter, as a process starting up would."""
+def load_settings(
+    show: str = "settings.SCHEDULER_BACKEND", **overrides: str | None
+) -> subprocess.CompletedProcess[str]:
+    """Import the settings in a fresh interpreter, as a process starting up would, and print
+    `show` (an expression of `settings`); an override of None unsets the variable."""
     environ = {k: v for k, v in os.environ.items() if k not in overrides}
     environ.update({k: v for k, v in overrides.items() if v is not None})
     return subprocess.run(
         [
             sys.executable,
             "-c",
-            "import django; django.setup(); from django.conf import settings;"
-            " print(settings.SCHEDULER_BACKEND)",
+            f"import django; django.setup(); from django.conf import settings; print({show})",
         ],
         cwd=BASE_DIR,
         env=environ,
@@ -141,6 +143,33 @@ def test_production_requires_a_secret_key() -> None:
 
     assert result.returncode != 0
     assert "SECRET_KEY: must be set when DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("unset", "named"),
+    [
+        (("DATABASE_URL",), "DATABASE_URL"),
+        (("REDIS_URL",), "REDIS_URL"),
+        (("DATABASE_URL", "REDIS_URL"), "DATABASE_URL and REDIS_URL"),
+    ],
+)
+def test_production_refuses_to_start_without_database_or_redis_url(
+    unset: tuple[str, ...], named: str
+) -> None:
+    result = load_settings(DEBUG="0", **dict.fromkeys(unset))
+
+    assert result.returncode != 0
+    assert f"SettingError: {named}: must be set when DEBUG is off" in result.stderr
+
+
+def test_debug_without_database_or_redis_url_falls_back_to_the_embedded_servers() -> None:
+    shown = "settings.DATABASES['default']['HOST'], settings.REDIS_URL"
+
+    result = load_settings(DEBUG="1", DATABASE_URL=None, REDIS_URL=None, show=shown)
+
+    assert result.returncode == 0, result.stderr
+    embedded_host = env.database("DATABASE_URL", embedded.local_database_url())["HOST"]
+    assert result.stdout.split() == [embedded_host, embedded.local_redis_url()]
 
 
 def test_check_deploy_is_clean_with_production_settings() -> None:

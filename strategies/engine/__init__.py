@@ -2,7 +2,12 @@
 
 from strategies.engine import builtin  # noqa: F401 - registers the shipped strategies
 from strategies.engine.base import Action, Bar, BaseStrategy, Param, ParamType, Signal
-from strategies.engine.registry import get_strategy_class, register, strategy_choices
+from strategies.engine.registry import (
+    get_strategy_class,
+    parameter_errors,
+    register,
+    strategy_choices,
+)
 
 __all__ = [
     "Action",
@@ -12,6 +17,7 @@ __all__ = [
     "ParamType",
     "Signal",
     "get_strategy_class",
+    "parameter_errors",
     "register",
     "strategy_choices",
 ]

@@ -158,7 +158,6 @@ class BaseStrategy(abc.ABC):
     key: ClassVar[str]
     display_name: ClassVar[str]
     parameters: ClassVar[Mapping[str, Param]] = {}
-    candles_needed: ClassVar[int] = 1
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.params: dict[str, Any] = dict(params)
@@ -197,8 +196,9 @@ class BaseStrategy(abc.ABC):
         return {name: param.describe() for name, param in cls.parameters.items()}
 
     def candles_required(self) -> int:
-        """How many closed candles `decide` needs; may depend on the parameters."""
-        return self.candles_needed
+        """How many closed candles `decide` needs (one unless overridden); may depend on the
+        parameters."""
+        return 1
 
     @abc.abstractmethod
     def decide(self, candles: Sequence[Bar]) -> Signal:

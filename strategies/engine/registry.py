@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from strategies.engine.base import BaseStrategy
 from strategies.errors import InvalidParameters, UnknownStrategy
@@ -36,6 +36,19 @@ def get_strategy_class(key: str) -> type[BaseStrategy]:
         return _registry[key]
     except KeyError:
         raise UnknownStrategy(f"no strategy is registered as {key!r}") from None
+
+
+def parameter_errors(kind: str, parameters: Any) -> dict[str, str]:
+    """The schema's one verdict on `parameters` for the strategy registered as `kind`: messages
+    by parameter name (`__all__` for the whole object), empty when they fit. An unregistered
+    kind gives none here: the kind's own field reports it."""
+    try:
+        get_strategy_class(kind).clean_parameters(parameters)
+    except UnknownStrategy:
+        return {}
+    except InvalidParameters as error:
+        return error.errors
+    return {}
 
 
 def strategy_choices() -> list[tuple[str, str]]:

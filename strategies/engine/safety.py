@@ -24,7 +24,8 @@ def strategy_build(cls: type[BaseStrategy], params: Mapping[str, Any]) -> BaseSt
         raise StrategyCodeFailed(error_class_name(error), str(error)) from error
 
 
-def candles_required(strategy: BaseStrategy) -> int:
+def strategy_candles_required(strategy: BaseStrategy) -> int:
+    """`strategy.candles_required()`, a whole number from 1 up, or the strategy's failure."""
     try:
         count = strategy.candles_required()
     except Exception as error:

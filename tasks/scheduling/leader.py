@@ -10,11 +10,11 @@ from typing import Any
 import psycopg
 from django.db import connections
 
+from project.locks import LockPurpose, lock_key, lock_try
+
 logger = logging.getLogger(__name__)
 
-# Advisory lock keys (two int4s): a namespace for Tickwork and one lock per purpose.
-LOCK_NAMESPACE = 0x5449434B  # "TICK"
-SCHEDULER_LOCK = 1
+SCHEDULER_LEASE_KEY = lock_key(LockPurpose.SCHEDULER_LEADER)
 
 
 def connection_kwargs(alias: str = "default") -> dict[str, Any]:
@@ -39,7 +39,7 @@ def lease_holder_pid(alias: str = "default") -> int | None:
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
             " AND classid = %s AND objid = %s AND objsubid = 2"
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            [LOCK_NAMESPACE, SCHEDULER_LOCK],
+            SCHEDULER_LEASE_KEY,
         )
         row = cursor.fetchone()
     return row[0] if row else None
@@ -104,16 +104,15 @@ class AdvisoryLease:
         try:
             if self._connection is None or self._connection.closed:
                 self._connection = self._connect()
-            row = self._connection.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", self.key
-            ).fetchone()
+            with self._connection.cursor() as cursor:
+                taken = lock_try(cursor, self.key)
         except psycopg.Error as error:
             self.last_error = f"cannot reach the database for the lease: {error}"
             logger.warning("scheduler lease: %s", self.last_error)
             self._close()
             return
         self.last_error = ""
-        if row and row[0]:
+        if taken:
             self.is_leader = True
             logger.info("scheduler lease taken: this process leads")
             try:

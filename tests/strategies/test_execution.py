@@ -13,9 +13,11 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from marketdata.models import Market, Ticker
-from strategies import execution
-from strategies.execution import client_order_id, strategy_execute
+from project.locks import LockPurpose, lock_key
+from strategies import runs
+from strategies.execution import strategy_execute
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
+from strategies.orders import client_order_id
 from tests.factories import ExchangeAccountFactory, MarketFactory, StrategyFactory
 from tests.processes import database_url
 from tests.strategies.conftest import add_candles, tick
@@ -80,6 +82,32 @@ def test_a_newer_ticker_is_the_fill_price(market: Market) -> None:
     assert Order.objects.get(strategy=strategy).average_price == Decimal(250)
 
 
+def test_a_paper_fill_refuses_a_price_older_than_one_timeframe(market: Market) -> None:
+    closed_at = timezone.now() - timedelta(hours=1, minutes=30)
+    add_candles(market, [200], ended_at=closed_at)
+    strategy = dca(market)
+
+    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
+
+    assert run.status == Status.SKIPPED
+    assert run.reason == (
+        f"stale price: the newest price (candle) is from {closed_at.isoformat()}, "
+        "older than one timeframe (1h)"
+    )
+    assert not Order.objects.exists()
+
+
+def test_a_fresh_ticker_lets_a_paper_fill_go_past_an_older_candle(market: Market) -> None:
+    add_candles(market, [200], ended_at=timezone.now() - timedelta(hours=1, minutes=30))
+    Ticker.objects.create(market=market, time=timezone.now(), last=Decimal(210))
+    strategy = dca(market)
+
+    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
+
+    assert run.status == Status.SUCCEEDED
+    assert Order.objects.get(run=run).average_price == Decimal(210)
+
+
 def test_a_sell_closes_the_paper_position_and_credits_the_quote(
     market: Market, settings: object
 ) -> None:
@@ -115,6 +143,34 @@ def test_a_second_delivery_of_a_tick_records_nothing(market: Market) -> None:
     assert second is None
     assert StrategyRun.objects.filter(strategy=strategy).count() == 1
     assert Order.objects.filter(strategy=strategy).count() == 1
+
+
+@pytest.mark.parametrize("trigger", ["schedule", "run_now", "catch_up"])
+def test_the_run_records_what_fired_it(market: Market, trigger: str) -> None:
+    add_candles(market, [100])
+    strategy = dca(market)
+
+    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick(), trigger=trigger)
+
+    assert StrategyRun.objects.get(pk=run.pk).trigger == trigger
+
+
+def test_a_run_fired_by_its_schedule_says_so_by_default(market: Market) -> None:
+    add_candles(market, [100])
+    strategy = dca(market)
+
+    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
+
+    assert StrategyRun.objects.get(pk=run.pk).trigger == StrategyRun.Trigger.SCHEDULE
+
+
+def test_an_unknown_trigger_is_refused_before_anything_is_recorded(market: Market) -> None:
+    strategy = dca(market)
+
+    with pytest.raises(ValueError, match="bogus"):
+        strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick(), trigger="bogus")
+
+    assert not StrategyRun.objects.exists()
 
 
 def test_without_a_tick_the_trigger_gives_the_current_one(market: Market) -> None:
@@ -327,14 +383,14 @@ def test_a_redelivered_run_whose_order_was_filled_does_not_fill_again(market: Ma
 def test_a_running_run_whose_lease_is_held_is_not_resumed(
     market: Market, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(execution, "RESUME_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(runs, "RESUME_WAIT_SECONDS", 0.2)
     add_candles(market, [100])
     strategy = dca(market)
     run = StrategyRun.objects.create(strategy=strategy, scheduled_tick=tick(), celery_task_id="t1")
 
     # Another live process (its own connection) holds the run's lease.
     with psycopg.connect(database_url(), autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", [execution.LEASE_NAMESPACE + run.pk])
+        other.execute("SELECT pg_advisory_lock(%s, %s)", lock_key(LockPurpose.RUN_LEASE, run.pk))
         result = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick(), task_id="t1")
 
     run.refresh_from_db()

@@ -10,8 +10,9 @@ import pytest
 from marketdata import exchanges
 from marketdata.models import Exchange, ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
-from strategies.execution import client_order_id, live_order_send, strategy_execute
+from strategies.execution import strategy_execute
 from strategies.models import Order, Strategy, StrategyRun
+from strategies.orders import client_order_id, live_order_send
 from tasks.strategies import execute_single_strategy
 from tests.factories import ExchangeAccountFactory, StrategyFactory
 from tests.strategies.conftest import add_candles, start_strategy_worker, tick

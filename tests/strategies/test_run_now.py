@@ -31,3 +31,4 @@ def test_run_now_after_the_scheduled_tick_ran_makes_a_second_run(
     assert {run.status for run in runs} == {StrategyRun.Status.SUCCEEDED}
     assert len({run.scheduled_tick for run in runs}) == 2
     assert strategy.orders.count() == 2
+    assert sorted(run.trigger for run in runs) == ["run_now", "schedule"]

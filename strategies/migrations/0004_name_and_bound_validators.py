@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('strategies', '0002_engine'),
+        ('strategies', '0003_strategyrun_trigger'),
     ]
 
     operations = [

@@ -1,0 +1,58 @@
+"""PostgreSQL advisory locks with one key scheme: (purpose, object id), two int4 keys.
+
+The purpose says what the lock guards (one number per kind of lock, below); the object id says
+which one (a run's id; 1 for a singleton such as the scheduler's leadership). A session-level
+lock lives as long as the connection that took it, so a process that dies frees its locks at
+once: the server ends its session.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import IntEnum
+from typing import Any, Protocol
+
+
+class LockPurpose(IntEnum):
+    # "TICK": the scheduler leader's lock since the first release; kept, so a scheduler of an
+    # older release and of this one never both lead.
+    SCHEDULER_LEADER = 0x5449434B
+    RUN_LEASE = 0x5452554E  # "TRUN": the process running a strategy run holds it
+
+
+SINGLETON = 1
+INT4 = 2**32
+
+
+class Executes(Protocol):
+    def execute(self, query: str, params: Any = ...) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+
+def lock_key(purpose: LockPurpose, object_id: int = SINGLETON) -> tuple[int, int]:
+    """The two int4 keys of a lock; ids past int4 wrap (two such objects never run at once)."""
+    wrapped = (object_id + 2**31) % INT4 - 2**31
+    return int(purpose), wrapped
+
+
+def lock_key_sql(purpose: LockPurpose, id_expression: str) -> str:
+    """`lock_key` in SQL, for a statement that takes a lock on a row it writes (its id)."""
+    return f"{int(purpose)}, (mod({id_expression} + 2147483648, {INT4}) - 2147483648)::int4"
+
+
+def lock_try(cursor: Executes, key: tuple[int, int], *, wait: float = 0.0) -> bool:
+    """Take the lock on the cursor's session, trying for up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        if cursor.fetchone()[0]:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def lock_release(cursor: Executes, key: tuple[int, int]) -> None:
+    """Give back a lock this session holds."""
+    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)

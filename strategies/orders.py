@@ -1,0 +1,316 @@
+"""Sending an order once: the paper broker fills it here, the live one asks the exchange.
+
+An order carries a client order id derived from its strategy and tick, so a resent order is
+the same order. A live order is committed before it is sent and looked up by that id before
+it is sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Field
+from django.utils import timezone
+
+from marketdata import exchanges
+from marketdata.accounts import account_mark_needs_attention
+from marketdata.models import ExchangeAccount
+from strategies import selectors
+from strategies.errors import OrderNotSent, OrderUnconfirmed
+from strategies.models import Order, PaperPosition, Strategy, StrategyRun
+
+logger = logging.getLogger(__name__)
+
+AMOUNT_STEP = Decimal("0.000000000001")  # the twelve decimal places of Order.amount
+# Lookup-then-create attempts of a live order whose answers time out.
+LIVE_SEND_ATTEMPTS = 2
+
+
+def client_order_id(*, strategy_id: int, tick: datetime) -> str:
+    """The order id the exchange sees: one per (strategy, tick), so resending is harmless."""
+    micros = (tick - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return f"tw-{strategy_id}-{micros}"
+
+
+def order_send(order: Order) -> Order:
+    """Send an order written but not yet sent, through its mode's sender; the order as it is now.
+
+    A sender raises OrderNotSent only when the order certainly never reached a market (the
+    caller marks it rejected). Any other error leaves the order `new`: it may have been sent,
+    and only a lookup by its client order id can tell.
+    """
+    return ORDER_SENDERS[order.mode](order)
+
+
+def paper_order_send(order: Order) -> Order:
+    """Fill at the last price, less the paper fee, and move the paper position, once.
+
+    A new paper order that carries the price it was sized at fills at that price (else at the
+    last price now). An order not yet written (no pk) is written filled: call that inside the
+    transaction that ends its run.
+    """
+    problem = ""
+    with transaction.atomic(savepoint=False):
+        price = order.price if order.price is not None else _paper_price(order)
+        position = (
+            PaperPosition.objects.select_for_update().filter(strategy_id=order.strategy_id).first()
+        ) or PaperPosition(strategy_id=order.strategy_id)
+        value = (order.amount * price).quantize(AMOUNT_STEP)
+        fee = (value * settings.PAPER_FEE_RATE).quantize(AMOUNT_STEP)
+        problem = paper_fill_problem(order, position=position, cost=value + fee)
+        if not problem and _order_mark_filled(order, price=price, fee=fee):
+            _position_apply(position, order, value=value, fee=fee)
+        elif not problem:
+            order.refresh_from_db()  # it was filled before: leave everything as it is
+    # Raised outside the block, which so has nothing to roll back in the caller's transaction.
+    if problem:
+        raise OrderNotSent(problem)
+    return order
+
+
+def _paper_price(order: Order) -> Decimal:
+    last = selectors.last_price(
+        market_id=order.strategy.market_id, timeframe=order.strategy.timeframe
+    )
+    if last is None:
+        raise OrderNotSent("no price to fill the paper order at")
+    return last.value
+
+
+def paper_fill_problem(order: Order, *, position: PaperPosition, cost: Decimal) -> str:
+    """Why the paper position cannot take this order ("" when it can)."""
+    if order.side == Order.Side.BUY and cost > position.quote_balance:
+        return f"insufficient paper balance: {cost} needed, {position.quote_balance} available"
+    if order.side == Order.Side.SELL and order.amount > position.base_amount:
+        return f"cannot sell {order.amount}: the paper position is {position.base_amount}"
+    return ""
+
+
+def _order_mark_filled(order: Order, *, price: Decimal, fee: Decimal) -> bool:
+    """Move the order from new to filled; False if it was not new (filled once already)."""
+    fill = _fill_fields(order, price=price, fee=fee, now=timezone.now())
+    if order.pk is not None and not (
+        Order.objects.filter(pk=order.pk, status=Order.Status.NEW).update(**fill)
+    ):
+        return False
+    for name, value in fill.items():
+        setattr(order, name, value)
+    if order.pk is None:
+        order.save()  # not written yet: written filled, in the caller's transaction
+    return True
+
+
+def _fill_fields(order: Order, *, price: Decimal, fee: Decimal, now: datetime) -> dict[str, Any]:
+    return {
+        "status": Order.Status.FILLED,
+        "price": price,
+        "average_price": price,
+        "filled_amount": order.amount,
+        "fee": fee,
+        "exchange_order_id": f"paper-{order.client_order_id}",
+        "updated_at": now,
+    }
+
+
+def _position_apply(position: PaperPosition, order: Order, *, value: Decimal, fee: Decimal) -> None:
+    for name, moved in _position_moved(position, order, value=value, fee=fee).items():
+        setattr(position, name, moved)
+    position.save()
+
+
+def _position_moved(
+    position: PaperPosition, order: Order, *, value: Decimal, fee: Decimal
+) -> dict[str, Decimal | None]:
+    """The position's amounts once the order has filled for `value` and `fee`."""
+    entry = position.average_entry_price
+    if order.side == Order.Side.BUY:
+        held = position.base_amount + order.amount
+        entry = ((position.base_amount * (entry or 0) + value) / held).quantize(AMOUNT_STEP)
+        quote = position.quote_balance - (value + fee)
+    else:
+        held = position.base_amount - order.amount
+        quote = position.quote_balance + (value - fee)
+        entry = None if held == 0 else entry
+    return {
+        "base_amount": held,
+        "quote_balance": quote,
+        "average_entry_price": entry,
+        "fees_paid": position.fees_paid + fee,
+    }
+
+
+def paper_order_fill_ending_run(order: Order, *, position: PaperPosition, run: StrategyRun) -> bool:
+    """Write a new paper order filled, move the position and end the run, in one statement.
+
+    `position` is as the run read it, unlocked. False, with nothing written, if it cannot take
+    the order or has changed since: the caller then fills in a transaction with it locked.
+    """
+    value = (order.amount * order.price).quantize(AMOUNT_STEP)
+    fee = (value * settings.PAPER_FEE_RATE).quantize(AMOUNT_STEP)
+    if paper_fill_problem(order, position=position, cost=value + fee):
+        return False
+    now = timezone.now()
+    moved = [*_position_moved(position, order, value=value, fee=fee).values(), now]
+    fill = {**_fill_fields(order, price=order.price, fee=fee, now=now), "created_at": now}
+    values = [
+        field.get_db_prep_save(fill.get(field.attname, getattr(order, field.attname)), connection)
+        for field in ORDER_FIELDS
+    ]
+    ended = [StrategyRun.Status.SUCCEEDED.value, now, order.side, json.dumps(run.parameters)]
+    if position.pk is None:
+        sql, guard = FILL_SQL_NEW_POSITION, [position.strategy_id, *moved]
+    else:
+        read = [getattr(position, column) for column in POSITION_AMOUNTS]
+        sql, guard = FILL_SQL, [*moved, position.strategy_id, *read]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*guard, *values, *ended, run.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    for name, field_value in fill.items():
+        setattr(order, name, field_value)
+    order.pk, order._state.adding, order._state.db = row[0], False, connection.alias
+    run.status, run.finished_at, run.signal = StrategyRun.Status.SUCCEEDED, now, order.side
+    logger.info("run %s of strategy %s: %s", run.pk, run.strategy_id, run.status)
+    return True
+
+
+def live_order_send(order: Order) -> Order:
+    """Send through the exchange gateway, so that one client order id is at most one order.
+
+    The exchange is asked for the client order id first: a resumed run's order may have left
+    before its worker died. A create that times out may have been placed too, so the order is
+    looked up again before it is sent once more; if the exchange still will not say, the order
+    stays `new` (OrderUnconfirmed) rather than risk a second one.
+    """
+    account = order.strategy.account
+    if account is None:
+        raise OrderNotSent("live trading needs an exchange account")
+    symbol = order.strategy.market.symbol
+    for _attempt in range(LIVE_SEND_ATTEMPTS):
+        try:
+            placed = _live_lookup(order, account=account, symbol=symbol)
+            if placed is None:
+                placed = exchanges.create_order(
+                    account=account,
+                    symbol=symbol,
+                    side=order.side,
+                    type=order.type,
+                    amount=order.amount,
+                    price=order.price,
+                    client_order_id=order.client_order_id,
+                )
+        except exchanges.TemporaryExchangeError as error:
+            logger.warning("order %s not confirmed: %s", order.client_order_id, error)
+            continue
+        except exchanges.AuthenticationFailed as error:
+            account_mark_needs_attention(account_id=account.pk, reason=str(error))
+            raise OrderNotSent(f"the exchange refused the account's keys: {error}") from None
+        except exchanges.ExchangeError as error:
+            raise OrderNotSent(f"the exchange refused the order: {error}") from None
+        return _order_record_placed(order, placed)
+    raise OrderUnconfirmed(
+        f"the exchange did not confirm order {order.client_order_id} after "
+        f"{LIVE_SEND_ATTEMPTS} attempts; it stays new and is not resent blind"
+    )
+
+
+def _live_lookup(
+    order: Order, *, account: ExchangeAccount, symbol: str
+) -> exchanges.OrderResult | None:
+    try:
+        return exchanges.fetch_order_by_client_id(
+            account=account, symbol=symbol, client_order_id=order.client_order_id
+        )
+    except exchanges.OrderNotFound:
+        return None
+
+
+LIVE_STATUSES = {
+    "open": Order.Status.OPEN,
+    "filled": Order.Status.FILLED,
+    "canceled": Order.Status.CANCELED,
+}
+
+
+def _order_record_placed(order: Order, placed: exchanges.OrderResult) -> Order:
+    order.status = LIVE_STATUSES[placed.status]
+    order.exchange_order_id = placed.exchange_order_id
+    order.filled_amount = placed.filled
+    order.average_price = placed.average_price
+    order.fee = placed.fee
+    order.save(
+        update_fields=[
+            "status",
+            "exchange_order_id",
+            "filled_amount",
+            "average_price",
+            "fee",
+            "updated_at",
+        ]
+    )
+    return order
+
+
+ORDER_FIELDS = [field for field in Order._meta.concrete_fields if not field.primary_key]
+POSITION_AMOUNTS = ("base_amount", "quote_balance", "average_entry_price", "fees_paid")
+POSITION_COLUMNS = (*POSITION_AMOUNTS, "updated_at")
+
+
+def _fill_sql(*, new_position: bool) -> str:
+    """The statement of a paper fill: the position moves (only if it is as it was read, or
+    still absent), and only then is the order written filled and the run ended succeeded."""
+    table = PaperPosition._meta.db_table
+    if new_position:
+        placeholders = ", ".join(["%s"] * (len(POSITION_COLUMNS) + 1))
+        position = (
+            f"INSERT INTO {table} (strategy_id, {', '.join(POSITION_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING 1"
+        )
+    else:
+        assignments = ", ".join(f"{column} = %s" for column in POSITION_COLUMNS)
+        # As it was read: whoever wrote it since (a reset, an update()), the fill backs off.
+        guards = [f"{column} IS NOT DISTINCT FROM %s" for column in POSITION_AMOUNTS]
+        position = (
+            f"UPDATE {table} SET {assignments} "  # noqa: S608
+            f"WHERE strategy_id = %s AND {' AND '.join(guards)} RETURNING 1"
+        )
+    # Typed placeholders: in INSERT ... SELECT the parameters get no type from the columns.
+    typed = ", ".join(f"%s::{_cast_type(field)}" for field in ORDER_FIELDS)
+    return (
+        f"WITH position AS ({position}), "  # noqa: S608
+        f"placed AS (INSERT INTO {Order._meta.db_table} "
+        f"({', '.join(field.column for field in ORDER_FIELDS)}) "
+        f"SELECT {typed} FROM position RETURNING id), "
+        f"ended AS (UPDATE {StrategyRun._meta.db_table} run SET status = %s, finished_at = %s, "
+        "signal = %s, parameters = %s::jsonb FROM placed WHERE run.id = %s RETURNING placed.id) "
+        # Committed without waiting for the disk, like the claim: the task's result, stored
+        # before its message is acknowledged, commits synchronously and flushes this with it;
+        # until then a crash of the database server loses the run whole, and the message is
+        # delivered again.
+        "SELECT id, set_config('synchronous_commit', 'off', true) FROM ended"
+    )
+
+
+def _cast_type(field: Field) -> str:
+    # Text, not varchar(n): an explicit cast to varchar(n) would cut a long value silently.
+    if field.get_internal_type() in {"CharField", "TextField"}:
+        return "text"
+    return field.db_type(connection)
+
+
+FILL_SQL = _fill_sql(new_position=False)
+FILL_SQL_NEW_POSITION = _fill_sql(new_position=True)
+
+
+ORDER_SENDERS: dict[str, Callable[[Order], Order]] = {
+    Strategy.Mode.PAPER: paper_order_send,
+    Strategy.Mode.LIVE: live_order_send,
+}
