@@ -19,6 +19,9 @@ from marketdata.models import (
     Ticker,
     Watchlist,
 )
+from project.display import decimal_column
+
+PRICES = ("open", "high", "low", "close", "volume")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -50,8 +53,7 @@ class MarketAdmin(ReadOnlyAdmin):
 
 @admin.register(Candle)
 class CandleAdmin(ReadOnlyAdmin):
-    list_display = ("market", "timeframe", "open_time", "open", "high", "low", "close", "volume",
-                    "is_closed")  # fmt: skip
+    list_display = ("market", "timeframe", "open_time", *map(decimal_column, PRICES), "is_closed")
     list_filter = ("timeframe", "is_closed", "market__exchange", "market__symbol")
     list_select_related = ("market__exchange",)
     date_hierarchy = "open_time"
@@ -61,7 +63,7 @@ class CandleAdmin(ReadOnlyAdmin):
 
 @admin.register(Ticker)
 class TickerAdmin(ReadOnlyAdmin):
-    list_display = ("market", "time", "last", "bid", "ask", "volume")
+    list_display = ("market", "time", *map(decimal_column, ("last", "bid", "ask", "volume")))
     list_filter = ("market__exchange", "market__symbol")
     list_select_related = ("market__exchange",)
     date_hierarchy = "time"
@@ -147,7 +149,7 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
 class BalanceSnapshotAdmin(admin.ModelAdmin):
     """Snapshots are what an exchange reported: read-only here."""
 
-    list_display = ["account", "asset", "free", "used", "total", "taken_at"]
+    list_display = ["account", "asset", *map(decimal_column, ("free", "used", "total")), "taken_at"]
     list_filter = ["asset", "account__exchange"]
     search_fields = ["account__label", "account__owner__username", "asset"]
     date_hierarchy = "taken_at"

@@ -142,7 +142,8 @@ class Watchlist(models.Model):
     enabled = models.BooleanField(default=True)
 
     class Meta:
-        verbose_name_plural = "watchlist"
+        verbose_name = "watchlist entry"
+        verbose_name_plural = "watchlist entries"  # "4 watchlist entries", not "4 watchlist"
         constraints = [
             models.UniqueConstraint(fields=["market", "timeframe"], name="watchlist_unique"),
         ]

@@ -1,9 +1,9 @@
-"""REST API building blocks every app's viewsets share: ownership, throttling, paging, parsing,
-errors in one JSON shape (their schema: project/api_schema.py)."""
+"""REST API building blocks every app's viewsets share: ownership, throttling, paging, errors in
+one JSON shape (their schema: project/api_schema.py; parser and fields: project/parsers.py,
+project/api_fields.py)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -14,7 +14,6 @@ from django.db.models import Model, QuerySet
 from rest_framework import (
     exceptions,
     pagination,
-    parsers,
     permissions,
     serializers,
     throttling,
@@ -23,8 +22,6 @@ from rest_framework import (
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-
-from project.validators import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -134,63 +131,6 @@ class PageNumberPagination(StrictPageSize, pagination.PageNumberPagination):
 
 class CursorPagination(StrictPageSize, pagination.CursorPagination):
     """Set `ordering`, `page_size` and `max_page_size` in a subclass."""
-
-
-class AmountField(serializers.DecimalField):
-    """An amount of an asset, as text ("0.5"), from 0 to AMOUNT_MAX with 12 decimal places at
-    most: text keeps every digit, where a JSON number would pass through a float."""
-
-    default_error_messages = {"not_text": 'Send the amount as text, e.g. "0.5".'}
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(
-            max_digits=30,
-            decimal_places=AMOUNT_DECIMAL_PLACES,
-            min_value=Decimal(0),
-            max_value=AMOUNT_MAX,
-            **kwargs,
-        )
-
-    def to_internal_value(self, data: Any) -> Decimal:
-        if not isinstance(data, str):
-            self.fail("not_text")
-        return super().to_internal_value(data)
-
-
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, but a body nested past MAX_JSON_DEPTH is a 400, not a RecursionError
-    (a 500) in the decoder or in any code that walks the value later."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            data = None
-            too_deep = True
-        else:
-            too_deep = nesting_exceeds(data, MAX_JSON_DEPTH)
-        if too_deep:
-            raise exceptions.ParseError(
-                f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels"
-            )
-        return data
-
-
-MAX_JSON_DEPTH = 32
-
-
-def nesting_exceeds(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest deeper than `limit`; iterative, so any depth is safe."""
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if not isinstance(item, dict | list):
-            continue
-        if depth > limit:
-            return True
-        pending.extend((child, depth + 1) for child in children)
-    return False
 
 
 def validated_query(serializer_class: type[serializers.Serializer], request: Request) -> Any:

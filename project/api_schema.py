@@ -13,7 +13,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
 
-from project.api import AmountField
+from project.api_fields import AmountField
 from project.validators import AMOUNT_TEXT
 
 

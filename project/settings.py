@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_celery_results",
     "marketdata",
@@ -214,6 +215,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LANGUAGE_CODE = "en-us"
+# One date format on every page (2026-12-01 11:40:00), the admin's lists included.
+FORMAT_MODULE_PATH = ["project.formats"]
 TIME_ZONE = CELERY_TIMEZONE
 USE_I18N = True
 USE_TZ = True
@@ -229,6 +232,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# Files served at the site's root (the favicon browsers ask every page for), by WhiteNoise.
+WHITENOISE_ROOT = BASE_DIR / "project" / "public"
 
 # Each user's API writes (POST, PUT, PATCH, DELETE) per second, minute, hour or day.
 API_WRITE_RATE = ENV.get("API_WRITE_RATE", "60/minute").strip()
@@ -241,7 +246,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("MAX_REQUEST_BODY_BYTES", ENV, 1_048_5
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "project.api_schema.AutoSchema",
     # JSON only: the schema then lists one request body per operation, and it is exact.
-    "DEFAULT_PARSER_CLASSES": ["project.api.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["project.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous request then gets 401 with `WWW-Authenticate: Token`.
         "rest_framework.authentication.TokenAuthentication",
@@ -260,6 +265,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar): works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Three models have a `status`: name each choice set (a generated client's type names).
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "marketdata.models.ExchangeAccount.Status",

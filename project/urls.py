@@ -1,4 +1,5 @@
-"""URL routes: admin, health, the REST API with its schema and session login."""
+"""URL routes: admin, health, the REST API with its schema and session login, the strategy
+pages."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -13,4 +14,5 @@ urlpatterns = [
     # The browsable API's session login and logout (throttled like the admin's, by axes).
     path("api/auth/", include("rest_framework.urls")),
     path("api/", include("project.api_urls")),
+    path("strategies/", include("strategies.urls")),
 ]

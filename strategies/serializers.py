@@ -13,11 +13,12 @@ from rest_framework import serializers
 
 from marketdata.models import ExchangeAccount, Market
 from marketdata.serializers import MAX_ID
-from project.api import AmountField
+from project.api_fields import AmountField
 from project.scheduling import trigger_field_errors
 from strategies.engine import BaseStrategy, ParamType, get_strategy_class, strategy_choices
 from strategies.engine import parameter_errors as engine_parameter_errors
 from strategies.models import Order, Strategy, StrategyRun
+from strategies.performance_api import PerformanceFields
 from strategies.services import EDITABLE_FIELDS
 
 
@@ -49,7 +50,7 @@ class ParametersFieldExtension(OpenApiSerializerFieldExtension):
         return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
-class StrategySerializer(serializers.ModelSerializer):
+class StrategySerializer(PerformanceFields, serializers.ModelSerializer):
     """A strategy. `is_active` and `paused_reason` change only through start and stop.
 
     `parameters` is checked against the kind's schema (see /api/strategy-kinds/); errors come
@@ -89,6 +90,7 @@ class StrategySerializer(serializers.ModelSerializer):
             "paused_reason",
             "created_at",
             "updated_at",
+            *PerformanceFields._declared_fields,
         ]
         read_only_fields = ["is_active", "paused_reason", "created_at", "updated_at"]
         # The service checks the (owner, name) constraint and answers with a field error.

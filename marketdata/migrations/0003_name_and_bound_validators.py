@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketdata', '0001_initial'),
+        ('marketdata', '0002_watchlist_entry_names'),
     ]
 
     operations = [
