@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, pagination, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +14,7 @@ from rest_framework.serializers import BaseSerializer
 
 from marketdata import accounts, selectors, serializers
 from marketdata.models import BalanceSnapshot, Candle, Exchange, ExchangeAccount, Market
-from project.api import OwnedViewSetMixin, owned, validated_query
+from project.api import CursorPagination, OwnedViewSetMixin, owned, validated_query
 
 
 class ExchangeViewSet(viewsets.ReadOnlyModelViewSet):
@@ -46,7 +46,7 @@ class MarketViewSet(viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
 
-class CandlePagination(pagination.CursorPagination):
+class CandlePagination(CursorPagination):
     ordering = "open_time"
     page_size = 500
     page_size_query_param = "page_size"
@@ -104,7 +104,7 @@ class ExchangeAccountViewSet(OwnedViewSetMixin, viewsets.ModelViewSet):
         accounts.account_delete(account=instance)
 
 
-class BalanceHistoryPagination(pagination.CursorPagination):
+class BalanceHistoryPagination(CursorPagination):
     ordering = "-taken_at"
     page_size = 500
     page_size_query_param = "page_size"

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from marketdata.fields import EncryptedTextField
+from project.validators import validate_name
 
 
 class Timeframe(models.TextChoices):
@@ -182,7 +183,7 @@ class ExchangeAccount(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_accounts"
     )
     exchange = models.ForeignKey(Exchange, on_delete=models.PROTECT, related_name="accounts")
-    label = models.CharField(max_length=100)
+    label = models.CharField(max_length=100, validators=[validate_name])
     api_key = EncryptedTextField()
     api_secret = EncryptedTextField()
     api_passphrase = EncryptedTextField(blank=True)

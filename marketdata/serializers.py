@@ -15,6 +15,7 @@ from marketdata.models import (
     Market,
     Timeframe,
 )
+from project.validators import visible_text
 
 # Ids in query parameters stay inside PostgreSQL's bigint.
 MAX_ID = 2**63 - 1
@@ -70,6 +71,8 @@ def secret_field(*, required: bool) -> serializers.CharField:
         write_only=True,
         required=required,
         allow_blank=not required,
+        trim_whitespace=False,
+        validators=[visible_text(allow_blank=not required)],
         max_length=SECRET_MAX_LENGTH,
         style={"input_type": "password"},
     )
@@ -101,6 +104,8 @@ class ExchangeAccountSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "status_reason", "created_at", "updated_at"]
         # The service checks the (owner, label) constraint and answers with a field error.
         validators: list[Any] = []
+        # A label with spaces at either end is refused (the schema's pattern), not trimmed.
+        extra_kwargs = {"label": {"trim_whitespace": False}}
 
 
 class ExchangeAccountUpdateSerializer(ExchangeAccountSerializer):
@@ -142,7 +147,10 @@ class MarketFilter(serializers.Serializer):
     exchange = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Exchange id."
     )
-    symbol = serializers.CharField(required=False, max_length=50, help_text="e.g. BTC/USD")
+    # Filters match as given (no trimming): what the schema allows is what is looked up.
+    symbol = serializers.CharField(
+        required=False, max_length=50, trim_whitespace=False, help_text="e.g. BTC/USD"
+    )
     active = serializers.BooleanField(required=False)
 
 
@@ -157,7 +165,9 @@ class BalanceFilter(serializers.Serializer):
     account = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Exchange account id."
     )
-    asset = serializers.CharField(required=False, max_length=20, help_text="e.g. BTC")
+    asset = serializers.CharField(
+        required=False, max_length=20, trim_whitespace=False, help_text="e.g. BTC"
+    )
 
 
 class BalanceHistoryFilter(BalanceFilter, TimeRangeFilter):

@@ -1,4 +1,6 @@
-"""REST API building blocks every app's viewsets share: ownership, throttling, errors, paging."""
+"""REST API building blocks every app's viewsets share: ownership, throttling, paging, errors in
+one JSON shape (their schema: project/api_schema.py; parser and fields: project/parsers.py,
+project/api_fields.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,14 @@ from django.db.models import Model, QuerySet
 
 # DRF imports the throttle class while rest_framework.views is still loading: import that
 # module, not names from it.
-from rest_framework import exceptions, pagination, permissions, serializers, throttling, views
+from rest_framework import (
+    exceptions,
+    pagination,
+    permissions,
+    serializers,
+    throttling,
+    views,
+)
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -83,10 +92,45 @@ class WriteRateThrottle(throttling.UserRateThrottle):
         return super().allow_request(request, view)
 
 
-class PageNumberPagination(pagination.PageNumberPagination):
-    page_size = 100
+class StrictPageSize:
+    """`page_size` outside 1..max_page_size is a 400, not quietly the default (DRF's way)."""
+
+    page_size: int
     page_size_query_param = "page_size"
+    max_page_size: int
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdecimal() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"must be a whole number 1-{self.max_page_size}"]}
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)  # type: ignore[misc]
+        bounds = {
+            "page_size": {"minimum": 1, "maximum": self.max_page_size},
+            "page": {"minimum": 1},
+        }
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
+
+
+class PageNumberPagination(StrictPageSize, pagination.PageNumberPagination):
+    page_size = 100
     max_page_size = 1000
+
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        # DRF reads an empty `page=` as page 1; here it is an invalid page (a 404) like "x".
+        return request.query_params.get(self.page_query_param, 1)
+
+
+class CursorPagination(StrictPageSize, pagination.CursorPagination):
+    """Set `ordering`, `page_size` and `max_page_size` in a subclass."""
 
 
 def validated_query(serializer_class: type[serializers.Serializer], request: Request) -> Any:
@@ -97,8 +141,25 @@ def validated_query(serializer_class: type[serializers.Serializer], request: Req
     return serializer.validated_data
 
 
+# --- Errors and their schema ---------------------------------------------------------------
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_code = "conflict"
+
+
 def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus Django's ValidationError (raised by services) as a 400 by field."""
-    if isinstance(exc, DjangoValidationError):
+    """DRF's handler, plus Django's ValidationError (raised by services) as a 400 by field, or
+    as a 409 for a DELETE (it sends no input: what refuses it is the object's state); a bare
+    list of messages (`ValidationError("...")`) comes back as `non_field_errors`."""
+    request = context.get("request")
+    deleting = request is not None and request.method == "DELETE"
+    if isinstance(exc, DjangoValidationError) and deleting:
+        exc = Conflict(" ".join(exc.messages))
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
-    return views.exception_handler(exc, context)
+    response = views.exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        response.data = {api_settings.NON_FIELD_ERRORS_KEY: response.data}
+    return response

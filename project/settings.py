@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -45,9 +46,13 @@ INSTALLED_APPS = [
     "marketdata",
     "strategies",
     "tasks",
+    # Last: its AppConfig checks the middleware and backends above.
+    "axes",
 ]
 
 MIDDLEWARE = [
+    # First: it sees every response under /api/, Django's own error pages included.
+    "project.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -56,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a lockout raised by its backend into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -206,6 +213,19 @@ HEALTH_DETAIL_CHECKS = [
 ]
 
 # --- Auth, i18n, static --------------------------------------------------------------------
+# Login throttling (django-axes) for every password login: the admin and the API's session
+# login. A (username, client address) pair is locked after LOGIN_FAILURE_LIMIT failures for
+# LOGIN_LOCKOUT_MINUTES; `manage.py axes_reset_username NAME` or the admin lifts it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", ENV, 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.integer("LOGIN_LOCKOUT_MINUTES", ENV, 30, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Its log lines name the user and address (the operator lifts by them); passwords stay masked.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -239,8 +259,12 @@ if not re.fullmatch(r"[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)", API_WR
     raise SettingError(
         "API_WRITE_RATE", f"expected N/second|minute|hour|day, got {API_WRITE_RATE!r}"
     )
+# Largest request body in bytes (API and admin); a larger one under /api/ is a JSON 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("MAX_REQUEST_BODY_BYTES", ENV, 1_048_576, minimum=1024)
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "project.api_schema.AutoSchema",
+    # JSON only: the schema then lists one request body per operation, and it is exact.
+    "DEFAULT_PARSER_CLASSES": ["project.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous request then gets 401 with `WWW-Authenticate: Token`.
         "rest_framework.authentication.TokenAuthentication",

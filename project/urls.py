@@ -1,4 +1,5 @@
-"""URL routes: admin, health, the REST API with its schema, the strategy pages, metrics."""
+"""URL routes: admin, health, the REST API with its schema and session login, the strategy
+pages, metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -11,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health.health_view, name="health"),
     path("health/detail/", HealthDetailView.as_view(), name="health-detail"),
+    # The browsable API's session login and logout (throttled like the admin's, by axes).
+    path("api/auth/", include("rest_framework.urls")),
     path("api/", include("project.api_urls")),
     path("strategies/", include("strategies.urls")),
     path("metrics", metrics.metrics_view, name="metrics"),

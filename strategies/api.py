@@ -6,13 +6,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, pagination, status, viewsets
+from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from project.api import OwnedViewSetMixin, validated_query
+from project.api import CursorPagination, OwnedViewSetMixin, validated_query
 from project.scheduling import SchedulerError
 from strategies import serializers, services
 from strategies.engine import get_strategy_class, strategy_choices
@@ -29,14 +29,14 @@ class SchedulerUnavailable(exceptions.APIException):
     default_code = "scheduler_unavailable"
 
 
-class RunPagination(pagination.CursorPagination):
+class RunPagination(CursorPagination):
     ordering = ("-scheduled_tick", "-id")
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
 
 
-class OrderPagination(pagination.CursorPagination):
+class OrderPagination(CursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 100
     page_size_query_param = "page_size"
@@ -57,6 +57,7 @@ class StrategyViewSet(OwnedViewSetMixin, viewsets.ModelViewSet):
 
     queryset = Strategy.objects.select_related("owner")
     serializer_class = serializers.StrategySerializer
+    write_error_statuses = (409, 503)  # see _call
 
     def get_queryset(self) -> QuerySet[Strategy]:
         strategies = super().get_queryset()

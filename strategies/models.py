@@ -7,11 +7,16 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
 from django.db import models
 
 from marketdata.models import PRICE, TIMEFRAME_DURATIONS, ExchangeAccount, Market, Timeframe
 from project.scheduling import CrontabTrigger, IntervalTrigger, Trigger, trigger_field_errors
+from project.validators import (
+    amount_validators,
+    interval_seconds_validators,
+    orders_per_day_validators,
+    validate_name,
+)
 from strategies.engine import parameter_errors, strategy_choices
 
 
@@ -30,7 +35,7 @@ class Strategy(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="strategies"
     )
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_name])
     account = models.ForeignKey(
         ExchangeAccount,
         on_delete=models.PROTECT,
@@ -48,7 +53,7 @@ class Strategy(models.Model):
     interval_seconds = models.PositiveIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(10)],
+        validators=interval_seconds_validators,
         help_text="Run every N seconds. Empty: once per timeframe.",
     )
     crontab = models.CharField(
@@ -61,9 +66,15 @@ class Strategy(models.Model):
     is_active = models.BooleanField(default=False)
     paused_reason = models.TextField(blank=True)
     max_position = models.DecimalField(
-        **PRICE, null=True, blank=True, help_text="Largest position in the base asset."
+        **PRICE,
+        null=True,
+        blank=True,
+        validators=amount_validators,
+        help_text="Largest position in the base asset.",
     )
-    max_orders_per_day = models.PositiveIntegerField(default=24)
+    max_orders_per_day = models.PositiveIntegerField(
+        default=24, validators=orders_per_day_validators
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from zoneinfo import available_timezones
 
 from django.db.models import QuerySet
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketdata.models import ExchangeAccount, Market
 from marketdata.serializers import MAX_ID
+from project.api_fields import AmountField
 from project.scheduling import trigger_field_errors
-from strategies.engine import BaseStrategy, ParamType
+from strategies.engine import BaseStrategy, ParamType, get_strategy_class, strategy_choices
 from strategies.engine import parameter_errors as engine_parameter_errors
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.performance_api import PerformanceFields
@@ -27,6 +30,24 @@ class OwnAccountField(serializers.PrimaryKeyRelatedField):
         if request is None or not request.user.is_authenticated:
             return ExchangeAccount.objects.none()
         return ExchangeAccount.objects.filter(owner=request.user)
+
+
+class ParametersField(serializers.DictField):
+    """A strategy's parameters; the schema lists every registered kind's (see below)."""
+
+
+class ParametersFieldExtension(OpenApiSerializerFieldExtension):
+    """`parameters` in the schema: each known parameter with its type and bounds, no others.
+    Which of them a kind takes is in /api/strategy-kinds/."""
+
+    target_class = ParametersField
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        properties: dict[str, Any] = {}
+        for key, _ in strategy_choices():
+            for name, param in get_strategy_class(key).parameters.items():
+                properties.setdefault(name, param.json_schema(direction))
+        return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
 class StrategySerializer(PerformanceFields, serializers.ModelSerializer):
@@ -45,14 +66,15 @@ class StrategySerializer(PerformanceFields, serializers.ModelSerializer):
     market = serializers.PrimaryKeyRelatedField(
         queryset=Market.objects.filter(active=True), help_text="An active market's id."
     )
-    parameters = serializers.DictField(
+    parameters = ParametersField(
         required=False,
         help_text="Values for the kind's parameters; omitted ones take their default.",
     )
-    max_position = serializers.DecimalField(
-        max_digits=30,
-        decimal_places=12,
-        min_value=Decimal(0),
+    # Every IANA zone, as an enum: the schema lists exactly what is accepted.
+    crontab_timezone = serializers.ChoiceField(
+        choices=sorted(available_timezones()), required=False, help_text="e.g. Europe/Berlin."
+    )
+    max_position = AmountField(
         required=False,
         allow_null=True,
         help_text="Largest position in the base asset; empty: no limit.",
@@ -73,6 +95,8 @@ class StrategySerializer(PerformanceFields, serializers.ModelSerializer):
         read_only_fields = ["is_active", "paused_reason", "created_at", "updated_at"]
         # The service checks the (owner, name) constraint and answers with a field error.
         validators: list[Any] = []
+        # A name with spaces at either end is refused (the schema's pattern), not trimmed.
+        extra_kwargs = {"name": {"trim_whitespace": False}}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, Any] = {}
@@ -222,7 +246,9 @@ class OrderSerializer(serializers.ModelSerializer):
 class StrategyFilter(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
     mode = serializers.ChoiceField(choices=Strategy.Mode.choices, required=False)
-    kind = serializers.CharField(required=False, max_length=50, help_text="e.g. dca")
+    kind = serializers.CharField(
+        required=False, max_length=50, trim_whitespace=False, help_text="e.g. dca"
+    )
     market = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Market id."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from strategies.errors import InvalidParameters
+
+# A decimal written as text: plain digits, no exponent (so no 1e400).
+DECIMAL_TEXT = r"^-?\d{1,18}(\.\d{1,12})?$"
 
 
 class ParamType(enum.StrEnum):
@@ -47,6 +51,8 @@ class Param:
         else:
             if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
                 raise ValueError("must be a number")
+            if isinstance(value, str) and not re.fullmatch(DECIMAL_TEXT, value):
+                raise ValueError("must be a number")  # in plain digits: no 1e400
             try:
                 number = Decimal(str(value))
             except InvalidOperation:
@@ -58,6 +64,23 @@ class Param:
         if self.maximum is not None and number > self.maximum:
             raise ValueError(f"must be at most {_plain(self.maximum)}")
         return number
+
+    def json_schema(self, direction: str = "request") -> dict[str, Any]:
+        """The parameter as a JSON schema (OpenAPI 3.0). A decimal is sent as a number or as
+        text, and comes back as text (see parameters_to_json): nothing is rounded."""
+        types = {"integer": "integer", "decimal": "number", "boolean": "boolean"}
+        schema: dict[str, Any] = {"type": types.get(self.type.value, "string")}
+        if self.type is ParamType.DECIMAL:
+            text = {"type": "string", "format": "decimal", "pattern": DECIMAL_TEXT}
+            if direction == "response":
+                return text
+        for key in ("minimum", "maximum"):
+            bound = getattr(self, key)
+            if bound is not None and self.type in (ParamType.INTEGER, ParamType.DECIMAL):
+                schema[key] = int(bound) if self.type is ParamType.INTEGER else float(bound)
+        if self.type is ParamType.DECIMAL:
+            return {"oneOf": [schema, text]}
+        return schema
 
     def describe(self) -> dict[str, Any]:
         """The schema entry as JSON values, for forms and the API."""
@@ -193,4 +216,4 @@ def _plain(value: int | Decimal) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
+    return format(value, "f") if isinstance(value, Decimal) else value

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from project.validators import AMOUNT_MAX
 from strategies.engine.base import Action, Bar, BaseStrategy, Param, ParamType, Signal
 from strategies.engine.registry import register
 
@@ -13,6 +14,7 @@ QUOTE_AMOUNT = Param(
     ParamType.DECIMAL,
     default=Decimal(100),
     minimum=Decimal("0.00000001"),
+    maximum=AMOUNT_MAX,
     help="How much of the quote currency one buy spends.",
 )
 

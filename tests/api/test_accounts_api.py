@@ -163,7 +163,7 @@ def test_staff_see_every_account_but_change_only_their_own(
     assert account.label == "theirs"
 
 
-def test_deleting_an_account_a_strategy_uses_is_400(api: APIClient, user: AbstractUser) -> None:
+def test_deleting_an_account_a_strategy_uses_is_409(api: APIClient, user: AbstractUser) -> None:
     account = ExchangeAccountFactory(owner=user)
     StrategyFactory(owner=user, account=account, name="grid bot")
     free = ExchangeAccountFactory(owner=user)
@@ -171,7 +171,7 @@ def test_deleting_an_account_a_strategy_uses_is_400(api: APIClient, user: Abstra
     blocked = api.delete(f"/api/accounts/{account.pk}/")
     deleted = api.delete(f"/api/accounts/{free.pk}/")
 
-    assert blocked.status_code == 400
-    assert "grid bot" in blocked.json()["non_field_errors"][0]
+    assert blocked.status_code == 409
+    assert "grid bot" in blocked.json()["detail"]
     assert deleted.status_code == 204
     assert list(ExchangeAccount.objects.values_list("pk", flat=True)) == [account.pk]

@@ -460,5 +460,5 @@ def test_strategy_kinds_describe_each_parameter_for_a_form(api: APIClient) -> No
         "decimal",
         "100",
         "0.00000001",
-        None,
+        "1000000000000",
     )

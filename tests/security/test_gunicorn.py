@@ -1,0 +1,89 @@
+"""The web process as the Procfiles start it: gunicorn's limits hold, and its access log has
+one line per request but none for static files or the favicon."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.processes import ManagedProcess, start_process
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+# Answered without the database (an anonymous API request is a 401): quick under any load.
+PROBE = "/api/strategy-kinds/"
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup: None) -> Iterator[tuple[str, ManagedProcess]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))  # one worker: the config's default
+    process = start_process(
+        "gunicorn",
+        [gunicorn, "project.wsgi", "--config=python:project.gunicorn", f"--bind=127.0.0.1:{port}"],
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.alive(), process.log()[-3000:]
+        try:
+            requests.get(f"{url}{PROBE}", timeout=30)
+            break
+        except requests.RequestException:  # not listening yet, or slow to answer under load
+            time.sleep(0.3)
+    else:
+        pytest.fail(f"gunicorn did not answer within 120 s:\n{process.log()[-3000:]}")
+    yield url, process
+    process.stop()
+
+
+def access_lines(process: ManagedProcess, marker: str) -> list[str]:
+    return [line for line in process.log().splitlines() if marker in line and '"GET ' in line]
+
+
+def test_the_access_log_has_a_line_per_request_but_none_for_static_files_or_the_favicon(
+    web: tuple[str, ManagedProcess],
+) -> None:
+    url, process = web
+
+    requests.get(f"{url}{PROBE}?probe=one", timeout=30)
+    requests.get(f"{url}{PROBE}?probe=two", timeout=30)
+    requests.get(f"{url}/favicon.ico", timeout=30)
+    requests.get(f"{url}/static/admin/css/base.css", timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not access_lines(process, "probe=two"):
+        time.sleep(0.2)
+
+    assert len(access_lines(process, "probe=one")) == 1
+    assert len(access_lines(process, "probe=two")) == 1
+    assert access_lines(process, "favicon") == []
+    assert access_lines(process, "/static/") == []
+
+
+def test_a_request_line_past_the_limit_is_refused_by_gunicorn(
+    web: tuple[str, ManagedProcess],
+) -> None:
+    url, _ = web
+
+    long_line = requests.get(f"{url}{PROBE}?q={'x' * 5000}", timeout=30)
+    fine = requests.get(f"{url}{PROBE}?q={'x' * 3000}", timeout=30)
+
+    assert long_line.status_code == 414
+    assert fine.status_code == 401  # reached the API, which wants a login
+
+
+def test_too_many_headers_are_refused_by_gunicorn(web: tuple[str, ManagedProcess]) -> None:
+    url, _ = web
+    headers = {f"X-Extra-{n}": "1" for n in range(120)}
+
+    response = requests.get(f"{url}{PROBE}", headers=headers, timeout=30)
+
+    assert response.status_code in {400, 431}
