@@ -133,7 +133,21 @@ class CrontabTrigger:
         )
 
     def next_tick(self, after: datetime) -> datetime:
-        fire = self._cron.get_next_fire_time(None, after + timedelta(microseconds=1))
+        """The first fire time strictly after `after`, as cron keeps it across DST changes.
+
+        A time skipped by spring-forward fires at the same minute of the next hour (02:30
+        becomes 03:30); a fixed hour repeated by fall-back fires once, at its first pass, as
+        in Vixie cron. Jobs on every hour (`*`) fire each real hour, both passes included.
+        """
+        fire = self._fire_after(after)
+        if self.hour != "*" and _second_pass(fire.astimezone(ZoneInfo(self.timezone))):
+            fire = self._fire_after(fire)
+        return fire
+
+    def _fire_after(self, after: datetime) -> datetime:
+        """APScheduler's next fire time, in UTC (wall-clock arithmetic would lose the fold)."""
+        start = after.astimezone(UTC) + timedelta(microseconds=1)
+        fire = self._cron.get_next_fire_time(None, start)
         if fire is None:
             raise InvalidTrigger(f"crontab {self.expression!r} never fires after {after}")
         return fire.astimezone(UTC)
@@ -153,6 +167,11 @@ class CrontabTrigger:
 
     def describe(self) -> str:
         return f"cron {self.expression} ({self.timezone})"
+
+
+def _second_pass(local: datetime) -> bool:
+    """Whether this wall-clock time is its second occurrence (the hour repeated by fall-back)."""
+    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
 
 
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -208,6 +227,10 @@ class Scheduler(abc.ABC):
     strategy and its job never disagree after a rollback.
     Arguments are JSON values: a job must survive a restart of any process.
     """
+
+    #: What holds the jobs, for maintenance done in bulk beside this interface (the start-up
+    #: reconcile): "django_celery_beat" for its PeriodicTask tables, "" when opaque.
+    job_store: str = ""
 
     @abc.abstractmethod
     def add_job(

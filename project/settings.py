@@ -97,6 +97,15 @@ CACHES = {
 # --- Scheduler -----------------------------------------------------------------------------
 SCHEDULER_BACKEND_NAME = ENV.get("SCHEDULER_BACKEND", "celery").strip().lower()
 SCHEDULER_BACKEND = env.scheduler_backend("SCHEDULER_BACKEND", SCHEDULER_BACKEND_NAME)
+# Called with `scheduler=` when a scheduler starts (beat, or the APScheduler leader).
+SCHEDULER_STARTUP_HOOKS = ["strategies.reconcile.strategy_jobs_reconcile"]
+# A tick later than this (no beat ran) is missed: coalesced or skipped by the job's policy.
+SCHEDULER_MISFIRE_GRACE_SECONDS = env.integer("SCHEDULER_MISFIRE_GRACE_SECONDS", ENV, 60, minimum=1)
+# Our beat: due jobs claimed per transaction; a beat silent this long is not live; another
+# beat publishes a committed firing left unpublished this long (its beat died).
+BEAT_CLAIM_BATCH = env.integer("BEAT_CLAIM_BATCH", ENV, 1000, minimum=1)
+BEAT_LIVE_SECONDS = env.integer("BEAT_LIVE_SECONDS", ENV, 15, minimum=2)
+BEAT_OUTBOX_ADOPT_SECONDS = 2
 
 # --- Secrets -------------------------------------------------------------------------------
 FIELD_ENCRYPTION_KEYS = env.encryption_keys(
@@ -127,7 +136,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# django-celery-beat's database scheduler, with interval jobs on their tick grid and a heartbeat.
+# Our beat (tasks.scheduling.beat): django-celery-beat's rows, fired from tasks_jobschedule.
 CELERY_BEAT_SCHEDULER = "tasks.scheduling.beat:TickScheduler"
 # The APScheduler backend runs tasks in-process with apply(): store their results too.
 CELERY_TASK_STORE_EAGER_RESULT = True

@@ -38,6 +38,33 @@ SETUP_COMMANDS: list[list[str]] = [
 ]
 
 
+# The Procfile process that fires each scheduler backend's jobs; `run` leaves out the others.
+SCHEDULER_PROCESSES = {"celery": "beat", "apscheduler": "scheduler"}
+
+
+def procfile_names(path: Path) -> list[str]:
+    names = []
+    for line in path.read_text().splitlines():
+        name, sep, _ = line.partition(":")
+        if sep and name.strip() and not name.lstrip().startswith("#"):
+            names.append(name.strip())
+    return names
+
+
+def only_configured_scheduler(command: list[str]) -> list[str]:
+    """`honcho start -f FILE` without process names: name every process but the processes of
+    the backends SCHEDULER_BACKEND does not choose, so one backend fires at a time."""
+    if command[:2] != ["honcho", "start"] or "-f" not in command:
+        return command
+    procfile = command[command.index("-f") + 1]
+    if [arg for arg in command[2:] if arg not in ("-f", procfile)]:
+        return command  # names or options given: the user chose
+    backend = os.environ.get("SCHEDULER_BACKEND", "celery").strip().lower()
+    unwanted = {name for key, name in SCHEDULER_PROCESSES.items() if key != backend}
+    names = procfile_names(embedded.BASE_DIR / procfile)
+    return [*command, *(name for name in names if name not in unwanted)]
+
+
 def generate_local_env() -> dict[str, str]:
     """Secrets for this machine only, written once to var/local.env (git-ignored)."""
     from cryptography.fernet import Fernet
@@ -154,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         for setup in SETUP_COMMANDS:
             manage(*setup)
         print_urls()
-        return run_until_signalled(command)
+        return run_until_signalled(only_configured_scheduler(command))
 
 
 if __name__ == "__main__":

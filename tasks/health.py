@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -25,11 +25,11 @@ from project.celery import app
 from project.scheduling import SchedulerError
 from strategies.models import Strategy
 from tasks.heartbeat import beat_heartbeat_read
+from tasks.scheduling.selectors import live_beats
 
 logger = logging.getLogger(__name__)
 
 WORKER_PING_TIMEOUT = 1.0
-BEAT_STALE_AFTER = timedelta(minutes=2)
 # Candles arrive in batches on the collector's cadence, not the moment a bar opens: allow it.
 CANDLE_GRACE = timedelta(minutes=15)
 OVERDUE_INTERVALS = 2
@@ -63,14 +63,25 @@ def check_workers() -> DetailResult:
 
 
 def check_beat() -> DetailResult:
-    beat = beat_heartbeat_read()
-    if beat is None:
-        return DetailResult(False, "no heartbeat: beat is not running", {"age_seconds": None})
-    age = round(time.time() - beat, 1)
-    data = {"last_tick_at": _iso(datetime.fromtimestamp(beat, tz=UTC)), "age_seconds": age}
-    if age > BEAT_STALE_AFTER.total_seconds():
-        return DetailResult(False, f"last heartbeat {age:.0f}s ago: beat is stuck or gone", data)
-    return DetailResult(True, f"last heartbeat {age:.0f}s ago", data)
+    """The live beats (each stamps its own row every tick); fails when none fires jobs."""
+    beats = live_beats()
+    data = [
+        {
+            "id": beat.id,
+            "host": beat.host,
+            "pid": beat.pid,
+            "started_at": _iso(beat.started_at),
+            "last_tick_at": _iso(beat.last_tick_at),
+            "firing": beat.firing,
+        }
+        for beat in beats
+    ]
+    firing = [beat for beat in beats if beat.firing]
+    if not firing:
+        last = beat_heartbeat_read()
+        since = f", last heartbeat {time.time() - last:.0f}s ago" if last else ""
+        return DetailResult(False, f"no live beat fires jobs: beat is not running{since}", data)
+    return DetailResult(True, f"{len(firing)} live beat(s) firing", data)
 
 
 def check_exchanges() -> DetailResult:

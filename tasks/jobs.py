@@ -1,11 +1,14 @@
-"""The system job table: what `setup_periodic_tasks` installs, scheduled by task name."""
+"""The system job table (what `setup_periodic_tasks` installs); moving jobs between backends."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
+from project.env import SCHEDULER_BACKENDS
 from project.scheduling import (
     CrontabTrigger,
     IntervalTrigger,
@@ -67,3 +70,36 @@ def system_jobs_install(*, reset: bool = False, scheduler: Scheduler | None = No
         else:
             result.kept.append(job.id)
     return result
+
+
+@dataclass
+class Moved:
+    """What `jobs_leave_other_backends` did, job id by job id, per backend name."""
+
+    removed: dict[str, list[str]] = field(default_factory=dict)
+    paused: dict[str, list[str]] = field(default_factory=dict)
+
+
+def jobs_leave_other_backends(*, is_recreated: Callable[[str], bool]) -> Moved:
+    """Silence every backend but the configured one, so one backend fires at a time.
+
+    Jobs the configured backend re-creates (`is_recreated`: strategy and system jobs) are
+    removed from the others; any other job (made by hand in an admin) is paused there, kept
+    for whoever moves it.
+    """
+    moved = Moved()
+    for name, path in SCHEDULER_BACKENDS.items():
+        if path == settings.SCHEDULER_BACKEND:
+            continue
+        other: Scheduler = import_string(path)()
+        try:
+            for job in other.get_jobs():
+                if is_recreated(job.id):
+                    other.remove_job(job.id)
+                    moved.removed.setdefault(name, []).append(job.id)
+                elif job.enabled:
+                    other.pause_job(job.id)
+                    moved.paused.setdefault(name, []).append(job.id)
+        finally:
+            other.shutdown()
+    return moved

@@ -143,7 +143,7 @@ def wait_for_log(process: ManagedProcess, text: str, timeout: float = 60.0) -> N
 
 
 def start_beat(timeout: float = 60.0, **env: str) -> ManagedProcess:
-    """Start `celery beat` (our database scheduler, re-reading the schedule every second)."""
+    """Start `celery beat` (our scheduler); returns once it is ready to fire (or refuses to)."""
     schedule_file = Path(tempfile.mkdtemp(prefix="tw-beat-")) / "schedule"
     beat = start_process(
         "beat",
@@ -161,7 +161,7 @@ def start_beat(timeout: float = 60.0, **env: str) -> ManagedProcess:
         ],
         **env,
     )
-    wait_for_log(beat, "Reloaded", timeout)
+    wait_for_log(beat, " ready: ", timeout)
     return beat
 
 

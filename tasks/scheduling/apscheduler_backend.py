@@ -38,6 +38,7 @@ from project.scheduling import (
     Trigger,
 )
 from tasks.scheduling.common import first_tick_after, first_tick_from, json_arguments, latest_tick
+from tasks.scheduling.hooks import startup_hooks_run
 from tasks.scheduling.leader import (
     SCHEDULER_LEASE_KEY,
     AdvisoryLease,
@@ -482,12 +483,8 @@ class APSchedulerScheduler(Scheduler):
 
     def _lead(self) -> None:
         aps = self._scheduler()
-        from strategies.services import strategy_schedules_sync
-
         try:
-            strategy_schedules_sync(scheduler=self)
-        except Exception:
-            logger.exception("reconciling strategy jobs failed; firing the jobs as they are")
+            startup_hooks_run(scheduler=self)
         finally:
             close_old_connections()
         aps.resume()

@@ -18,7 +18,7 @@ from django_celery_results.models import TaskResult
 from marketdata.models import Candle, Exchange, Watchlist
 from strategies.models import Strategy, StrategyRun
 from tasks.health import check_beat, check_strategies, health_detail_report
-from tasks.heartbeat import HEARTBEAT_KEY, beat_heartbeat_read, beat_heartbeat_write
+from tasks.heartbeat import beat_heartbeat_read, beat_heartbeat_write
 from tasks.system import health_check
 from tests.api.conftest import client_for
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
@@ -149,10 +149,6 @@ def test_unreachable_broker_fails_the_worker_check_quickly(staff_api: APIClient)
 
 @pytest.mark.django_db
 def test_beat_without_heartbeat_is_reported_not_running() -> None:
-    from django.core.cache import cache
-
-    cache.delete(HEARTBEAT_KEY)
-
     result = check_beat()
 
     assert result.ok is False
@@ -187,9 +183,6 @@ def test_crontab_strategy_is_measured_by_its_own_rhythm() -> None:
 @pytest.mark.django_db
 def test_report_logs_a_warning_for_each_failing_check(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
-    from django.core.cache import cache
-
-    cache.delete(HEARTBEAT_KEY)
     Exchange.objects.create(name="down", ccxt_id="bitstamp", last_error_at=timezone.now())
 
     with override_settings(CELERY_BROKER_URL=celery_worker_free_broker()):
@@ -227,9 +220,6 @@ def beat() -> Iterator[ManagedProcess]:
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_a_real_beat_process_writes_the_heartbeat(beat: ManagedProcess) -> None:
-    from django.core.cache import cache
-
-    cache.delete(HEARTBEAT_KEY)
     started = time.time()
 
     deadline = time.monotonic() + 60

@@ -22,3 +22,17 @@ def record_run(label: str, note: str = "") -> dict[str, object]:
     finally:
         client.close()
     return entry
+
+
+TICK_TASK = "tests.record_tick"
+
+
+@shared_task(name=TICK_TASK)
+def record_tick(label: str, job: str, scheduled_tick: str | None = None) -> str | None:
+    """Record the tick each run was fired for, to count runs per (job, tick)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.rpush(f"tw-test-ticks:{label}", json.dumps([job, scheduled_tick, time.time()]))
+    finally:
+        client.close()
+    return scheduled_tick

@@ -1,4 +1,4 @@
-"""Beat's interval schedule is due on the tick grid, not N seconds after the last run."""
+"""The beat's time rules: anchored interval grids, crontabs in their zone, the misfire policy."""
 
 from __future__ import annotations
 
@@ -6,21 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from celery.schedules import crontab
-from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from project.scheduling import CrontabTrigger, IntervalTrigger
-from tasks.scheduling.beat import GridModelEntry, GridSchedule
-from tasks.scheduling.celery_backend import CeleryBeatScheduler
+from tasks.scheduling.ticks import CATCH_UP, SCHEDULE, Fire, decide, next_fire_time
 
-
-class FrozenGrid(GridSchedule):
-    def __init__(self, trigger: IntervalTrigger, at: datetime) -> None:
-        super().__init__(trigger)
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
+GRACE = timedelta(seconds=60)
 
 
 def at(text: str) -> datetime:
@@ -28,50 +18,167 @@ def at(text: str) -> datetime:
 
 
 def test_a_late_run_does_not_shift_the_next_one() -> None:
-    # Ran 4 s late for the 10:00:00 tick; the next run is still due at 10:01:00.
-    last_run = at("2026-11-28 10:00:04")
+    trigger = IntervalTrigger(60)
 
-    before = FrozenGrid(IntervalTrigger(60), at("2026-11-28 10:00:59.9")).is_due(last_run)
-    on_tick = FrozenGrid(IntervalTrigger(60), at("2026-11-28 10:01:00")).is_due(last_run)
+    decision = decide(
+        trigger,
+        due=at("2026-11-28 10:00:00"),
+        now=at("2026-11-28 10:00:04"),
+        grace=GRACE,
+        policy="coalesce",
+    )
 
-    assert before.is_due is False
-    assert before.next == pytest.approx(0.1)
-    assert on_tick.is_due is True
-    assert on_tick.next == pytest.approx(60)
+    assert decision.fires == [Fire(at("2026-11-28 10:00:00"), SCHEDULE)]
+    assert decision.next_fire_at == at("2026-11-28 10:01:00")
 
 
-def test_missed_ticks_coalesce_into_one_run() -> None:
-    grid = FrozenGrid(IntervalTrigger(60), at("2026-11-28 12:00:30"))
+def test_the_grid_is_anchored_whatever_the_last_change() -> None:
+    anchor = at("2026-11-28 09:00:07")
 
-    first = grid.is_due(at("2026-11-28 10:00:00"))
-    second = grid.is_due(at("2026-11-28 12:00:30"))
+    planned = next_fire_time(
+        IntervalTrigger(60, anchor=anchor), changed_at=at("2026-11-28 10:00:30"), last_tick=None
+    )
 
-    assert first.is_due is True
-    assert second.is_due is False
-    assert second.next == pytest.approx(30)
+    assert planned == at("2026-11-28 10:01:07")
+
+
+def test_a_restart_continues_after_the_last_tick_fired() -> None:
+    planned = next_fire_time(
+        IntervalTrigger(2),
+        changed_at=at("2026-11-28 10:00:00"),
+        last_tick=at("2026-11-28 10:05:00"),
+    )
+
+    assert planned == at("2026-11-28 10:05:02")
 
 
 def test_nothing_fires_before_the_anchor() -> None:
     anchor = at("2026-11-28 11:00:00")
-    grid = FrozenGrid(IntervalTrigger(60, anchor=anchor), at("2026-11-28 10:59:00"))
 
-    state = grid.is_due(at("2026-11-28 10:00:00"))
+    planned = next_fire_time(
+        IntervalTrigger(60, anchor=anchor), changed_at=at("2026-11-28 10:00:00"), last_tick=None
+    )
 
-    assert state.is_due is False
-    assert state.next == pytest.approx(60)
+    assert planned == anchor
 
 
-@pytest.mark.django_db
-def test_an_edited_job_fires_from_its_next_tick_without_a_catch_up_run() -> None:
-    CeleryBeatScheduler().add_job("job_a", "health_check", IntervalTrigger(3600))
-    row = PeriodicTask.objects.get(name="job_a")
-    row.last_run_at = timezone.now() - timedelta(hours=5)
-    row.save()
+def test_ticks_within_the_grace_each_fire_on_their_own() -> None:
+    decision = decide(
+        IntervalTrigger(2),
+        due=at("2026-11-28 10:00:00"),
+        now=at("2026-11-28 10:00:05"),
+        grace=GRACE,
+        policy="coalesce",
+    )
 
-    entry = GridModelEntry(PeriodicTask.objects.get(name="job_a"))
+    assert [fire.tick for fire in decision.fires] == [
+        at("2026-11-28 10:00:00"),
+        at("2026-11-28 10:00:02"),
+        at("2026-11-28 10:00:04"),
+    ]
+    assert decision.missed_ticks == 0
+    assert decision.next_fire_at == at("2026-11-28 10:00:06")
 
-    assert isinstance(entry.schedule, GridSchedule)
-    assert entry.is_due().is_due is False
+
+def test_missed_ticks_coalesce_into_one_catch_up_run_with_the_count() -> None:
+    decision = decide(
+        IntervalTrigger(60),
+        due=at("2026-11-28 10:00:00"),
+        now=at("2026-11-28 12:00:30"),
+        grace=timedelta(seconds=20),
+        policy="coalesce",
+    )
+
+    assert decision.fires == [Fire(at("2026-11-28 12:00:00"), CATCH_UP, missed_ticks=120)]
+    assert decision.missed_ticks == 120
+    assert decision.last_tick == at("2026-11-28 12:00:00")
+    assert decision.next_fire_at == at("2026-11-28 12:01:00")
+
+
+def test_missed_ticks_are_skipped_under_the_skip_policy_and_counted() -> None:
+    decision = decide(
+        IntervalTrigger(60),
+        due=at("2026-11-28 10:00:00"),
+        now=at("2026-11-28 12:00:30"),
+        grace=timedelta(seconds=20),
+        policy="skip",
+    )
+
+    assert decision.fires == []
+    assert decision.skipped == Fire(at("2026-11-28 12:00:00"), SCHEDULE, missed_ticks=121)
+    assert decision.next_fire_at == at("2026-11-28 12:01:00")
+
+
+def test_an_on_time_tick_after_missed_ones_stands_in_for_them() -> None:
+    decision = decide(
+        IntervalTrigger(60),
+        due=at("2026-11-28 10:00:00"),
+        now=at("2026-11-28 12:00:10"),
+        grace=timedelta(seconds=20),
+        policy="skip",
+    )
+
+    assert decision.fires == [Fire(at("2026-11-28 12:00:00"), SCHEDULE, missed_ticks=120)]
+    assert decision.skipped is None
+
+
+def test_missed_crontab_ticks_are_counted_one_by_one() -> None:
+    trigger = CrontabTrigger.parse("0 * * * *", "Europe/Berlin")
+
+    decision = decide(
+        trigger,
+        due=at("2026-11-28 00:00:00"),
+        now=at("2026-11-28 05:30:00"),
+        grace=GRACE,
+        policy="coalesce",
+    )
+
+    assert decision.fires == [Fire(at("2026-11-28 05:00:00"), CATCH_UP, missed_ticks=5)]
+
+
+def ticks_from(trigger: CrontabTrigger, start: str, count: int) -> list[datetime]:
+    ticks = [trigger.next_tick(at(start))]
+    while len(ticks) < count:
+        ticks.append(trigger.next_tick(ticks[-1]))
+    return ticks
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "expected"),
+    [
+        # Spring forward: 02:30 does not exist that night; it fires at 03:30 local, once.
+        ("Europe/Berlin", "2026-03-28 12:00", ["03-29 01:30", "03-30 00:30"]),
+        ("America/New_York", "2026-03-07 12:00", ["03-08 07:30", "03-09 06:30"]),
+    ],
+)
+def test_a_daily_crontab_fires_once_on_the_spring_forward_night(
+    zone: str, start: str, expected: list[str]
+) -> None:
+    ticks = ticks_from(CrontabTrigger.parse("30 2 * * *", zone), start, 2)
+
+    assert [tick.strftime("%m-%d %H:%M") for tick in ticks] == expected
+
+
+@pytest.mark.parametrize(
+    ("zone", "expression", "start", "expected"),
+    [
+        # Fall back: 02:30 (Berlin) and 01:30 (New York) pass twice; each fires at the first.
+        ("Europe/Berlin", "30 2 * * *", "2026-10-24 12:00", ["10-25 00:30", "10-26 01:30"]),
+        ("America/New_York", "30 1 * * *", "2026-10-31 12:00", ["11-01 05:30", "11-02 06:30"]),
+    ],
+)
+def test_a_daily_crontab_fires_once_on_the_fall_back_night(
+    zone: str, expression: str, start: str, expected: list[str]
+) -> None:
+    ticks = ticks_from(CrontabTrigger.parse(expression, zone), start, 2)
+
+    assert [tick.strftime("%m-%d %H:%M") for tick in ticks] == expected
+
+
+def test_an_hourly_crontab_fires_each_real_hour_across_fall_back() -> None:
+    ticks = ticks_from(CrontabTrigger.parse("0 * * * *", "Europe/Berlin"), "2026-10-24 23:30", 4)
+
+    assert [tick.strftime("%H:%M") for tick in ticks] == ["00:00", "01:00", "02:00", "03:00"]
 
 
 @pytest.mark.parametrize(

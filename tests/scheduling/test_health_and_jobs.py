@@ -9,10 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from project.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
 from tasks.jobs import system_jobs
+from tasks.models import JobSchedule
 from tasks.scheduling.apscheduler_backend import APSchedulerScheduler
 from tasks.scheduling.celery_backend import CeleryBeatScheduler
 from tests.processes import start_run_scheduler
@@ -45,8 +45,10 @@ def test_celery_health_is_degraded_when_beat_stops_firing(
 ) -> None:
     CeleryBeatScheduler().add_job("job_a", "health_check", IntervalTrigger(60))
     long_ago = timezone.now() - timedelta(minutes=10)
-    # The row as beat would leave it had it stopped ten minutes ago.
-    PeriodicTask.objects.filter(name="job_a").update(last_run_at=long_ago, date_changed=long_ago)
+    # The row as a beat would leave it had it stopped ten minutes ago.
+    JobSchedule.objects.filter(periodic_task__name="job_a").update(
+        next_fire_at=long_ago, stale=False
+    )
 
     check = scheduler_check(client)
 
@@ -173,3 +175,25 @@ def _wait_for_log(log: object, text: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and text not in log():  # type: ignore[operator]
         time.sleep(0.2)
+
+
+def test_celery_health_is_degraded_when_no_beat_plans_a_new_job(
+    transactional_db: None, client: Client
+) -> None:
+    CeleryBeatScheduler().add_job("job_b", "health_check", IntervalTrigger(60))
+    JobSchedule.objects.update(changed_at=timezone.now() - timedelta(minutes=5))
+
+    check = scheduler_check(client)
+
+    assert (check["status"], check["ok"]) == ("degraded", False)
+    assert "'job_b'" in check["detail"]
+
+
+def test_celery_health_reads_no_job_list(
+    transactional_db: None, client: Client, django_assert_max_num_queries: object
+) -> None:
+    for number in range(30):
+        CeleryBeatScheduler().add_job(f"job_{number}", "health_check", IntervalTrigger(60))
+
+    with django_assert_max_num_queries(2):  # type: ignore[operator]
+        CeleryBeatScheduler().health()
