@@ -74,6 +74,17 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def ticks_lost(*, since: datetime, before: datetime) -> list[dict[str, str | None]]:
+    """Strategy ticks published between `since` and `before` that have no run: a task that
+    failed before its body (its database down) left only its firing row behind."""
+    with connection.cursor() as cursor:
+        cursor.execute(LOST_TICKS_SQL, [since, before])
+        return [
+            {"job": job, "scheduled_tick": _iso(tick), "published_at": _iso(published)}
+            for job, tick, published in cursor.fetchall()
+        ]
+
+
 def check_stuck_runs() -> DetailResult:
     """Runs in `running` that no process holds (the sweep settles them) or past the hard limit."""
     now = timezone.now()
@@ -136,12 +147,7 @@ def check_ticks() -> DetailResult:
     """Ticks lost (fired, never run) or missed (coalesced or skipped by the misfire policy)
     within TICKS_WINDOW."""
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(LOST_TICKS_SQL, [now - TICKS_WINDOW, now - LOST_AFTER])
-        lost = [
-            {"job": job, "scheduled_tick": _iso(tick), "published_at": _iso(published)}
-            for job, tick, published in cursor.fetchall()
-        ]
+    lost = ticks_lost(since=now - TICKS_WINDOW, before=now - LOST_AFTER)
     firings = Firing.objects.filter(
         Q(missed_ticks__gt=0) | Q(status=FiringStatus.SKIPPED),
         scheduled_tick__gte=now - TICKS_WINDOW,
