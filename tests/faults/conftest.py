@@ -44,10 +44,14 @@ def postgres_outage(embedded_postgres: EmbeddedPostgres) -> Iterator[EmbeddedPos
 
 @pytest.fixture
 def redis_outage(embedded_redis: EmbeddedRedis) -> Iterator[EmbeddedRedis]:
-    """The server, to `halt()` and `start()`; running again at the end whatever happens."""
+    """The server, to `halt()` and `start()`; running again at the end whatever happens, and
+    this process's broker connections made anew."""
+    from tests.faults.helpers import broker_back
+
     yield embedded_redis
     if embedded_redis._process is None:
         embedded_redis.start()
+    broker_back()
 
 
 @pytest.fixture

@@ -12,9 +12,11 @@ from decimal import Decimal
 import psutil
 import pytest
 from django.db import OperationalError, connection
+from kombu import pools
 
 from marketdata.models import ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
+from project.celery import app
 from project.locks import LockPurpose, lock_key
 from strategies.models import Order, Strategy, StrategyRun
 from tasks.strategies import execute_single_strategy
@@ -38,6 +40,14 @@ def database_back(timeout: float = 60.0) -> None:
         return True
 
     wait_for(answers, timeout=timeout, what="the database to answer again")
+
+
+def broker_back() -> None:
+    """After a Redis restart: this process's pooled broker connections are dead; drop the pools
+    so the next use connects again (kombu's pools do not)."""
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def with_retries(call: object, attempts: int = 3) -> None:

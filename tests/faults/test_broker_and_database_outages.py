@@ -26,7 +26,7 @@ from tests.faults.helpers import (
     runs_after,
     runs_per_tick,
 )
-from tests.processes import ManagedProcess, start_beat
+from tests.processes import ManagedProcess, start_beat, start_celery_worker
 
 pytestmark = FAULTS
 
@@ -34,21 +34,26 @@ OUTAGE = 8.0  # seconds: four ticks or so
 
 
 def test_redis_down_for_four_ticks_loses_none_each_runs_once_when_it_is_back(
-    celery_worker: ManagedProcess, redis_outage: EmbeddedRedis
+    redis_outage: EmbeddedRedis,
 ) -> None:
     strategy = holding_strategy()
+    # A worker of its own: kombu 5 can crash a worker whose ack races the lost connection
+    # (see the README's Under faults), and the session's worker serves other tests.
+    worker = start_celery_worker(concurrency=1)
     beat = start_beat()
     try:
         runs_after(strategy, timezone.now() - timedelta(seconds=EVERY))
+        between_ticks()
         redis_outage.halt()
         down_at = timezone.now()
         time.sleep(OUTAGE)
         redis_outage.start()
         up_at = timezone.now()
         runs_after(strategy, up_at)
-        survived = beat.alive() and celery_worker.alive()
+        survived = beat.alive() and worker.alive()
     finally:
         beat.stop()
+        worker.stop()
 
     runs = runs_per_tick(strategy)
     expected = grid(list(runs))
@@ -67,6 +72,12 @@ def test_redis_down_for_four_ticks_loses_none_each_runs_once_when_it_is_back(
 
 
 @pytest.mark.django_db(transaction=True)
+def between_ticks() -> None:
+    """Sleep to the middle of two ticks: the last run's ack is done, the next not yet due."""
+    now = time.time()
+    time.sleep((EVERY / 2 - now % EVERY) % EVERY)
+
+
 def test_with_redis_down_an_api_write_passes_unthrottled_and_answers_json(
     redis_outage: EmbeddedRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
