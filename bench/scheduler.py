@@ -233,7 +233,7 @@ def _stock_aps(table: str) -> Any:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from tasks.scheduling.apscheduler_backend import sqlalchemy_url
+    from tasks.scheduling.apscheduler_store import sqlalchemy_url
 
     store = SQLAlchemyJobStore(url=sqlalchemy_url(), tablename=table)
     return BackgroundScheduler(jobstores={"default": store}, timezone=UTC)

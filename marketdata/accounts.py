@@ -1,15 +1,13 @@
-"""Services for users' exchange accounts and reads of their balances; secrets stay write-only."""
+"""Services for users' exchange accounts and their balances; secrets stay write-only."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from marketdata import exchanges
@@ -116,33 +114,6 @@ def account_mark_needs_attention(*, account_id: int, reason: str) -> ExchangeAcc
     account.save(update_fields=["status", "status_reason", "updated_at"])
     logger.warning("exchange account %s needs attention: %s", account.pk, account.status_reason)
     return account
-
-
-def balances_latest(*, accounts: QuerySet[ExchangeAccount]) -> QuerySet[BalanceSnapshot]:
-    """The newest snapshot of each asset of each account (PostgreSQL DISTINCT ON)."""
-    return (
-        BalanceSnapshot.objects.filter(account__in=accounts)
-        .select_related("account")
-        .order_by("account_id", "asset", "-taken_at")
-        .distinct("account_id", "asset")
-    )
-
-
-def balances_history(
-    *,
-    accounts: QuerySet[ExchangeAccount],
-    asset: str = "",
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> QuerySet[BalanceSnapshot]:
-    snapshots = BalanceSnapshot.objects.filter(account__in=accounts).select_related("account")
-    if asset:
-        snapshots = snapshots.filter(asset=asset)
-    if start is not None:
-        snapshots = snapshots.filter(taken_at__gte=start)
-    if end is not None:
-        snapshots = snapshots.filter(taken_at__lt=end)
-    return snapshots
 
 
 def balances_sync(*, account_id: int) -> str:

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from marketdata import accounts, serializers
+from marketdata import accounts, selectors, serializers
 from marketdata.models import BalanceSnapshot, Candle, Exchange, ExchangeAccount, Market
 from project.api import OwnedViewSetMixin, owned, validated_query
 
@@ -126,14 +126,14 @@ class BalanceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return BalanceSnapshot.objects.none()
         if self.action == "history":
             query = validated_query(serializers.BalanceHistoryFilter, self.request)
-            return accounts.balances_history(
+            return selectors.balances_history(
                 accounts=self.visible_accounts(query.get("account")),
                 asset=query.get("asset", ""),
                 start=query.get("start"),
                 end=query.get("end"),
             )
         query = validated_query(serializers.BalanceFilter, self.request)
-        latest = accounts.balances_latest(accounts=self.visible_accounts(query.get("account")))
+        latest = selectors.balances_latest(accounts=self.visible_accounts(query.get("account")))
         return latest.filter(asset=query["asset"]) if "asset" in query else latest
 
     @extend_schema(parameters=[serializers.BalanceFilter])

@@ -1,4 +1,5 @@
-"""Reads of market data that services, tasks and strategies share."""
+"""Reads of market data that services, tasks, strategies and the API share: feeds, candles,
+balances."""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import QuerySet
 
-from marketdata.models import TIMEFRAME_DURATIONS, Candle, Exchange, Market, Watchlist
+from marketdata.models import (
+    TIMEFRAME_DURATIONS,
+    BalanceSnapshot,
+    Candle,
+    Exchange,
+    ExchangeAccount,
+    Market,
+    Watchlist,
+)
 
 
 def collection_feeds(
@@ -30,18 +40,9 @@ def collection_feeds(
     return dict(feeds)
 
 
-def candle_fetch_starts(
-    *, horizons: Mapping[tuple[int, str], datetime]
-) -> dict[tuple[int, str], datetime]:
-    """Where the next fetch of each (market id, timeframe) series starts, in one query: just
-    after its last closed candle (so the forming one is re-read), or at its first hole within
-    its horizon start, or at the horizon start when it has no closed candle there yet."""
-    if not horizons:
-        return {}
-    keys = list(horizons)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
+# Per series: its last closed candle and its first hole since the horizon (the table name is
+# ours, the values are parameters).
+FETCH_STARTS_SQL = f"""
             SELECT feed.market_id, feed.timeframe, found.last_closed, found.first_hole
             FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::interval[])
                 AS feed(market_id, timeframe, horizon, step)
@@ -56,7 +57,21 @@ def candle_fetch_starts(
                         AND is_closed AND open_time >= feed.horizon
                 ) series
             ) found
-            """,  # noqa: S608 - the table name is ours, the values are parameters
+            """  # noqa: S608
+
+
+def candle_fetch_starts(
+    *, horizons: Mapping[tuple[int, str], datetime]
+) -> dict[tuple[int, str], datetime]:
+    """Where the next fetch of each (market id, timeframe) series starts, in one query: just
+    after its last closed candle (so the forming one is re-read), or at its first hole within
+    its horizon start, or at the horizon start when it has no closed candle there yet."""
+    if not horizons:
+        return {}
+    keys = list(horizons)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            FETCH_STARTS_SQL,
             [
                 [market_id for market_id, _ in keys],
                 [timeframe for _, timeframe in keys],
@@ -81,3 +96,30 @@ def recent_candles(
     if closed_only:
         candles = candles.filter(is_closed=True)
     return list(reversed(candles.order_by("-open_time")[:limit]))
+
+
+def balances_latest(*, accounts: QuerySet[ExchangeAccount]) -> QuerySet[BalanceSnapshot]:
+    """The newest snapshot of each asset of each account (PostgreSQL DISTINCT ON)."""
+    return (
+        BalanceSnapshot.objects.filter(account__in=accounts)
+        .select_related("account")
+        .order_by("account_id", "asset", "-taken_at")
+        .distinct("account_id", "asset")
+    )
+
+
+def balances_history(
+    *,
+    accounts: QuerySet[ExchangeAccount],
+    asset: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet[BalanceSnapshot]:
+    snapshots = BalanceSnapshot.objects.filter(account__in=accounts).select_related("account")
+    if asset:
+        snapshots = snapshots.filter(asset=asset)
+    if start is not None:
+        snapshots = snapshots.filter(taken_at__gte=start)
+    if end is not None:
+        snapshots = snapshots.filter(taken_at__lt=end)
+    return snapshots

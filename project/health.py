@@ -1,12 +1,13 @@
-"""Health checks: each check is a function in settings.HEALTH_CHECKS returning a CheckResult."""
+"""Health checks and their one runner: a check returns a detail line (or a CheckResult with
+data) or raises to fail; settings.HEALTH_CHECKS lists the public ones."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
 
 import redis
 from django.conf import settings
@@ -27,14 +28,17 @@ class CheckFailed(Exception):
 
 @dataclass(frozen=True)
 class CheckResult:
+    """A check's outcome: ok, one line for people, and structured data for tools."""
+
     ok: bool
     detail: str
     # A critical check that fails takes the whole service down; any other degrades it.
-    critical: bool
-    elapsed_ms: float
+    critical: bool = field(default=False, kw_only=True)
+    elapsed_ms: float = field(default=0.0, kw_only=True)
+    data: Any = field(default=None, kw_only=True)
 
 
-HealthCheck = Callable[[], str]
+HealthCheck = Callable[[], "str | CheckResult"]
 
 
 def health_check(*, critical: bool = False) -> Callable[[HealthCheck], HealthCheck]:
@@ -66,19 +70,30 @@ def check_broker() -> str:
 
 
 def run_checks(paths: list[str] | None = None) -> tuple[Status, dict[str, CheckResult]]:
-    """Run every check; an exception in a check counts as that check failing, with the reason."""
+    """Run every check (by default settings.HEALTH_CHECKS); an exception in a check counts as
+    that check failing, with the reason."""
     results: dict[str, CheckResult] = {}
     for path in paths if paths is not None else settings.HEALTH_CHECKS:
         check: HealthCheck = import_string(path)
         name = path.rsplit(".", 1)[-1].removeprefix("check_")
+        critical = getattr(check, "critical", False)
         started = time.perf_counter()
         try:
-            ok, detail = True, check()
+            outcome = check()
         except Exception as error:  # a check reports, never raises
-            ok, detail = False, f"{type(error).__name__}: {error}"
+            outcome = CheckResult(False, f"{type(error).__name__}: {error}")
+        if not isinstance(outcome, CheckResult):
+            outcome = CheckResult(True, outcome)
         elapsed = round((time.perf_counter() - started) * 1000, 1)
-        results[name] = CheckResult(ok, detail, getattr(check, "critical", False), elapsed)
+        results[name] = replace(outcome, critical=critical, elapsed_ms=elapsed)
     return overall_status(results), results
+
+
+def results_logged(results: dict[str, CheckResult]) -> None:
+    """A warning for each failing check, so the logs say what the reports say."""
+    for name, result in results.items():
+        if not result.ok:
+            logger.warning("health check %s failed: %s", name, result.detail)
 
 
 def overall_status(results: dict[str, CheckResult]) -> Status:
@@ -92,9 +107,7 @@ def overall_status(results: dict[str, CheckResult]) -> Status:
 def report() -> dict[str, object]:
     """Run the checks and return the JSON body that /health/ serves and health_check logs."""
     status, results = run_checks()
-    for name, result in results.items():
-        if not result.ok:
-            logger.warning("health check %s failed: %s", name, result.detail)
+    results_logged(results)
     return {"status": status, "checks": {name: asdict(r) for name, r in results.items()}}
 
 

@@ -4,11 +4,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from project import health
-from tasks import health as health_detail
+from tasks.views import HealthDetailView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health.health_view, name="health"),
-    path("health/detail/", health_detail.HealthDetailView.as_view(), name="health-detail"),
+    path("health/detail/", HealthDetailView.as_view(), name="health-detail"),
     path("api/", include("project.api_urls")),
 ]

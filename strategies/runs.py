@@ -14,6 +14,7 @@ How "exactly once" holds with at-least-once delivery (acks_late, reject_on_worke
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -96,9 +97,17 @@ def _run_claim_contended(
     *, strategy: Strategy, tick: datetime, task_id: str, trigger: str, now: datetime
 ) -> tuple[StrategyRun, bool] | None:
     """The claim when a run was in the way: this tick's own (resume it?) or one in progress."""
-    # The strategy's parameters, as the claim records them; a run that decides stores the
-    # cleaned snapshot when it ends.
-    parameters = strategy.parameters
+    # Recorded with the strategy's parameters, as the claim does; a run that decides stores
+    # the cleaned snapshot when it ends.
+    insert = functools.partial(
+        _run_insert,
+        strategy=strategy,
+        tick=tick,
+        task_id=task_id,
+        trigger=trigger,
+        parameters=strategy.parameters,
+        now=now,
+    )
     for _attempt in range(CLAIM_ATTEMPTS):
         runs = list(
             StrategyRun.objects.filter(
@@ -110,27 +119,10 @@ def _run_claim_contended(
             return _run_resumable(existing, strategy=strategy, task_id=task_id)
         in_progress = _run_in_progress(runs, now=now)
         if in_progress is not None:
-            reason = (
-                f"the run for tick {in_progress.scheduled_tick.isoformat()} is still in progress"
-            )
-            skipped = _run_insert(
-                strategy=strategy,
-                tick=tick,
-                task_id=task_id,
-                trigger=trigger,
-                parameters=parameters,
-                now=now,
-                skipped_because=reason,
-            )
+            started = in_progress.scheduled_tick.isoformat()
+            skipped = insert(skipped_because=f"the run for tick {started} is still in progress")
             return (skipped, False) if skipped is not None else None
-        run = _run_insert(
-            strategy=strategy,
-            tick=tick,
-            task_id=task_id,
-            trigger=trigger,
-            parameters=parameters,
-            now=now,
-        )
+        run = insert()
         if run is not None:
             return run, False
     return None
@@ -248,18 +240,7 @@ def _run_insert(
     finished_at = now if skipped_because else None
     values = [strategy.pk, tick, now, finished_at, status, "", json.dumps(parameters)]
     values += [skipped_because, "", "", task_id, trigger]
-    placeholders = ", ".join("%s::jsonb" if c == "parameters" else "%s" for c in RUN_COLUMNS)
-    # The lease is taken in the same statement, so no running row is ever without its holder.
-    lease = f"pg_try_advisory_lock({LEASE_SQL})" if status == RUNNING else "true"
-    # The claim commits without waiting for the disk (set_config(..., true) holds for this
-    # statement's transaction only): other deliveries see it at once, and the run's end, or
-    # its live order, commits synchronously and flushes the claim with it. Only a crash of
-    # the database server itself in between could lose it, and with it at most this tick.
-    sql = (
-        f"INSERT INTO {StrategyRun._meta.db_table} ({', '.join(RUN_COLUMNS)}) "  # noqa: S608
-        f"VALUES ({placeholders}) ON CONFLICT DO NOTHING "
-        f"RETURNING id, {lease}, set_config('synchronous_commit', 'off', true)"
-    )
+    sql = INSERT_RUNNING_SQL if status == RUNNING else INSERT_SKIPPED_SQL
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
@@ -274,7 +255,25 @@ def _run_insert(
     return run
 
 
+def _insert_sql(*, running: bool) -> str:
+    placeholders = ", ".join("%s::jsonb" if c == "parameters" else "%s" for c in RUN_COLUMNS)
+    # The lease is taken in the same statement, so no running row is ever without its holder.
+    lease = f"pg_try_advisory_lock({LEASE_SQL})" if running else "true"
+    # The claim commits without waiting for the disk (set_config(..., true) holds for this
+    # statement's transaction only): other deliveries see it at once, and the next synchronous
+    # commit of this session (a live order; the task's result after the run's end) flushes it.
+    # Only a crash of the database server itself in between could lose it, and with it at most
+    # this tick, whose message is then delivered again.
+    return (
+        f"INSERT INTO {StrategyRun._meta.db_table} ({', '.join(RUN_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({placeholders}) ON CONFLICT DO NOTHING "
+        f"RETURNING id, {lease}, set_config('synchronous_commit', 'off', true)"
+    )
+
+
 CLAIM_SQL = _claim_sql()
+INSERT_RUNNING_SQL = _insert_sql(running=True)
+INSERT_SKIPPED_SQL = _insert_sql(running=False)
 
 
 def _run_in_progress(runs: list[StrategyRun], *, now: datetime) -> StrategyRun | None:

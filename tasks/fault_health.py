@@ -10,11 +10,11 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from project.health import CheckFailed, health_check
+from project.health import CheckFailed, CheckResult, health_check
 from project.locks import LockPurpose
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.recovery import SWEEP_GRACE
-from tasks.health import MAX_LISTED, DetailResult
+from tasks.health import MAX_LISTED
 from tasks.models import Firing, FiringStatus, JobSchedule
 from tasks.scheduling.selectors import live_beats
 
@@ -85,7 +85,7 @@ def ticks_lost(*, since: datetime, before: datetime) -> list[dict[str, str | Non
         ]
 
 
-def check_stuck_runs() -> DetailResult:
+def check_stuck_runs() -> CheckResult:
     """Runs in `running` that no process holds (the sweep settles them) or past the hard limit."""
     now = timezone.now()
     limit = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
@@ -105,11 +105,11 @@ def check_stuck_runs() -> DetailResult:
         if (unheld and started < now - SWEEP_GRACE) or started < limit
     ]
     if stuck:
-        return DetailResult(False, f"{len(stuck)} run(s) stuck in running", stuck[:MAX_LISTED])
-    return DetailResult(True, f"{len(rows)} run(s) in progress, none stuck", [])
+        return CheckResult(False, f"{len(stuck)} run(s) stuck in running", data=stuck[:MAX_LISTED])
+    return CheckResult(True, f"{len(rows)} run(s) in progress, none stuck", data=[])
 
 
-def check_failing_strategies() -> DetailResult:
+def check_failing_strategies() -> CheckResult:
     """Active strategies whose last FAILING_RUNS runs were all skipped or failed."""
     with connection.cursor() as cursor:
         cursor.execute(FAILING_SQL, [FAILING_RUNS, FAILING_RUNS])
@@ -118,11 +118,11 @@ def check_failing_strategies() -> DetailResult:
     if failing:
         ids = ", ".join(str(item["strategy"]) for item in failing[:10])
         detail = f"{len(failing)} strategy(ies) whose last {FAILING_RUNS} runs did not succeed"
-        return DetailResult(False, f"{detail}: {ids}", failing[:MAX_LISTED])
-    return DetailResult(True, "every active strategy's recent runs include a success", [])
+        return CheckResult(False, f"{detail}: {ids}", data=failing[:MAX_LISTED])
+    return CheckResult(True, "every active strategy's recent runs include a success", data=[])
 
 
-def check_unconfirmed_orders() -> DetailResult:
+def check_unconfirmed_orders() -> CheckResult:
     """Live orders still `new` (unconfirmed by the exchange) after UNCONFIRMED_AFTER."""
     orders = Order.objects.filter(
         mode=Strategy.Mode.LIVE,
@@ -139,11 +139,11 @@ def check_unconfirmed_orders() -> DetailResult:
         for order in orders[:MAX_LISTED]
     ]
     if listed:
-        return DetailResult(False, f"{orders.count()} live order(s) unconfirmed", listed)
-    return DetailResult(True, "every live order is confirmed by its exchange", [])
+        return CheckResult(False, f"{orders.count()} live order(s) unconfirmed", data=listed)
+    return CheckResult(True, "every live order is confirmed by its exchange", data=[])
 
 
-def check_ticks() -> DetailResult:
+def check_ticks() -> CheckResult:
     """Ticks lost (fired, never run) or missed (coalesced or skipped by the misfire policy)
     within TICKS_WINDOW."""
     now = timezone.now()
@@ -166,8 +166,8 @@ def check_ticks() -> DetailResult:
     data = {"lost": lost[:MAX_LISTED], "missed": missed}
     if lost or missed:
         detail = f"in the last {TICKS_WINDOW}: {len(lost)} tick(s) fired but never run, "
-        return DetailResult(False, detail + f"{count} missed", data)
-    return DetailResult(True, f"no tick lost or missed in the last {TICKS_WINDOW}", data)
+        return CheckResult(False, detail + f"{count} missed", data=data)
+    return CheckResult(True, f"no tick lost or missed in the last {TICKS_WINDOW}", data=data)
 
 
 @health_check()

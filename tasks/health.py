@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
-from django.utils.module_loading import import_string
-from drf_spectacular.utils import extend_schema
-from rest_framework.permissions import IsAdminUser
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from marketdata.models import TIMEFRAME_DURATIONS, Candle, Exchange, Watchlist
 from project import health
 from project.celery import app
+from project.health import CheckResult
 from project.scheduling import SchedulerError
 from strategies.models import Strategy
 from tasks.heartbeat import beat_heartbeat_read
 from tasks.scheduling.selectors import live_beats
-
-logger = logging.getLogger(__name__)
 
 WORKER_PING_TIMEOUT = 1.0
 # Candles arrive in batches on the collector's cadence, not the moment a bar opens: allow it.
@@ -36,33 +27,23 @@ OVERDUE_INTERVALS = 2
 MAX_LISTED = 100
 
 
-@dataclass(frozen=True)
-class DetailResult:
-    """A detail check's outcome: ok, one line for people, and structured data for tools."""
-
-    ok: bool
-    detail: str
-    data: Any = field(default=None)
-
-
-DetailCheck = Callable[[], DetailResult]
-
-
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def check_workers() -> DetailResult:
+def check_workers() -> CheckResult:
     """Celery control ping: every worker consuming from the broker answers within the timeout."""
     with app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
         replies = app.control.ping(timeout=WORKER_PING_TIMEOUT, connection=connection)
     workers = sorted(name for reply in replies for name in reply)
     if not workers:
-        return DetailResult(False, f"no worker answered a ping within {WORKER_PING_TIMEOUT}s", [])
-    return DetailResult(True, f"{len(workers)} worker(s) answered", workers)
+        return CheckResult(
+            False, f"no worker answered a ping within {WORKER_PING_TIMEOUT}s", data=[]
+        )
+    return CheckResult(True, f"{len(workers)} worker(s) answered", data=workers)
 
 
-def check_beat() -> DetailResult:
+def check_beat() -> CheckResult:
     """The live beats (each stamps its own row every tick); fails when none fires jobs."""
     beats = live_beats()
     data = [
@@ -80,11 +61,11 @@ def check_beat() -> DetailResult:
     if not firing:
         last = beat_heartbeat_read()
         since = f", last heartbeat {time.time() - last:.0f}s ago" if last else ""
-        return DetailResult(False, f"no live beat fires jobs: beat is not running{since}", data)
-    return DetailResult(True, f"{len(firing)} live beat(s) firing", data)
+        return CheckResult(False, f"no live beat fires jobs: beat is not running{since}", data=data)
+    return CheckResult(True, f"{len(firing)} live beat(s) firing", data=data)
 
 
-def check_exchanges() -> DetailResult:
+def check_exchanges() -> CheckResult:
     """An exchange fails when its latest contact was an error; one never contacted is listed."""
     rows, failing = [], []
     for exchange in Exchange.objects.filter(enabled=True):
@@ -103,11 +84,11 @@ def check_exchanges() -> DetailResult:
             }
         )
     if failing:
-        return DetailResult(False, f"last contact failed: {', '.join(failing)}", rows)
-    return DetailResult(True, f"{len(rows)} exchange(s)", rows)
+        return CheckResult(False, f"last contact failed: {', '.join(failing)}", data=rows)
+    return CheckResult(True, f"{len(rows)} exchange(s)", data=rows)
 
 
-def check_candles() -> DetailResult:
+def check_candles() -> CheckResult:
     """The newest candle of each watched market and timeframe is at most two bars old (+grace)."""
     newest = Candle.objects.filter(
         market=OuterRef("market"), timeframe=OuterRef("timeframe")
@@ -138,11 +119,11 @@ def check_candles() -> DetailResult:
             }
         )
     if stale:
-        return DetailResult(False, f"{len(stale)} stale: {', '.join(stale[:10])}", rows)
-    return DetailResult(True, f"{len(rows)} watched series fresh", rows)
+        return CheckResult(False, f"{len(stale)} stale: {', '.join(stale[:10])}", data=rows)
+    return CheckResult(True, f"{len(rows)} watched series fresh", data=rows)
 
 
-def check_strategies() -> DetailResult:
+def check_strategies() -> CheckResult:
     """Active strategies whose next run is overdue by more than two of their intervals.
 
     A strategy's next run is due at the first tick after its last run's tick (after its last
@@ -174,20 +155,8 @@ def check_strategies() -> DetailResult:
             )
     if overdue:
         names = ", ".join(str(item["name"]) for item in overdue[:10])
-        return DetailResult(False, f"{len(overdue)} overdue: {names}", overdue[:MAX_LISTED])
-    return DetailResult(True, "no active strategy is overdue", [])
-
-
-def run_detail_checks(paths: list[str] | None = None) -> dict[str, DetailResult]:
-    """Run each check; one that raises counts as failing, with the reason."""
-    results: dict[str, DetailResult] = {}
-    for path in paths if paths is not None else settings.HEALTH_DETAIL_CHECKS:
-        name = path.rsplit(".", 1)[-1].removeprefix("check_")
-        try:
-            results[name] = import_string(path)()
-        except Exception as error:  # a check reports, never raises
-            results[name] = DetailResult(False, f"{type(error).__name__}: {error}")
-    return results
+        return CheckResult(False, f"{len(overdue)} overdue: {names}", data=overdue[:MAX_LISTED])
+    return CheckResult(True, "no active strategy is overdue", data=[])
 
 
 def health_detail_report() -> dict[str, Any]:
@@ -196,10 +165,8 @@ def health_detail_report() -> dict[str, Any]:
     A failing detail check degrades the status; only the summary's critical checks take it down.
     """
     summary = health.report()
-    details = run_detail_checks()
-    for name, result in details.items():
-        if not result.ok:
-            logger.warning("health check %s failed: %s", name, result.detail)
+    _, details = health.run_checks(settings.HEALTH_DETAIL_CHECKS)
+    health.results_logged(details)
     status = summary["status"]
     if status == "ok" and not all(result.ok for result in details.values()):
         status = "degraded"
@@ -209,16 +176,3 @@ def health_detail_report() -> dict[str, Any]:
         "checks": summary["checks"],
         "detail": {name: asdict(result) for name, result in details.items()},
     }
-
-
-@extend_schema(exclude=True)
-class HealthDetailView(APIView):
-    """GET /health/detail/: staff only (session or token), never cached."""
-
-    permission_classes = [IsAdminUser]
-
-    def get(self, request: Request) -> Response:
-        report = health_detail_report()
-        response = Response(report, status=503 if report["status"] == "down" else 200)
-        response["Cache-Control"] = "no-cache, no-store, must-revalidate, private"
-        return response
