@@ -19,6 +19,7 @@ from project.scheduling import (
     SchedulerError,
 )
 from tasks.scheduling.apscheduler_store import KeepingJobStore, sqlalchemy_url
+from tasks.scheduling.hooks import startup_hooks_run
 from tasks.scheduling.leader import (
     SCHEDULER_LEASE_KEY,
     AdvisoryLease,
@@ -90,12 +91,8 @@ class APSchedulerProcess:
 
     def _lead(self) -> None:
         aps = self._scheduler()
-        from strategies.services import strategy_schedules_sync
-
         try:
-            strategy_schedules_sync(scheduler=self)
-        except Exception:
-            logger.exception("reconciling strategy jobs failed; firing the jobs as they are")
+            startup_hooks_run(scheduler=self)  # type: ignore[arg-type]
         finally:
             close_old_connections()
         aps.resume()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import beat
@@ -19,8 +20,12 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from tasks.heartbeat import beat_heartbeat_write, this_beat
-from tasks.models import JobSchedule
-from tasks.scheduling.dispatch import due_jobs_claim, schedules_plan
+from tasks.scheduling.dispatch import (
+    beat_probe,
+    due_jobs_claim,
+    firings_hand_back,
+    schedules_plan,
+)
 from tasks.scheduling.hooks import startup_hooks_run
 from tasks.scheduling.outbox import firings_publish
 
@@ -30,6 +35,8 @@ logger = logging.getLogger(__name__)
 MAX_SLEEP = 0.5
 MIN_SLEEP = 0.01
 STAMP_EVERY = 1.0
+# Claim due jobs this long before their tick, so a burst's claim is done when the tick comes.
+CLAIM_AHEAD = timedelta(seconds=1)
 # After a database error, wait this long before the next try.
 ERROR_PAUSE = 1.0
 
@@ -45,6 +52,8 @@ class TickScheduler(beat.Scheduler):
         self.firing = settings.SCHEDULER_BACKEND_NAME == "celery"
         self._last_refusal_log = 0.0
         self._stamped = 0.0
+        # Firings this beat claimed and has not published yet: (tick, id), soonest first.
+        self._own: list[tuple[datetime, int]] = []
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self) -> None:
@@ -69,8 +78,7 @@ class TickScheduler(beat.Scheduler):
             if not self.firing:
                 self._refuse()
                 return self.max_interval
-            self._dispatch()
-            return self._sleep()
+            return self._dispatch()
         except DatabaseError:
             logger.exception("beat tick failed on the database; retrying in %ss", ERROR_PAUSE)
             connection.close()
@@ -83,21 +91,37 @@ class TickScheduler(beat.Scheduler):
     def _stamp(self) -> None:
         """The heartbeat, at most once a second: a busy beat ticks far more often."""
         if time.monotonic() - self._stamped >= STAMP_EVERY:
+            close_old_connections()  # past CONN_MAX_AGE or broken: a fresh one
             beat_heartbeat_write(firing=self.firing)
             self._stamped = time.monotonic()
 
-    def _dispatch(self) -> None:
-        close_old_connections()
-        schedules_plan()
+    def _dispatch(self) -> float:
+        """Do what the probe says there is to do; the seconds until there is more to do."""
+        adopt = timedelta(seconds=settings.BEAT_OUTBOX_ADOPT_SECONDS)
+        probe = beat_probe(adopt_before=timezone.now() - adopt)
+        now = timezone.now()
+        claim = probe.soonest is not None and probe.soonest <= now + CLAIM_AHEAD
+        if probe.stale:
+            schedules_plan()  # one batch: due jobs fire between batches of a mass change
+        if claim:
+            self._claim()
+        if (self._own and self._own[0][0] <= timezone.now()) or probe.orphans:
+            self._publish()
+        if probe.stale or claim:
+            return MIN_SLEEP  # plans and claims changed the soonest: probe again at once
+        return self._sleep(probe.soonest, now)
+
+    def _claim(self) -> None:
+        """Claim what is due within CLAIM_AHEAD, batch by batch; each is published at its tick."""
         batch = settings.BEAT_CLAIM_BATCH
         while True:
-            claimed = due_jobs_claim(beat_id=this_beat().id, limit=batch)
-            sent = firings_publish(app=self.app, producer=self.producer, own=claimed.firing_ids)
-            if claimed.jobs or sent:
+            claimed = due_jobs_claim(beat_id=this_beat().id, limit=batch, ahead=CLAIM_AHEAD)
+            self._own = sorted(self._own + claimed.firings)
+            if claimed.jobs:
                 logger.info(
-                    "fired %d jobs: %d published, %d refused as duplicates, %d skipped",
+                    "claimed %d jobs: %d firings, %d refused as duplicates, %d skipped",
                     claimed.jobs,
-                    sent,
+                    len(claimed.firings),
                     claimed.refused,
                     claimed.skipped,
                 )
@@ -106,18 +130,25 @@ class TickScheduler(beat.Scheduler):
             if claimed.jobs < batch:
                 return
 
-    def _sleep(self) -> float:
-        soonest = (
-            JobSchedule.objects.filter(next_fire_at__isnull=False)
-            .order_by("next_fire_at")
-            .values_list("next_fire_at", flat=True)
-            .first()
-        )
+    def _publish(self) -> None:
+        """Publish this beat's firings whose tick has come, and any orphaned ones."""
+        now = timezone.now()
+        due = [pk for tick, pk in self._own if tick <= now]
+        sent = firings_publish(app=self.app, producer=self.producer, own=due)
+        if sent:
+            logger.info("published %d firings", sent)
+        self._own = [(tick, pk) for tick, pk in self._own if tick > now]
+
+    def _sleep(self, soonest: datetime | None, now: datetime) -> float:
+        """Until the first own firing's tick, or a moment before the soonest job's tick."""
+        moments = [self._own[0][0]] if self._own else []
+        if soonest is not None:
+            moments.append(soonest - CLAIM_AHEAD)
         limit = min(MAX_SLEEP, self.max_interval)
-        if soonest is None:
+        if not moments:
             return limit
         # A due job another beat holds is its to fire: look again shortly, do not spin.
-        return max(MIN_SLEEP, min(limit, (soonest - timezone.now()).total_seconds()))
+        return max(MIN_SLEEP, min(limit, (min(moments) - now).total_seconds()))
 
     def _refuse(self) -> None:
         if time.monotonic() - self._last_refusal_log < 60:
@@ -131,3 +162,14 @@ class TickScheduler(beat.Scheduler):
 
     def sync(self) -> None:
         """Nothing to save: every firing is committed when it is made."""
+
+    def close(self) -> None:
+        """On the way out, hand back what was claimed ahead, for another beat to fire on time."""
+        own, self._own = [pk for _, pk in self._own], []
+        if own:
+            try:
+                returned = firings_hand_back(firing_ids=own)
+                logger.info("handed back %d claimed jobs whose tick had not come", returned)
+            except DatabaseError:
+                logger.exception("claims not handed back; another beat publishes them late")
+        super().close()

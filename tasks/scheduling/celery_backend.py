@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import current_app
@@ -172,12 +172,21 @@ def _row(job_id: str) -> PeriodicTask:
 
 
 def job_arguments(row: PeriodicTask) -> tuple[list[Any], dict[str, Any]]:
+    return arguments_of(row.name, row.args, row.kwargs)
+
+
+def arguments_of(
+    name: str, args: str | None, kwargs: str | None
+) -> tuple[list[Any], dict[str, Any]]:
+    """A row's stored arguments; text that is not a JSON list and object reads as empty."""
     try:
-        args, kwargs = json.loads(row.args or "[]"), json.loads(row.kwargs or "{}")
+        values, keywords = json.loads(args or "[]"), json.loads(kwargs or "{}")
     except ValueError:
-        logger.warning("job %s: its args or kwargs are not JSON; reading them as empty", row.name)
+        logger.warning("job %s: its args or kwargs are not JSON; reading them as empty", name)
         return [], {}
-    return (args if isinstance(args, list) else []), (kwargs if isinstance(kwargs, dict) else {})
+    return (values if isinstance(values, list) else []), (
+        keywords if isinstance(keywords, dict) else {}
+    )
 
 
 def _set_trigger(row: PeriodicTask, trigger: Trigger) -> None:
@@ -211,31 +220,53 @@ def _set_trigger(row: PeriodicTask, trigger: Trigger) -> None:
 
 
 def interval_trigger_of(row: PeriodicTask) -> IntervalTrigger | None:
+    return interval_trigger(row.interval.every, row.interval.period, row.start_time)
+
+
+@functools.lru_cache(maxsize=4096)
+def interval_trigger(
+    every: int, period: str, start_time: datetime | None
+) -> IntervalTrigger | None:
     """The grid of an interval row: `start_time` anchors it (the epoch when empty)."""
-    seconds = timedelta(**{row.interval.period: row.interval.every}).total_seconds()
+    seconds = timedelta(**{period: every}).total_seconds()
     if seconds < 1 or seconds != int(seconds):
         return None
-    anchor = row.start_time.astimezone(UTC) if row.start_time else EPOCH
+    anchor = start_time.astimezone(UTC) if start_time else EPOCH
     return IntervalTrigger(int(seconds), anchor=anchor)
 
 
 def trigger_of(row: PeriodicTask) -> Trigger | None:
     """The row's trigger, or None for schedules this interface does not model."""
+    interval = (row.interval.every, row.interval.period) if row.interval is not None else None
+    cron = row.crontab
+    fields = None
+    if cron is not None:
+        fields = (
+            cron.minute,
+            cron.hour,
+            cron.day_of_month,
+            cron.month_of_year,
+            cron.day_of_week,
+            str(cron.timezone),
+        )
+    return schedule_trigger(row.name, interval=interval, crontab=fields, start_time=row.start_time)
+
+
+def schedule_trigger(
+    name: str,
+    *,
+    interval: tuple[int, str] | None,
+    crontab: tuple[str, ...] | None,
+    start_time: datetime | None,
+) -> Trigger | None:
+    """The trigger of a row's interval or crontab columns; None (logged) when unreadable."""
     try:
-        if row.interval is not None:
-            return interval_trigger_of(row)
-        if row.crontab is not None:
-            cron = row.crontab
-            return crontab_trigger(
-                cron.minute,
-                cron.hour,
-                cron.day_of_month,
-                cron.month_of_year,
-                cron.day_of_week,
-                str(cron.timezone),
-            )
+        if interval is not None:
+            return interval_trigger(*interval, start_time)
+        if crontab is not None:
+            return crontab_trigger(*crontab)
     except InvalidTrigger as error:
-        logger.warning("job %s: its schedule cannot be read: %s", row.name, error)
+        logger.warning("job %s: its schedule cannot be read: %s", name, error)
     return None
 
 

@@ -43,10 +43,18 @@ def firing_kwargs(
     return {**extra, **kwargs}
 
 
-@functools.cache
 def _accepts(task: str, parameter: str) -> bool:
-    """Whether the task registered under `task` in this process names `parameter`."""
+    """Whether the task registered under `task` in this process names `parameter`.
+
+    Beat imports the task modules (CELERY_IMPORTS) before it fires; a task not registered
+    (yet) gets nothing, and is looked at again next time.
+    """
     registered = current_app.tasks.get(task)
     if registered is None:
         return False
-    return parameter in inspect.signature(registered.run).parameters
+    return parameter in _parameters(registered.run)
+
+
+@functools.cache
+def _parameters(run: Any) -> frozenset[str]:
+    return frozenset(inspect.signature(run).parameters)

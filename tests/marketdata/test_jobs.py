@@ -101,6 +101,7 @@ def test_cleanup_deletes_exactly_what_is_past_retention(settings: Settings) -> N
         "balance_snapshots": 1,
         "strategy_runs": 2,
         "task_results": 1,
+        "firings": 0,
     }
     kept_1m = Candle.objects.filter(timeframe="1m").values_list("open_time", flat=True)
     assert sorted(kept_1m) == [now - timedelta(29), now - timedelta(1)]

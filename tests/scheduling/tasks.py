@@ -36,3 +36,12 @@ def record_tick(label: str, job: str, scheduled_tick: str | None = None) -> str 
     finally:
         client.close()
     return scheduled_tick
+
+
+CATCH_UP_TASK = "tests.record_trigger"
+
+
+@shared_task(name=CATCH_UP_TASK)
+def record_trigger(scheduled_tick: str | None = None, trigger: str = "schedule") -> str:
+    """A task that takes the `trigger` kwarg, as `execute_single_strategy` will."""
+    return f"{scheduled_tick} {trigger}"

@@ -45,6 +45,11 @@ def test_a_stopped_strategys_old_row_fires_but_places_no_order(
             timeout=90,
             what="three runs of the running strategy",
         )
+        wait_for(
+            lambda: Firing.objects.filter(job_name=stopped.job_id, status="published").count() >= 3,
+            timeout=60,
+            what="three firings of the stopped strategy's row",
+        )
     finally:
         beat.stop()
     fired = Firing.objects.filter(job_name=stopped.job_id, status="published")

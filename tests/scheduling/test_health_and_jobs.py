@@ -11,8 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from project.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
+from tasks.health import check_beat
 from tasks.jobs import system_jobs
-from tasks.models import JobSchedule
+from tasks.models import BeatInstance, JobSchedule
 from tasks.scheduling.apscheduler_backend import APSchedulerScheduler
 from tasks.scheduling.celery_backend import CeleryBeatScheduler
 from tests.processes import start_run_scheduler
@@ -197,3 +198,18 @@ def test_celery_health_reads_no_job_list(
 
     with django_assert_max_num_queries(2):  # type: ignore[operator]
         CeleryBeatScheduler().health()
+
+
+@pytest.mark.django_db
+def test_the_beat_detail_check_lists_the_live_beats_only() -> None:
+    now = timezone.now()
+    for name, age in (("live", 1), ("gone", 120)):
+        BeatInstance.objects.create(
+            id=name, host="h", pid=1, started_at=now, last_tick_at=now - timedelta(seconds=age)
+        )
+
+    result = check_beat()
+
+    assert result.ok is True
+    assert [beat["id"] for beat in result.data] == ["live"]
+    assert "1 live beat(s) firing" in result.detail
