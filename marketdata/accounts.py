@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,6 +11,7 @@ from django.utils import timezone
 
 from marketdata import exchanges
 from marketdata.models import BalanceSnapshot, Exchange, ExchangeAccount
+from marketdata.services.contacts import exchange_contact_record
 from project.unique import owner_unique_save
 
 logger = logging.getLogger(__name__)
@@ -132,8 +132,14 @@ def balances_sync(*, account_id: int) -> str:
     try:
         balances = exchanges.fetch_balances(account=account)
     except exchanges.AuthenticationFailed as error:
+        # The account's keys, not the exchange: recorded on the account only.
         account_mark_needs_attention(account_id=account.pk, reason=str(error))
         return "needs_attention"
+    except exchanges.ExchangeError as error:
+        reason = redact(f"balances: {exchanges.describe(error)}", account=account)
+        exchange_contact_record(exchange_id=account.exchange_id, errors=[reason])
+        raise
+    exchange_contact_record(exchange_id=account.exchange_id)
     taken_at = timezone.now()
     BalanceSnapshot.objects.bulk_create(
         BalanceSnapshot(
@@ -164,21 +170,3 @@ def balances_sync_all() -> dict[str, int]:
             outcome = "failed"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
-
-
-def demo_account_seed(
-    *, exchange: Exchange, api_key: str, api_secret: str
-) -> ExchangeAccount | None:
-    """The first superuser's account on the demo exchange, so balances show up offline.
-
-    Idempotent; None while there is no superuser to own it.
-    """
-    owner = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
-    if owner is None:
-        return None
-    existing = ExchangeAccount.objects.filter(owner=owner, exchange=exchange, label="demo").first()
-    if existing is not None:
-        return existing
-    return account_create(
-        owner=owner, exchange=exchange, label="demo", api_key=api_key, api_secret=api_secret
-    )

@@ -19,6 +19,9 @@ from marketdata.models import (
     Ticker,
     Watchlist,
 )
+from project.display import decimal_column
+
+PRICES = ("open", "high", "low", "close", "volume")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -33,8 +36,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Exchange)
 class ExchangeAdmin(admin.ModelAdmin):
-    list_display = ("name", "ccxt_id", "api_url", "enabled", "last_success_at", "last_error_at")
-    list_filter = ("enabled", "ccxt_id")
+    list_display = (
+        "name", "ccxt_id", "sandbox", "api_url", "enabled", "last_success_at", "last_error_at"
+    )  # fmt: skip
+    list_filter = ("enabled", "sandbox", "ccxt_id")
     search_fields = ("name", "ccxt_id")
     readonly_fields = ("last_success_at", "last_error_at", "last_error", "created_at")
     # A URL typed without a scheme is an exchange's public endpoint: https, as Django 6 assumes.
@@ -50,8 +55,7 @@ class MarketAdmin(ReadOnlyAdmin):
 
 @admin.register(Candle)
 class CandleAdmin(ReadOnlyAdmin):
-    list_display = ("market", "timeframe", "open_time", "open", "high", "low", "close", "volume",
-                    "is_closed")  # fmt: skip
+    list_display = ("market", "timeframe", "open_time", *map(decimal_column, PRICES), "is_closed")
     list_filter = ("timeframe", "is_closed", "market__exchange", "market__symbol")
     list_select_related = ("market__exchange",)
     date_hierarchy = "open_time"
@@ -61,7 +65,7 @@ class CandleAdmin(ReadOnlyAdmin):
 
 @admin.register(Ticker)
 class TickerAdmin(ReadOnlyAdmin):
-    list_display = ("market", "time", "last", "bid", "ask", "volume")
+    list_display = ("market", "time", *map(decimal_column, ("last", "bid", "ask", "volume")))
     list_filter = ("market__exchange", "market__symbol")
     list_select_related = ("market__exchange",)
     date_hierarchy = "time"
@@ -147,7 +151,7 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
 class BalanceSnapshotAdmin(admin.ModelAdmin):
     """Snapshots are what an exchange reported: read-only here."""
 
-    list_display = ["account", "asset", "free", "used", "total", "taken_at"]
+    list_display = ["account", "asset", *map(decimal_column, ("free", "used", "total")), "taken_at"]
     list_filter = ["asset", "account__exchange"]
     search_fields = ["account__label", "account__owner__username", "asset"]
     date_hierarchy = "taken_at"

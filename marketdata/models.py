@@ -40,14 +40,28 @@ PRICE = {"max_digits": 30, "decimal_places": 12}
 
 
 class Exchange(models.Model):
-    """An exchange reached through ccxt; `api_url` points it at a testnet or the simulator."""
+    """An exchange reached through ccxt; `sandbox` picks its testnet, `api_url` another host."""
 
     name = models.SlugField(max_length=50, unique=True)
     ccxt_id = models.CharField(max_length=50, help_text="ccxt's id, e.g. 'bitstamp'.")
     api_url = models.URLField(
         blank=True,
-        help_text="Override of the REST base URL, e.g. http://127.0.0.1:8765/api for the "
-        "simulator. Empty: the exchange's own URL.",
+        help_text="Send every request here instead: replaces the scheme, host and port of each "
+        "of ccxt's API URLs and keeps their paths, so one value serves every API family (e.g. "
+        "http://127.0.0.1:8765 for the simulator, or a proxy). Empty: the exchange's own URLs. "
+        "For an exchange's testnet, tick 'sandbox' instead.",
+    )
+    api_urls = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Rarely needed: full URLs for single API families, e.g. {"fapiPublic": '
+        '"https://host/fapi/v1"}, applied after api_url. Keys are ccxt\'s urls["api"] keys.',
+    )
+    sandbox = models.BooleanField(
+        default=False,
+        help_text="Use the exchange's testnet as ccxt knows it (set_sandbox_mode): Binance, "
+        "Bybit, OKX and others. Exchanges without one in ccxt (Kraken, Bitstamp) fail with a "
+        "clear error.",
     )
     enabled = models.BooleanField(default=True)
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -74,6 +88,12 @@ class Market(models.Model):
     precision = models.JSONField(default=dict, blank=True)
     limits = models.JSONField(default=dict, blank=True)
     inactive_since = models.DateTimeField(null=True, blank=True)
+    ccxt_market = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="The market as ccxt loaded it; handed back to ccxt so calls need no reload.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -141,7 +161,8 @@ class Watchlist(models.Model):
     enabled = models.BooleanField(default=True)
 
     class Meta:
-        verbose_name_plural = "watchlist"
+        verbose_name = "watchlist entry"
+        verbose_name_plural = "watchlist entries"  # "4 watchlist entries", not "4 watchlist"
         constraints = [
             models.UniqueConstraint(fields=["market", "timeframe"], name="watchlist_unique"),
         ]

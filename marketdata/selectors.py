@@ -123,3 +123,8 @@ def balances_history(
     if end is not None:
         snapshots = snapshots.filter(taken_at__lt=end)
     return snapshots
+
+
+def watchlist_feeds() -> set[tuple[int, str]]:
+    """The (market id, timeframe) pairs of the enabled watchlist."""
+    return set(Watchlist.objects.filter(enabled=True).values_list("market_id", "timeframe"))

@@ -25,7 +25,9 @@ SECRET_MAX_LENGTH = 512
 class ExchangeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Exchange
-        fields = ["id", "name", "ccxt_id", "enabled", "last_success_at", "last_error_at"]
+        fields = [
+            "id", "name", "ccxt_id", "sandbox", "enabled", "last_success_at", "last_error_at"
+        ]  # fmt: skip
         read_only_fields = fields
 
 

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_celery_results",
     "marketdata",
@@ -159,7 +160,11 @@ EXCHANGE_CONCURRENCY = env.integer("EXCHANGE_CONCURRENCY", ENV, 8, minimum=1)
 EXCHANGE_RATE_LIMITS = env.integer_mapping("EXCHANGE_RATE_LIMITS", ENV)
 MARKETDATA_BACKFILL_CANDLES = env.integer("MARKETDATA_BACKFILL_CANDLES", ENV, 500, minimum=1)
 MARKETDATA_PAGE_LIMIT = env.integer("MARKETDATA_PAGE_LIMIT", ENV, 1000, minimum=1)
-SIMULATOR_URL = ENV.get("SIMULATOR_URL", "http://127.0.0.1:8765/api")
+SIMULATOR_URL = ENV.get("SIMULATOR_URL", "http://127.0.0.1:8765")
+MARKETDATA_MAX_CLOCK_SKEW_SECONDS = env.integer("MARKETDATA_MAX_CLOCK_SKEW_SECONDS", ENV, 30)
+MARKETDATA_DELIST_MAX_SHARE = env.decimal(
+    "MARKETDATA_DELIST_MAX_SHARE", ENV, Decimal("0.2"), Decimal(0), Decimal(1)
+)
 
 # --- Retention (days; 0 keeps forever) ----------------------------------------------------
 RETENTION_CANDLE_DAYS = {
@@ -210,6 +215,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LANGUAGE_CODE = "en-us"
+# One date format on every page (2026-12-01 11:40:00), the admin's lists included.
+FORMAT_MODULE_PATH = ["project.formats"]
 TIME_ZONE = CELERY_TIMEZONE
 USE_I18N = True
 USE_TZ = True
@@ -225,6 +232,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# Files served at the site's root (the favicon browsers ask every page for), by WhiteNoise.
+WHITENOISE_ROOT = BASE_DIR / "project" / "public"
 
 # Each user's API writes (POST, PUT, PATCH, DELETE) per second, minute, hour or day.
 API_WRITE_RATE = ENV.get("API_WRITE_RATE", "60/minute").strip()
@@ -252,6 +261,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar): works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Three models have a `status`: name each choice set (a generated client's type names).
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "marketdata.models.ExchangeAccount.Status",

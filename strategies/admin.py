@@ -7,12 +7,23 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
+from project.display import decimal_column
 from project.scheduling import SchedulerError, get_scheduler
+from strategies.admin_display import (
+    CappedCountPaginator,
+    ParametersWidget,
+    StrategyChangeList,
+    recent_orders,
+    recent_runs,
+    when,
+)
 from strategies.engine.registry import get_strategy_class, strategy_choices
-from strategies.models import Order, Strategy, StrategyRun
+from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.services import (
     EDITABLE_FIELDS,
     UPDATABLE_FIELDS,
@@ -24,6 +35,7 @@ from strategies.services import (
     strategy_stop,
     strategy_update,
 )
+from strategies.status import strategy_next_run_at
 
 RUN_FIELDS = (
     "scheduled_tick",
@@ -63,23 +75,28 @@ class ReadOnlyAdminMixin:
 
 class StrategyAdminForm(forms.ModelForm):
     """`Strategy.clean()` checks the parameters against the kind's schema and the crontab with
-    the scheduling interface, and puts each message on its field; the help text lists every
-    schema. Ticking `is_active` starts the
-    strategy through the lifecycle service on save."""
+    the scheduling interface, and puts each message on its field; the help text and inputs are
+    the chosen kind's. Ticking `is_active` starts the strategy through the lifecycle service on
+    save."""
 
     class Meta:
         model = Strategy
         fields = ("owner", *EDITABLE_FIELDS, "is_active")
+        widgets = {"parameters": ParametersWidget}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "parameters" in self.fields:
-            self.fields["parameters"].help_text = parameters_help()
+            kind = self.data.get("kind") or self.initial.get("kind") or self.instance.kind
+            self.fields["parameters"].help_text = parameters_help(kind)
 
 
-def parameters_help() -> str:
+def parameters_help(kind: str | None = None) -> str:
+    """The chosen kind's parameters (every kind's while none is chosen)."""
     lines = []
     for key, display_name in strategy_choices():
+        if kind and key != kind:
+            continue
         described = ", ".join(
             f"{name} ({spec['type']}, default {spec['default']})"
             for name, spec in get_strategy_class(key).schema().items()
@@ -88,28 +105,15 @@ def parameters_help() -> str:
     return "A JSON object; omitted parameters take their default. " + "; ".join(lines)
 
 
-class StrategyRunInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = StrategyRun
-    fields = RUN_FIELDS
-    readonly_fields = RUN_FIELDS
-    ordering = ("-scheduled_tick",)
-    extra = 0
-    show_change_link = True
+class RunOrderInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The orders of one run (a few at most), on the run's page."""
 
-
-class OrderInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Order
-    fk_name = "strategy"
+    fk_name = "run"
     fields = ORDER_FIELDS
     readonly_fields = ORDER_FIELDS
     extra = 0
     show_change_link = True
-
-
-class RunOrderInline(OrderInline):
-    """The orders of one run, on the run's page."""
-
-    fk_name = "run"
 
 
 @admin.register(Strategy)
@@ -121,28 +125,61 @@ class StrategyAdmin(admin.ModelAdmin):
         "market",
         "mode",
         "is_active",
-        "next_run",
+        "next_run_at",
         "last_run_status",
-        "paused_reason",
+        "page_link",
     )
     list_filter = ("is_active", "mode", "kind")
     search_fields = ("name", "owner__username", "market__symbol")
-    list_select_related = ("market",)
-    readonly_fields = ("next_run", "paused_reason", "created_at", "updated_at")
+    list_select_related = ("market__exchange",)
+    raw_id_fields = ("owner", "market", "account")
+    readonly_fields = (
+        "page_link",
+        "next_run",
+        "paused_reason",
+        "created_at",
+        "updated_at",
+        "latest_runs",
+        "latest_orders",
+    )
     actions = ("start_strategies", "stop_strategies", "run_strategies_now")
-    inlines = (StrategyRunInline, OrderInline)
+    paginator = CappedCountPaginator
+    show_full_result_count = False
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Strategy]:
-        newest_run = StrategyRun.objects.filter(strategy=OuterRef("pk")).order_by("-scheduled_tick")
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(last_run_status=Subquery(newest_run.values("status")[:1]))
-        )
+    def get_fields(self, request: HttpRequest, obj: Strategy | None = None) -> list[str]:
+        """A new strategy has no page, runs or dates yet: the add form leaves them out."""
+        fields = list(super().get_fields(request, obj))
+        return fields if obj is not None else [f for f in fields if f not in self.readonly_fields]
 
-    @admin.display(description="last run", ordering="last_run_status")
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    @admin.display(description="page")
+    def page_link(self, strategy: Strategy) -> str:
+        if strategy.pk is None:
+            return "-"
+        url = reverse("strategies:page", args=[strategy.pk])
+        return format_html("<a href='{}'>chart &amp; performance</a>", url)
+
+    @admin.display(description="next run")
+    def next_run_at(self, strategy: Strategy) -> str:
+        """From the trigger, like the scheduler: no scheduler call per listed row."""
+        return when(strategy_next_run_at(strategy=strategy))
+
+    @admin.display(description="latest runs")
+    def latest_runs(self, strategy: Strategy) -> str:
+        return recent_runs(strategy)
+
+    @admin.display(description="latest orders")
+    def latest_orders(self, strategy: Strategy) -> str:
+        return recent_orders(strategy)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[StrategyChangeList]:
+        return StrategyChangeList
+
+    @admin.display(description="last run")
     def last_run_status(self, strategy: Strategy) -> str:
-        return getattr(strategy, "last_run_status", None) or "-"
+        return getattr(strategy, "last_run_status", "-")
 
     @admin.display(description="next run")
     def next_run(self, strategy: Strategy) -> str:
@@ -154,9 +191,7 @@ class StrategyAdmin(admin.ModelAdmin):
             return f"scheduler unavailable: {error}"
         if job is None:
             return "-"
-        return (
-            job.next_run_at.isoformat(sep=" ", timespec="seconds") if job.next_run_at else "paused"
-        )
+        return when(job.next_run_at) if job.next_run_at else "paused"
 
     def save_model(
         self, request: HttpRequest, obj: Strategy, form: forms.ModelForm, change: bool
@@ -235,7 +270,9 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "trigger", "signal", "strategy__mode", "strategy__kind")
     list_select_related = ("strategy",)
     search_fields = ("strategy__name", "celery_task_id", "error_message")
-    date_hierarchy = "scheduled_tick"
+    # No date_hierarchy: its year/month links scan every run. Pages count at most 10,001.
+    paginator = CappedCountPaginator
+    show_full_result_count = False
     inlines = (RunOrderInline,)
 
 
@@ -246,14 +283,33 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "strategy",
         "mode",
         "side",
-        "amount",
-        "average_price",
-        "fee",
+        decimal_column("amount"),
+        decimal_column("average_price", "price"),
+        decimal_column("fee"),
         "status",
         "created_at",
     )
     list_filter = ("status", "side", "mode", "type")
     list_select_related = ("strategy", "strategy__market")
     search_fields = ("client_order_id", "exchange_order_id", "strategy__name")
-    date_hierarchy = "created_at"
+    paginator = CappedCountPaginator
+    show_full_result_count = False
     readonly_fields = ("run",)
+
+
+@admin.register(PaperPosition)
+class PaperPositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Paper holdings, written by paper fills only; P&L is on the strategy page."""
+
+    list_display = (
+        "strategy",
+        decimal_column("base_amount", "base"),
+        decimal_column("quote_balance", "quote"),
+        decimal_column("average_entry_price", "average entry"),
+        decimal_column("fees_paid", "fees"),
+        "updated_at",
+    )
+    list_select_related = ("strategy",)
+    search_fields = ("strategy__name",)
+    paginator = CappedCountPaginator
+    show_full_result_count = False

@@ -15,6 +15,7 @@ from project.scheduling import trigger_field_errors
 from strategies.engine import BaseStrategy, ParamType
 from strategies.engine import parameter_errors as engine_parameter_errors
 from strategies.models import Order, Strategy, StrategyRun
+from strategies.performance_api import PerformanceFields
 from strategies.services import EDITABLE_FIELDS
 
 
@@ -28,7 +29,7 @@ class OwnAccountField(serializers.PrimaryKeyRelatedField):
         return ExchangeAccount.objects.filter(owner=request.user)
 
 
-class StrategySerializer(serializers.ModelSerializer):
+class StrategySerializer(PerformanceFields, serializers.ModelSerializer):
     """A strategy. `is_active` and `paused_reason` change only through start and stop.
 
     `parameters` is checked against the kind's schema (see /api/strategy-kinds/); errors come
@@ -67,6 +68,7 @@ class StrategySerializer(serializers.ModelSerializer):
             "paused_reason",
             "created_at",
             "updated_at",
+            *PerformanceFields._declared_fields,
         ]
         read_only_fields = ["is_active", "paused_reason", "created_at", "updated_at"]
         # The service checks the (owner, name) constraint and answers with a field error.

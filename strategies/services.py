@@ -89,16 +89,6 @@ def strategy_pause(*, strategy: Strategy, reason: str) -> Strategy:
     return strategy
 
 
-def strategies_pause_on_markets(*, market_ids: list[int], reason: str) -> list[int]:
-    """Pause every active strategy trading one of these markets (delisted ones); their ids."""
-    paused = []
-    strategies = Strategy.objects.filter(market_id__in=market_ids, is_active=True)
-    for strategy in strategies.select_related("market"):
-        strategy_pause(strategy=strategy, reason=f"{reason}: {strategy.market}")
-        paused.append(strategy.pk)
-    return paused
-
-
 @transaction.atomic
 def strategy_update(*, strategy: Strategy, data: Mapping[str, Any]) -> Strategy:
     """Change fields of the strategy; an active one whose trigger changed is re-timed.

@@ -35,6 +35,8 @@ def system_jobs() -> list[SystemJob]:
     zone = settings.TIME_ZONE
     return [
         SystemJob("collect_crypto_data", IntervalTrigger(10 * 60)),
+        # Right after each minute's close: the series of active strategies whose candle closed.
+        SystemJob("collect_due_candles", CrontabTrigger.parse("* * * * *", zone)),
         SystemJob("update_exchange_symbols", CrontabTrigger.parse("0 1 * * *", zone)),
         SystemJob("cleanup_old_data", CrontabTrigger.parse("0 3 * * *", zone)),
         SystemJob("health_check", IntervalTrigger(60 * 60)),

@@ -54,9 +54,9 @@ class Param:
             if not number.is_finite():
                 raise ValueError("must be a finite number")
         if self.minimum is not None and number < self.minimum:
-            raise ValueError(f"must be at least {self.minimum}")
+            raise ValueError(f"must be at least {_plain(self.minimum)}")
         if self.maximum is not None and number > self.maximum:
-            raise ValueError(f"must be at most {self.maximum}")
+            raise ValueError(f"must be at most {_plain(self.maximum)}")
         return number
 
     def describe(self) -> dict[str, Any]:
@@ -185,6 +185,11 @@ class BaseStrategy(abc.ABC):
 def parameters_to_json(values: Mapping[str, Any]) -> dict[str, Any]:
     """Cleaned parameters as JSON values (decimals as strings, so nothing is rounded)."""
     return {name: _jsonable(value) for name, value in values.items()}
+
+
+def _plain(value: int | Decimal) -> str:
+    """A bound as people write it: 0.00000001, never 1E-8."""
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 def _jsonable(value: Any) -> Any:

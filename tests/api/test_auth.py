@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
@@ -54,7 +56,12 @@ def test_bad_token_is_refused(db: None) -> None:
     assert client.get("/api/exchanges/").status_code == 401
 
 
-def test_schema_and_docs_need_no_login(client: Client) -> None:
+def test_schema_and_docs_need_no_login(client: Client, settings: Any) -> None:
+    # Swagger UI's files are our static files now: no collectstatic manifest in tests.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     schema = client.get("/api/schema/")
     docs = client.get("/api/docs/")
 

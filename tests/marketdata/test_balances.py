@@ -63,15 +63,18 @@ def test_one_refused_account_never_stops_the_others(
 def test_an_unreachable_exchange_fails_its_accounts_and_spares_the_rest(
     exchange: Exchange, account: ExchangeAccount, simulator: SimulatedExchange
 ) -> None:
-    down = Exchange.objects.create(
-        name="down", ccxt_id="bitstamp", api_url="http://127.0.0.1:9/api"
-    )
-    ExchangeAccountFactory(exchange=down, api_key="k", api_secret="s")
+    down = Exchange.objects.create(name="down", ccxt_id="bitstamp", api_url="http://127.0.0.1:9")
+    ExchangeAccountFactory(exchange=down, api_key="key-down", api_secret="secret-down")
 
     outcomes = balances_sync_all()
 
     assert outcomes == {"synced": 1, "skipped": 0, "needs_attention": 0, "failed": 1}
     assert BalanceSnapshot.objects.filter(account=account).exists()
+    down.refresh_from_db()
+    exchange.refresh_from_db()
+    assert down.last_error.startswith("balances: TemporaryExchangeError: NetworkError")
+    assert "\n" not in down.last_error
+    assert exchange.last_success_at is not None
 
 
 @pytest.mark.integration

@@ -14,6 +14,7 @@ from marketdata.models import Candle, Exchange, Market, Ticker, Watchlist
 from marketdata.services import market_data_collect, markets_sync
 from marketdata.simulator import SimulatedExchange
 from tests.factories import ExchangeFactory
+from tests.replay import ReplayServer, fixture
 
 if TYPE_CHECKING:
     from pytest_django.fixtures import Settings
@@ -74,8 +75,10 @@ def test_next_collection_starts_at_the_forming_candle(
 
 
 def test_forming_candle_is_updated_then_closed(
-    watched: dict[str, Market], simulator: SimulatedExchange
+    watched: dict[str, Market], simulator: SimulatedExchange, settings: Settings
 ) -> None:
+    # Two minutes pass on the exchange's clock only: allow it that far ahead of ours.
+    settings.MARKETDATA_MAX_CLOCK_SKEW_SECONDS = 600
     market_data_collect()
     forming = series(watched["BTC/USD"])[-1]
 
@@ -259,3 +262,41 @@ def test_unchanged_candles_are_not_rewritten(watched: dict[str, Market]) -> None
 
     assert (first, again, reopened) == (1, 0, 0)
     assert Candle.objects.get(market=market, timeframe="1h").is_closed is True
+
+
+def test_candles_and_tickers_from_the_future_are_refused(
+    watched: dict[str, Market], simulator: SimulatedExchange, exchange: Exchange
+) -> None:
+    simulator.advance_clock(41 * 24 * 3600)
+    candles_before, tickers_before = Candle.objects.count(), Ticker.objects.count()
+
+    summary = market_data_collect()
+
+    assert (Candle.objects.count(), Ticker.objects.count()) == (candles_before, tickers_before)
+    errors = summary[exchange.name]["errors"]
+    assert len(errors) == 4
+    assert all("from the future" in error for error in errors)
+
+
+def test_an_empty_answer_where_a_candle_was_due_is_logged_and_counted(
+    exchange: Exchange, caplog: pytest.LogCaptureFixture, settings: Settings
+) -> None:
+    routes = fixture("bitstamp")["routes"]
+    for route in routes:
+        if route["path"] == "/api/v2/ohlc/btcusdt/":
+            route["body"] = {"data": {"pair": "BTC/USDT", "ohlc": []}}
+    replay = ReplayServer(routes).start()
+    try:
+        silent = ExchangeFactory(name="silent", api_url=replay.url)
+        settings.EXCHANGE_RATE_LIMITS = {"silent": 0}
+        markets_sync(exchange_id=silent.pk)
+        Watchlist.objects.create(market=silent.markets.get(symbol="BTC/USDT"), timeframe="1h")
+        candles_before = Candle.objects.count()
+
+        summary = market_data_collect()
+    finally:
+        replay.stop()
+
+    assert summary["silent"]["empty_answers"] == 1
+    assert Candle.objects.count() == candles_before
+    assert "silent BTC/USDT 1h: no candles, though one since" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import statistics
 import threading
 import time
 from decimal import Decimal
@@ -263,4 +264,8 @@ def test_rate_limit_is_shared_by_separate_clients(
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert not errors
     assert len(arrivals) == 16
-    assert min(gaps) >= 0.08
+    # Slots are 100 ms apart; arrival times carry each request's own latency, which a loaded
+    # machine varies by tens of ms, so judge the spacing of the whole burst: two unshared
+    # limiters would finish it in about 0.7 s.
+    assert arrivals[-1] - arrivals[0] >= 15 * 0.09
+    assert statistics.median(gaps) >= 0.09

@@ -19,11 +19,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_seed_demo_exchange_is_idempotent_and_points_at_the_simulator_url() -> None:
-    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765/api")
-    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765/api")
+    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765")
+    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765")
 
     demo = Exchange.objects.get(name="demo")
-    assert (demo.ccxt_id, demo.api_url) == ("bitstamp", "http://127.0.0.1:8765/api")
+    assert (demo.ccxt_id, demo.api_url) == ("bitstamp", "http://127.0.0.1:8765")
     assert demo.markets.filter(symbol="BTC/USD", active=True).exists()
     assert Watchlist.objects.filter(market__exchange=demo).count() == 4
 
@@ -31,8 +31,8 @@ def test_seed_demo_exchange_is_idempotent_and_points_at_the_simulator_url() -> N
 def test_seed_gives_the_first_superuser_one_demo_account_the_simulator_accepts() -> None:
     admin = UserFactory(username="root", is_superuser=True, is_staff=True)
 
-    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765/api")
-    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765/api")
+    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765")
+    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765")
 
     account = ExchangeAccount.objects.get(owner=admin)
     assert (account.label, account.exchange.name) == ("demo", "demo")
@@ -40,7 +40,7 @@ def test_seed_gives_the_first_superuser_one_demo_account_the_simulator_accepts()
 
 
 def test_seed_without_a_superuser_creates_no_account() -> None:
-    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765/api")
+    call_command("seed_demo_exchange", api_url="http://127.0.0.1:8765")
 
     assert not ExchangeAccount.objects.exists()
 

@@ -22,6 +22,7 @@ from tests.processes import start_run_scheduler
 SYSTEM_JOB_IDS = [
     "cleanup_old_data",
     "collect_crypto_data",
+    "collect_due_candles",
     "health_check",
     "recover_runs",
     "sync_user_balances",

@@ -137,7 +137,7 @@ def test_defaults_fill_in_omitted_parameters() -> None:
         ("rsi_thresholds", {"oversold": 101}, {"oversold": "must be at most 100"}),
         ("rsi_thresholds", {"period": True}, {"period": "must be a whole number"}),
         ("dca", {"quote_amount": "lots"}, {"quote_amount": "must be a number"}),
-        ("dca", {"quote_amount": -5}, {"quote_amount": "must be at least 1E-8"}),
+        ("dca", {"quote_amount": -5}, {"quote_amount": "must be at least 0.00000001"}),
     ],
 )
 def test_invalid_parameters_get_a_message_per_field(

@@ -281,7 +281,7 @@ def test_parameters_that_no_longer_validate_fail_the_run_with_the_field(market: 
 
     assert run.status == Status.FAILED
     assert run.error_class == "InvalidParameters"
-    assert run.error_message == "quote_amount: must be at least 1E-8"
+    assert run.error_message == "quote_amount: must be at least 0.00000001"
 
 
 def test_the_kill_switch_turns_an_order_into_a_skipped_run(

@@ -6,9 +6,9 @@ import pytest
 from django.contrib import admin
 from django.test import Client, RequestFactory
 
-from strategies.admin import OrderInline, StrategyAdminForm, StrategyRunInline
+from strategies.admin import RunOrderInline, StrategyAdminForm
 from strategies.execution import strategy_execute
-from strategies.models import Order, Strategy, StrategyRun
+from strategies.models import Order, StrategyRun
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
 from tests.strategies.conftest import add_candles, tick
 
@@ -67,18 +67,17 @@ def test_history_is_read_only_in_the_admin(admin_client: Client, run: StrategyRu
     assert run.status == StrategyRun.Status.SUCCEEDED
 
 
-def test_the_inlines_show_a_strategys_runs_and_orders_read_only(
+def test_the_run_page_inline_shows_its_orders_read_only(
     rf: RequestFactory, admin_user: object
 ) -> None:
     request = rf.get("/admin/")
     request.user = admin_user
-    runs = StrategyRunInline(Strategy, admin.site)
-    orders = OrderInline(Strategy, admin.site)
+    orders = RunOrderInline(StrategyRun, admin.site)
 
-    assert (runs.model, orders.model, orders.fk_name) == (StrategyRun, Order, "strategy")
-    assert not runs.has_add_permission(request, None)
+    assert (orders.model, orders.fk_name) == (Order, "run")
+    assert not orders.has_add_permission(request, None)
     assert not orders.has_change_permission(request, None)
-    assert runs.has_view_permission(request, None)
+    assert orders.has_view_permission(request, None)
 
 
 def test_the_strategy_form_puts_parameter_errors_on_the_field() -> None:

@@ -1,0 +1,97 @@
+"""The strategy resource's read-only figures: position, P&L, next and last run.
+
+Every figure comes from `strategies.performance` (the page shows the same) and
+`strategies.status`; decimals are plain text without trailing zeros (`57527.66`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from project.display import plain
+from strategies.models import Strategy, StrategyRun
+from strategies.performance import Performance, strategy_performance
+from strategies.status import strategies_last_runs, strategy_next_run_at
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "nullable": True})
+class PlainDecimalField(serializers.Field):
+    def to_representation(self, value: Decimal | None) -> str | None:
+        return plain(value)
+
+
+class PositionSerializer(serializers.Serializer):
+    base_amount = PlainDecimalField(help_text="Base asset held.")
+    quote_balance = PlainDecimalField(help_text="Quote cash (paper); net cash flow (live).")
+    average_entry_price = PlainDecimalField(help_text="Average cost of the base held, fees in.")
+    fees_paid = PlainDecimalField()
+    balances = serializers.DictField(
+        child=PlainDecimalField(), help_text="Live: the account's latest totals of both assets."
+    )
+
+
+class PnlSerializer(serializers.Serializer):
+    last_price = PlainDecimalField()
+    starting_capital = PlainDecimalField()
+    equity = PlainDecimalField(help_text="Quote cash plus the position at the last price.")
+    realized = PlainDecimalField(source="realized_pnl")
+    unrealized = PlainDecimalField(source="unrealized_pnl")
+    total = PlainDecimalField(source="total_pnl", help_text="Equity less starting capital.")
+    trades = serializers.IntegerField(help_text="Sells, each closing part of the position.")
+    wins = serializers.IntegerField()
+    win_rate = PlainDecimalField(help_text="Wins per trade, 0 to 1; null without trades.")
+    max_drawdown = PlainDecimalField(help_text="Largest fall from an equity peak, 0 to 1.")
+
+
+class LastRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StrategyRun
+        fields = ["id", "scheduled_tick", "status", "signal", "reason", "finished_at"]
+        read_only_fields = fields
+
+
+class PerformanceFields(serializers.Serializer):
+    """Mixed into the strategy serializer: the figures, computed once per strategy shown."""
+
+    position = serializers.SerializerMethodField()
+    pnl = serializers.SerializerMethodField()
+    next_run_at = serializers.SerializerMethodField()
+    last_run = serializers.SerializerMethodField()
+
+    def _performance(self, strategy: Strategy) -> Performance:
+        cache = self.context.setdefault("performance", {})
+        if strategy.pk not in cache:
+            cache[strategy.pk] = strategy_performance(strategy=strategy)
+        return cache[strategy.pk]
+
+    @extend_schema_field(PositionSerializer)
+    def get_position(self, strategy: Strategy) -> dict[str, Any]:
+        return PositionSerializer(self._performance(strategy)).data
+
+    @extend_schema_field(PnlSerializer)
+    def get_pnl(self, strategy: Strategy) -> dict[str, Any]:
+        return PnlSerializer(self._performance(strategy)).data
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_run_at(self, strategy: Strategy) -> str | None:
+        moment = strategy_next_run_at(strategy=strategy)
+        return serializers.DateTimeField().to_representation(moment) if moment else None
+
+    @extend_schema_field(LastRunSerializer(allow_null=True))
+    def get_last_run(self, strategy: Strategy) -> dict[str, Any] | None:
+        run = self._last_runs(strategy).get(strategy.pk)
+        return LastRunSerializer(run).data if run else None
+
+    def _last_runs(self, strategy: Strategy) -> dict[int, StrategyRun]:
+        """The last runs of a list page's strategies in one query, not one per strategy."""
+        asked, runs = self.context.setdefault("last_runs", (set(), {}))
+        if strategy.pk not in asked:
+            page = getattr(self.parent, "instance", None)
+            ids = {item.pk for item in page} if isinstance(page, list) else {strategy.pk}
+            runs.update(strategies_last_runs(strategy_ids=ids | {strategy.pk}))
+            asked.update(ids | {strategy.pk})
+        return runs

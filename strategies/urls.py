@@ -1,0 +1,10 @@
+"""Routes of the strategy pages people look at (the admin and the API have their own)."""
+
+from django.urls import path
+
+from strategies import views
+
+app_name = "strategies"
+urlpatterns = [
+    path("<int:pk>/", views.strategy_page, name="page"),
+]

@@ -1,0 +1,94 @@
+"""The strategy resource carries position, P&L, next and last run from the page's service."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from strategies.models import StrategyRun
+from tests.factories import StrategyFactory
+from tests.strategies.test_performance import scripted  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_strategy_resource_shows_the_hand_computed_position_and_pnl(
+    scripted,  # noqa: F811
+) -> None:
+    api = APIClient()
+    api.force_authenticate(scripted.owner)
+
+    data = api.get(f"/api/strategies/{scripted.pk}/").json()
+
+    assert data["position"] == {
+        "base_amount": "1",
+        "quote_balance": "9899.44",
+        "average_entry_price": "110.11",
+        "fees_paid": "0.56",
+        "balances": {},
+    }
+    assert data["pnl"]["realized"] == "9.55"
+    assert data["pnl"]["unrealized"] == "39.89"
+    assert data["pnl"]["total"] == "49.44"
+    assert data["pnl"]["win_rate"] == "0.5"
+    assert data["pnl"]["max_drawdown"] == "0.006"
+    assert data["last_run"]["signal"] == "sell"
+
+
+def test_next_run_is_the_next_tick_while_active_and_null_when_stopped() -> None:
+    active = StrategyFactory(interval_seconds=60)
+    stopped = StrategyFactory(owner=active.owner, is_active=False)
+    api = APIClient()
+    api.force_authenticate(active.owner)
+    before = timezone.now()
+
+    listed = {item["id"]: item for item in api.get("/api/strategies/").json()["results"]}
+
+    next_run = listed[active.pk]["next_run_at"]
+    moment = datetime.fromisoformat(next_run)
+    assert before < moment <= before + timedelta(seconds=61)
+    assert moment.second == 0
+    assert listed[stopped.pk]["next_run_at"] is None
+    assert listed[stopped.pk]["last_run"] is None
+
+
+def test_last_run_is_the_newest_tick(db: None) -> None:
+    strategy = StrategyFactory()
+    now = timezone.now().replace(microsecond=0)
+    for minutes_ago, status in ((2, "failed"), (1, "succeeded")):
+        StrategyRun.objects.create(
+            strategy=strategy, scheduled_tick=now - timedelta(minutes=minutes_ago), status=status
+        )
+    api = APIClient()
+    api.force_authenticate(strategy.owner)
+
+    data = api.get(f"/api/strategies/{strategy.pk}/").json()
+
+    assert data["last_run"]["status"] == "succeeded"
+
+
+def test_the_list_reads_last_runs_in_one_query_for_the_page(db: None) -> None:
+    owner = StrategyFactory().owner
+    for strategy in [*StrategyFactory.create_batch(3, owner=owner)]:
+        StrategyRun.objects.create(
+            strategy=strategy, scheduled_tick=timezone.now(), status="failed"
+        )
+    api = APIClient()
+    api.force_authenticate(owner)
+
+    with CaptureQueriesContext(connection) as captured:
+        listed = api.get("/api/strategies/").json()["results"]
+
+    run_queries = [q for q in captured if 'FROM "strategies_strategyrun"' in q["sql"]]
+    assert len(run_queries) == 1
+    assert sorted(str(item["last_run"] and item["last_run"]["status"]) for item in listed) == [
+        "None",
+        "failed",
+        "failed",
+        "failed",
+    ]

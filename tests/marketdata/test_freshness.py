@@ -1,0 +1,93 @@
+"""Data as fresh as each strategy needs: series are collected right after their candle closes,
+each once, and a 1m paper strategy, run by a real beat and worker, succeeds minute after minute."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+
+from marketdata.models import Candle, Exchange, Watchlist
+from marketdata.simulator import SimulatedExchange
+from project.scheduling import CrontabTrigger, get_scheduler
+from strategies.models import StrategyRun
+from strategies.services import strategy_start
+from tasks.marketdata import collect_crypto_data, collect_due_candles
+from tests.factories import StrategyFactory
+from tests.processes import ManagedProcess, start_beat, wait_for
+
+
+@pytest.mark.django_db
+def test_due_collection_asks_once_per_series_and_not_again_before_its_next_close(
+    exchange: Exchange, simulator: SimulatedExchange
+) -> None:
+    btc, eth = (exchange.markets.get(symbol=s) for s in ("BTC/USD", "ETH/USD"))
+    for market in (btc, btc, eth):  # two strategies share BTC/USD 1d
+        StrategyFactory(market=market, timeframe="1d")
+
+    first = collect_due_candles()
+    asked_first = len(simulator.requests("/v2/ohlc/"))
+    second = collect_due_candles()
+
+    assert first[exchange.name]["feeds"] == 2
+    assert first[exchange.name]["errors"] == []
+    assert len(simulator.requests("/v2/ohlc/btcusd/")) == 1
+    assert len(simulator.requests("/v2/ohlc/ethusd/")) == 1
+    # The next daily candle closes at midnight: nothing is due, nobody is asked.
+    assert second == {}
+    assert len(simulator.requests("/v2/ohlc/")) == asked_first
+
+
+@pytest.mark.django_db
+def test_the_watchlist_job_leaves_strategy_series_to_the_due_job(
+    exchange: Exchange, simulator: SimulatedExchange
+) -> None:
+    btc, eth = (exchange.markets.get(symbol=s) for s in ("BTC/USD", "ETH/USD"))
+    Watchlist.objects.create(market=btc, timeframe="1d")
+    Watchlist.objects.create(market=eth, timeframe="1d")
+    StrategyFactory(market=eth, timeframe="1d")
+
+    summary = collect_crypto_data()
+
+    assert summary[exchange.name]["feeds"] == 1
+    assert simulator.requests("/v2/ohlc/ethusd/") == []
+    assert Candle.objects.filter(market=btc, timeframe="1d").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_1m_paper_strategy_succeeds_on_consecutive_minutes_with_real_beat_and_worker(
+    celery_worker: ManagedProcess, exchange: Exchange, simulator: SimulatedExchange
+) -> None:
+    btc = exchange.markets.get(symbol="BTC/USD")
+    scheduler = get_scheduler()
+    scheduler.add_job(
+        "collect_due_candles", "collect_due_candles", CrontabTrigger.parse("* * * * *", "UTC")
+    )
+    strategy = strategy_start(strategy=StrategyFactory(market=btc, timeframe="1m", is_active=False))
+    # The backfill a running system already has; from here on the minute job keeps it fresh.
+    collect_due_candles()
+    beat = start_beat()
+    try:
+
+        def consecutive_successes() -> bool:
+            ticks = sorted(
+                StrategyRun.objects.filter(strategy=strategy, status="succeeded").values_list(
+                    "scheduled_tick", flat=True
+                )
+            )
+            return any(b - a == timedelta(minutes=1) for a, b in itertools.pairwise(ticks))
+
+        runs = StrategyRun.objects.filter(strategy=strategy).order_by("scheduled_tick")
+        try:
+            wait_for(consecutive_successes, timeout=300, what="two successful runs a minute apart")
+        except AssertionError as error:
+            seen = list(runs.values_list("scheduled_tick", "status", "reason", "error_message"))
+            raise AssertionError(f"{error}; runs: {seen}") from None
+    finally:
+        beat.stop()
+
+    runs = StrategyRun.objects.filter(strategy=strategy).exclude(status="running")
+    assert set(runs.values_list("status", flat=True)) == {"succeeded"}
+    assert Candle.objects.filter(market=btc, timeframe="1m", is_closed=True).count() >= 500

@@ -1,0 +1,197 @@
+"""Performance figures against hand-computed values, and the chart's bounded downsampling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from marketdata.models import BalanceSnapshot, Candle
+from strategies.chart import MAX_BUCKETS, candles_downsampled, strategy_chart
+from strategies.models import Order, PaperPosition, Strategy, StrategyRun
+from strategies.performance import EquityPoint, max_drawdown, strategy_performance
+from tests.factories import ExchangeAccountFactory, StrategyFactory
+from tests.strategies.conftest import add_candles
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2026, 1, 5, tzinfo=UTC)
+# (side, amount, price, fee), oldest first: two buys, a winning partial sell, a losing one.
+SCRIPT = [
+    ("buy", "2", "100", "0.2"),
+    ("buy", "1", "130", "0.13"),
+    ("sell", "1.5", "120", "0.18"),
+    ("sell", "0.5", "100", "0.05"),
+]
+
+
+def script_fills(strategy: Strategy) -> None:
+    """The scripted orders, filled an hour apart, as the engine records them."""
+    for hour, (side, amount, price, fee) in enumerate(SCRIPT):
+        tick = START + timedelta(hours=hour)
+        run = StrategyRun.objects.create(
+            strategy=strategy, scheduled_tick=tick, status="succeeded", signal=side
+        )
+        order = Order.objects.create(
+            strategy=strategy,
+            run=run,
+            mode=strategy.mode,
+            side=side,
+            amount=Decimal(amount),
+            price=Decimal(price),
+            filled_amount=Decimal(amount),
+            average_price=Decimal(price),
+            fee=Decimal(fee),
+            status=Order.Status.FILLED,
+            client_order_id=f"s{strategy.pk}-{hour}",
+        )
+        Order.objects.filter(pk=order.pk).update(created_at=tick)
+
+
+@pytest.fixture
+def scripted() -> Strategy:
+    """A paper strategy that started with 10,000 quote and traded the script; last price 150."""
+    strategy = StrategyFactory(timeframe="1h")
+    script_fills(strategy)
+    # By hand: 10000 - 200.2 - 130.13 + 179.82 + 49.95 = 9899.44 quote, 3 - 2 = 1 base.
+    PaperPosition.objects.create(
+        strategy=strategy,
+        base_amount=Decimal(1),
+        quote_balance=Decimal("9899.44"),
+        average_entry_price=Decimal("110"),
+        fees_paid=Decimal("0.56"),
+    )
+    add_candles(
+        strategy.market, [100, 130, 120, 100, 140, 150], ended_at=START + timedelta(hours=6)
+    )
+    return strategy
+
+
+def test_pnl_of_buys_partial_sells_and_fees_matches_the_hand_computed_figures(
+    scripted: Strategy,
+) -> None:
+    performance = strategy_performance(strategy=scripted)
+
+    assert performance.starting_capital == Decimal(10_000)
+    assert performance.base_amount == Decimal(1)
+    assert performance.quote_balance == Decimal("9899.44")
+    # Cost of 3 bought: 200.2 + 130.13 = 330.33; half sold (165.165), then a third of the rest.
+    assert performance.average_entry_price == Decimal("110.11")
+    assert performance.fees_paid == Decimal("0.56")
+    assert performance.last_price == Decimal(150)
+    # Sell 1.5 @ 120: 179.82 - 165.165 = 14.655; sell 0.5 @ 100: 49.95 - 55.055 = -5.105.
+    assert performance.realized_pnl == Decimal("9.55")
+    assert performance.unrealized_pnl == Decimal("39.89")  # 1 x 150 - 110.11
+    assert performance.equity == Decimal("10049.44")
+    assert performance.total_pnl == Decimal("49.44")
+    assert (performance.trades, performance.wins, performance.win_rate) == (2, 1, Decimal("0.5"))
+
+
+def test_max_drawdown_is_the_largest_fall_from_a_peak_of_the_equity_curve(
+    scripted: Strategy,
+) -> None:
+    performance = strategy_performance(strategy=scripted)
+
+    # Peak 10059.67 after the second buy (marked at 130), trough 9999.44 after the last sell.
+    assert performance.max_drawdown == Decimal("0.0060")
+    assert [point.equity for point in performance.equity_curve][:4] == [
+        Decimal("9999.8"),
+        Decimal("10059.67"),
+        Decimal("10029.49"),
+        Decimal("9999.44"),
+    ]
+
+
+def test_max_drawdown_of_a_plain_curve() -> None:
+    curve = [EquityPoint(START, Decimal(value)) for value in (100, 120, 90, 130, 117)]
+
+    assert max_drawdown(curve) == Decimal("0.25")
+
+
+def test_equity_is_marked_at_the_given_prices_between_fills(scripted: Strategy) -> None:
+    prices = [(START + timedelta(minutes=30), Decimal(110))]
+
+    performance = strategy_performance(strategy=scripted, prices=prices)
+
+    # After the first buy only: 9799.8 quote + 2 x 110.
+    assert EquityPoint(prices[0][0], Decimal("10019.8")) in performance.equity_curve
+
+
+def test_a_strategy_without_fills_or_prices_shows_its_capital_and_no_pnl() -> None:
+    strategy = StrategyFactory()
+
+    performance = strategy_performance(strategy=strategy)
+
+    assert performance.starting_capital == Decimal(10_000)
+    assert performance.total_pnl is None
+    assert performance.trades == 0
+    assert performance.win_rate is None
+    assert performance.max_drawdown == 0
+
+
+def test_live_pnl_comes_from_fills_with_the_account_balances_beside_it() -> None:
+    account = ExchangeAccountFactory()
+    strategy = StrategyFactory(mode="live", account=account, owner=account.owner)
+    script_fills(strategy)
+    BalanceSnapshot.objects.create(
+        account=account, asset="BTC", free=3, used=0, total=3, taken_at=START
+    )
+    add_candles(strategy.market, [150], ended_at=START + timedelta(hours=6))
+
+    performance = strategy_performance(strategy=strategy)
+
+    assert performance.starting_capital == 0
+    assert performance.base_amount == Decimal(1)
+    assert performance.total_pnl == Decimal("49.44")  # the same fills as the paper script
+    assert performance.balances == {"BTC": Decimal(3)}
+
+
+MINUTE_CANDLES_SQL = """
+INSERT INTO {table} (market_id, timeframe, open_time, open, high, low, close, volume, is_closed)
+SELECT %s, '1m', %s + n * interval '1 minute', n, n + 2, n - 2, n + 1, 1, true
+FROM generate_series(0, %s) AS n
+"""
+
+
+def insert_minute_candles(strategy: Strategy, *, days: int) -> None:
+    """A year of 1-minute candles in one statement: close rises by 1 a minute, high +2, low -2."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            MINUTE_CANDLES_SQL.format(table=Candle._meta.db_table),
+            [strategy.market_id, START, days * 1440 - 1],
+        )
+
+
+def test_a_year_of_minute_candles_answers_with_a_bounded_number_of_ohlc_preserving_bars() -> None:
+    strategy = StrategyFactory(timeframe="1m")
+    insert_minute_candles(strategy, days=365)
+    last_open = START + timedelta(minutes=365 * 1440 - 1)
+
+    bars = candles_downsampled(
+        market_id=strategy.market_id, timeframe="1m", since=START, until=last_open
+    )
+
+    assert 900 <= len(bars) <= MAX_BUCKETS
+    assert bars[0].open == 0
+    assert bars[-1].close == 365 * 1440
+    assert min(bar.low for bar in bars) == -2
+    assert max(bar.high for bar in bars) == 365 * 1440 + 1
+    assert sum(bar.volume for bar in bars) == 365 * 1440
+    assert all(bar.low <= min(bar.open, bar.close) <= bar.high for bar in bars)
+
+
+def test_the_chart_of_a_strategy_marks_its_signals_and_fills(scripted: Strategy) -> None:
+    chart = strategy_chart(strategy=scripted)
+
+    assert [bar["close"] for bar in chart["bars"]] == [100.0, 130.0, 120.0, 100.0, 140.0, 150.0]
+    assert [signal["signal"] for signal in chart["signals"]] == ["buy", "buy", "sell", "sell"]
+    assert [fill["side"] for fill in chart["fills"]] == ["buy", "buy", "sell", "sell"]
+    assert chart["fills"][2] == {
+        "time": int((START + timedelta(hours=2)).timestamp()),
+        "side": "sell",
+        "amount": 1.5,
+        "price": 120.0,
+        "bar_time": int((START + timedelta(hours=2)).timestamp()),
+    }

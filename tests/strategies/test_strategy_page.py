@@ -1,0 +1,100 @@
+"""The strategy page: staff only, the service's figures, chart data, runs in pages."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+
+from strategies.models import Strategy, StrategyRun
+from tests.factories import StrategyFactory, UserFactory
+from tests.strategies.test_performance import scripted  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def plain_static_files(settings: object) -> None:
+    """Production settings want collectstatic's manifest; pages render without it here."""
+    settings.STORAGES = {  # type: ignore[attr-defined]
+        **settings.STORAGES,  # type: ignore[attr-defined]
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def staff() -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("desk", is_staff=True))
+    return client
+
+
+def page_of(strategy: Strategy) -> str:
+    return f"/strategies/{strategy.pk}/"
+
+
+def test_the_page_shows_the_figures_of_the_performance_service(
+    staff: Client,
+    scripted: Strategy,  # noqa: F811
+) -> None:
+    response = staff.get(page_of(scripted), secure=True)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<dt>P&amp;L</dt><dd>49.44</dd>" in html
+    assert "<dt>Win rate</dt><dd>50.0%</dd>" in html
+    assert "<dt>Fees</dt><dd>0.56</dd>" in html
+    assert "lightweight-charts.standalone.production.js" in html
+
+
+def test_the_page_carries_bars_markers_and_the_equity_curve_for_the_chart(
+    staff: Client,
+    scripted: Strategy,  # noqa: F811
+) -> None:
+    response = staff.get(page_of(scripted), secure=True)
+
+    chart = json.loads(json.dumps(response.context["chart"]))
+    assert len(chart["bars"]) == 6
+    assert len(chart["fills"]) == 4
+    assert chart["equity"][-1]["value"] == 10049.44
+    times = [point["time"] for point in chart["equity"]]
+    assert times == sorted(set(times))
+
+
+def test_the_page_is_for_staff_only(scripted: Strategy) -> None:  # noqa: F811
+    client = Client()
+    client.force_login(UserFactory(is_staff=False))
+
+    response = client.get(page_of(scripted), secure=True)
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_runs_come_in_pages_without_counting_them(staff: Client) -> None:
+    strategy = StrategyFactory()
+    now = timezone.now().replace(second=0, microsecond=0)
+    StrategyRun.objects.bulk_create(
+        StrategyRun(strategy=strategy, scheduled_tick=now - timedelta(minutes=n), status="skipped")
+        for n in range(51)
+    )
+
+    first = staff.get(page_of(strategy), secure=True)
+    second = staff.get(page_of(strategy) + "?page=2", secure=True)
+
+    assert len(first.context["runs"]) == 50
+    assert first.context["has_next"]
+    assert "older &rarr;" in first.content.decode()
+    assert len(second.context["runs"]) == 1
+    assert not second.context["has_next"]
+
+
+def test_a_strategy_without_candles_says_so(staff: Client) -> None:
+    response = staff.get(page_of(StrategyFactory()), secure=True)
+
+    assert response.status_code == 200
+    assert "No candles of this market and timeframe yet" in response.content.decode()
