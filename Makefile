@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # Local commands that load settings outside the stack launcher run with DEBUG on.
 LOCAL := DEBUG=1
 
-.PHONY: install run test test-browser lint fmt migrate manage bench
+.PHONY: install run test test-browser test-faults lint fmt migrate manage bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: install lint
 # Only the browser tests (Playwright + Debian's Chromium); screenshots in tests/browser/artifacts/.
 test-browser: install
 	REQUIRE_BROWSER=1 $(BIN)/python -m pytest -rs tests/browser $(PYTEST_ARGS)
+
+# The fault-injection suite alone (make test runs it too): kills workers, takes Redis and
+# PostgreSQL down and back, all on loopback.
+test-faults: install
+	$(BIN)/python -m pytest tests/faults $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

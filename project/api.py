@@ -4,10 +4,12 @@ project/api_fields.py)."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
+from redis.exceptions import RedisError
 
 # DRF imports the throttle class while rest_framework.views is still loading: import that
 # module, not names from it.
@@ -25,6 +27,8 @@ from rest_framework.settings import api_settings
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
 
 
 class IsOwnerOrStaffReader(permissions.BasePermission):
@@ -89,7 +93,14 @@ class WriteRateThrottle(throttling.UserRateThrottle):
     def allow_request(self, request: Request, view: APIView) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return True
-        return super().allow_request(request, view)
+        try:
+            return super().allow_request(request, view)
+        except RedisError as error:
+            # Fails open, by choice: with its counters' Redis down, a write (stopping a
+            # strategy, above all) still goes through, unthrottled for the outage, rather than
+            # being refused.
+            logger.warning("write throttle skipped: its Redis is unreachable: %s", error)
+            return True
 
 
 class StrictPageSize:

@@ -80,6 +80,15 @@ class EmbeddedPostgres:
             self._server.stop()
             self._server = None
 
+    def halt(self) -> None:
+        """Stop the server (fast: every session ends) but keep its handle, for `resume`: the
+        outage of a fault-injection test."""
+        self._server.stop()  # type: ignore[union-attr]
+
+    def resume(self) -> None:
+        """Start the halted server again on the same data folder and socket."""
+        self._server.start()  # type: ignore[union-attr]
+
 
 @dataclass
 class EmbeddedRedis:
@@ -129,6 +138,19 @@ class EmbeddedRedis:
         self.stop()
         raise RuntimeError(f"redis-server did not listen on port {self.port} within {timeout}s")
 
+    def halt(self, timeout: float = 10.0) -> None:
+        """Shut the server down after saving its data (queued messages too), for `start` to
+        load again on the same port: the outage of a fault-injection test."""
+        import redis
+
+        client = redis.Redis(port=self.port, socket_timeout=timeout)
+        with contextlib.suppress(redis.ConnectionError):
+            client.shutdown(save=True)
+        client.close()
+        if self._process is not None:
+            self._process.wait(timeout)
+        self._process = None
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
@@ -149,6 +171,14 @@ class EphemeralStack:
 
     def start_postgres(self) -> str:
         return self._start(EmbeddedPostgres(self.root / "pg"))
+
+    @property
+    def postgres(self) -> EmbeddedPostgres | None:
+        return next((s for s in self._servers if isinstance(s, EmbeddedPostgres)), None)
+
+    @property
+    def redis(self) -> EmbeddedRedis | None:
+        return next((s for s in self._servers if isinstance(s, EmbeddedRedis)), None)
 
     def start_redis(self) -> str:
         server = EmbeddedRedis(self.root / "redis", port=free_port(), persistent=False)

@@ -157,6 +157,7 @@ CELERY_IMPORTS = (
     "tasks.marketdata",
     "tasks.accounts",
     "tasks.strategies",
+    "tasks.recovery",
     # Extra task modules, comma-separated: plug-ins, or test-only tasks in test workers.
     *(m.strip() for m in ENV.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()),
 )
@@ -202,6 +203,7 @@ HEALTH_CHECKS = [
     "project.health.check_database",
     "project.health.check_broker",
     "tasks.scheduling.health.check_scheduler",
+    "tasks.fault_health.check_beat_alive",
 ]
 # Checks that only /health/detail/ (staff) and the health_check job run: slower, or revealing.
 HEALTH_DETAIL_CHECKS = [
@@ -210,6 +212,10 @@ HEALTH_DETAIL_CHECKS = [
     "tasks.health.check_exchanges",
     "tasks.health.check_candles",
     "tasks.health.check_strategies",
+    "tasks.fault_health.check_stuck_runs",
+    "tasks.fault_health.check_failing_strategies",
+    "tasks.fault_health.check_unconfirmed_orders",
+    "tasks.fault_health.check_ticks",
 ]
 
 # --- Auth, i18n, static --------------------------------------------------------------------

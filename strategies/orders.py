@@ -215,7 +215,7 @@ def live_order_send(order: Order) -> Order:
             raise OrderNotSent(f"the exchange refused the account's keys: {error}") from None
         except exchanges.ExchangeError as error:
             raise OrderNotSent(f"the exchange refused the order: {error}") from None
-        return _order_record_placed(order, placed)
+        return order_record_placed(order, placed)
     raise OrderUnconfirmed(
         f"the exchange did not confirm order {order.client_order_id} after "
         f"{LIVE_SEND_ATTEMPTS} attempts; it stays new and is not resent blind"
@@ -240,7 +240,8 @@ LIVE_STATUSES = {
 }
 
 
-def _order_record_placed(order: Order, placed: exchanges.OrderResult) -> Order:
+def order_record_placed(order: Order, placed: exchanges.OrderResult) -> Order:
+    """Record the order as the exchange has it: status, exchange id, fills and fee."""
     order.status = LIVE_STATUSES[placed.status]
     order.exchange_order_id = placed.exchange_order_id
     order.filled_amount = placed.filled

@@ -19,10 +19,9 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Field, Model, Q
 from django.utils import timezone
@@ -30,6 +29,7 @@ from django.utils import timezone
 from marketdata.models import Market
 from project.locks import LockPurpose, lock_key, lock_key_sql, lock_release, lock_try
 from strategies.models import Strategy, StrategyRun
+from strategies.recovery import live_orders_reconcile, run_settle_if_abandoned
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def run_claim(
     Raises Strategy.DoesNotExist for an unknown id.
     """
     if scheduled_tick is None:
-        scheduled_tick = Strategy.objects.get(pk=strategy_id).trigger.tick_at(now)
+        scheduled_tick = _tick_of_task(strategy_id=strategy_id, task_id=task_id, now=now)
     strategy, run = _run_insert_claimed(
         strategy_id=strategy_id, tick=scheduled_tick, task_id=task_id, trigger=trigger, now=now
     )
@@ -67,11 +67,30 @@ def run_claim(
         # paused strategy records nothing and never trades.
         logger.warning("strategy %s is not active; tick not run", strategy_id)
         return None
-    if run is not None:
-        return run, False
-    return _run_claim_contended(
-        strategy=strategy, tick=scheduled_tick, task_id=task_id, trigger=trigger, now=now
-    )
+    claimed = (run, False) if run is not None else None
+    if claimed is None:
+        claimed = _run_claim_contended(
+            strategy=strategy, tick=scheduled_tick, task_id=task_id, trigger=trigger, now=now
+        )
+    if claimed is not None and strategy.mode == Strategy.Mode.LIVE:
+        # Its position counts only confirmed fills: an order a lost worker left `new` is
+        # asked about before this run decides anything.
+        live_orders_reconcile(now=now, strategy_id=strategy.pk)
+    return claimed
+
+
+def _tick_of_task(*, strategy_id: int, task_id: str, now: datetime) -> datetime:
+    """The tick a message without one is for: its run's, if this task id has one (a
+    redelivery hours later is still that run's), else the trigger's tick now."""
+    if task_id:
+        tick = (
+            StrategyRun.objects.filter(strategy_id=strategy_id, celery_task_id=task_id)
+            .values_list("scheduled_tick", flat=True)
+            .first()
+        )
+        if tick is not None:
+            return tick
+    return Strategy.objects.get(pk=strategy_id).trigger.tick_at(now)
 
 
 def _run_claim_contended(
@@ -258,22 +277,12 @@ INSERT_SKIPPED_SQL = _insert_sql(running=False)
 
 
 def _run_in_progress(runs: list[StrategyRun], *, now: datetime) -> StrategyRun | None:
-    """The strategy's run still in progress, if any; runs past any redelivery are abandoned."""
-    horizon = now - timedelta(
-        seconds=settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-        + settings.CELERY_TASK_TIME_LIMIT
-    )
+    """The strategy's run still in progress, if any. One no process holds (its lease is free:
+    its worker is gone) is settled now rather than block the strategy (`strategies.recovery`)."""
     for run in runs:
         if run.status != RUNNING:
             continue
-        if run.started_at < horizon and lease_take(run, wait=0):
-            lease_release(run)
-            run_finish(
-                run,
-                StrategyRun.Status.FAILED,
-                error_class="Abandoned",
-                error_message="no worker finished this run before its message expired",
-            )
+        if run_settle_if_abandoned(run, now=now):
             continue
         return run
     return None

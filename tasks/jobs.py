@@ -41,6 +41,7 @@ def system_jobs() -> list[SystemJob]:
         SystemJob("cleanup_old_data", CrontabTrigger.parse("0 3 * * *", zone)),
         SystemJob("health_check", IntervalTrigger(60 * 60)),
         SystemJob("sync_user_balances", IntervalTrigger(15 * 60)),
+        SystemJob("recover_runs", IntervalTrigger(30)),
     ]
 
 

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from rest_framework.test import APIClient
 
 DETAIL_CHECKS = {"workers", "beat", "exchanges", "candles", "strategies"}
+# The checks of what faults leave behind (tests/faults/test_health_under_faults.py).
+DETAIL_CHECKS |= {"stuck_runs", "failing_strategies", "unconfirmed_orders", "ticks"}
 
 
 def healthy_world() -> Strategy:

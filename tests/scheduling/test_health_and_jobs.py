@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from project.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
 from tasks.health import check_beat
+from tasks.heartbeat import beat_heartbeat_write
 from tasks.jobs import system_jobs
 from tasks.models import BeatInstance, JobSchedule
 from tasks.scheduling.apscheduler_backend import APSchedulerScheduler
@@ -23,6 +24,7 @@ SYSTEM_JOB_IDS = [
     "collect_crypto_data",
     "collect_due_candles",
     "health_check",
+    "recover_runs",
     "sync_user_balances",
     "update_exchange_symbols",
 ]
@@ -35,6 +37,7 @@ def scheduler_check(client: Client) -> dict[str, object]:
 
 def test_celery_health_is_ok_while_beat_keeps_up(transactional_db: None, client: Client) -> None:
     CeleryBeatScheduler().add_job("job_a", "health_check", IntervalTrigger(60))
+    beat_heartbeat_write()  # a live beat: with a job to fire, /health/ also asks for one
 
     check = scheduler_check(client)
 

@@ -186,9 +186,16 @@ def test_without_a_tick_the_trigger_gives_the_current_one(market: Market) -> Non
 def test_a_run_in_progress_makes_the_next_tick_skipped(market: Market) -> None:
     add_candles(market, [100])
     strategy = dca(market)
-    StrategyRun.objects.create(strategy=strategy, scheduled_tick=tick(1), celery_task_id="x")
+    running = StrategyRun.objects.create(
+        strategy=strategy, scheduled_tick=tick(1), celery_task_id="x"
+    )
 
-    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
+    # Its process is alive: another session holds its lease.
+    with psycopg.connect(database_url(), autocommit=True) as holder:
+        holder.execute(
+            "SELECT pg_advisory_lock(%s, %s)", lock_key(LockPurpose.RUN_LEASE, running.pk)
+        )
+        run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
 
     assert run.status == Status.SKIPPED
     assert run.reason == f"the run for tick {tick(1).isoformat()} is still in progress"

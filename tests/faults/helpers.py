@@ -1,0 +1,195 @@
+"""Fault injection on loopback, for tests/faults: kill workers and pool processes, crash a
+database backend, wait for the database; count runs and orders against the order book."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import psutil
+import pytest
+from django.db import OperationalError, connection
+from kombu import pools
+
+from marketdata.models import ExchangeAccount, Market
+from marketdata.simulator import SimulatedExchange
+from project.celery import app
+from project.locks import LockPurpose, lock_key
+from strategies.models import Order, Strategy, StrategyRun
+from tasks.strategies import execute_single_strategy
+from tests.factories import MarketFactory, StrategyFactory
+from tests.processes import ManagedProcess, wait_for
+from tests.strategies.conftest import add_candles
+
+# Every fault test is an integration test; `make test-faults` selects them by this mark.
+FAULTS = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def database_back(timeout: float = 60.0) -> None:
+    """Wait until this process can query again, on a fresh connection."""
+
+    def answers() -> bool:
+        connection.close()
+        try:
+            connection.ensure_connection()
+        except OperationalError:
+            return False
+        return True
+
+    wait_for(answers, timeout=timeout, what="the database to answer again")
+
+
+def broker_back() -> None:
+    """After a Redis restart: this process's pooled broker connections are dead; drop the pools
+    so the next use connects again (kombu's pools do not)."""
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def with_retries(call: object, attempts: int = 3) -> None:
+    for attempt in range(attempts):
+        try:
+            call()  # type: ignore[operator]
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
+
+
+def kill_with_grace(worker: ManagedProcess, grace: float) -> None:
+    """A platform's stop: SIGTERM to the whole group, SIGKILL after `grace` seconds (at once
+    without one)."""
+    if not grace:
+        worker.kill(signal.SIGKILL)
+        worker.process.wait(10)
+        return
+    worker.kill(signal.SIGTERM)
+    try:
+        worker.process.wait(grace)
+    except Exception:
+        worker.kill(signal.SIGKILL)
+        worker.process.wait(10)
+
+
+def pool_children(worker: ManagedProcess) -> list[int]:
+    """The pids of the worker's pool processes."""
+    return [child.pid for child in psutil.Process(worker.process.pid).children()]
+
+
+def lease_holder(run: StrategyRun) -> int | None:
+    """The pid of the database backend that holds the run's lease, if any."""
+    purpose, key = lock_key(LockPurpose.RUN_LEASE, run.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = %s::bigint::oid AND objid = (%s::bigint %% 4294967296)::oid "
+            "AND objsubid = 2",
+            [purpose, key],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def crash_backend(pid: int) -> None:
+    """SIGKILL one PostgreSQL backend: the postmaster ends every session and restarts."""
+    os.kill(pid, signal.SIGKILL)
+
+
+# --- A live strategy on the simulated exchange --------------------------------------------
+
+
+def live_dca(market: Market, account: ExchangeAccount, **fields: object) -> Strategy:
+    return StrategyFactory(
+        market=market,
+        kind="dca",
+        mode=Strategy.Mode.LIVE,
+        account=account,
+        # 0.001 BTC a run (candles close at 100): about 60 USD at the simulator's price.
+        parameters={"quote_amount": "0.1"},
+        **fields,
+    )
+
+
+def send(queue: str, strategy: Strategy, tick: datetime, **options: object) -> object:
+    return execute_single_strategy.apply_async(
+        args=[strategy.pk, tick.isoformat()], queue=queue, **options
+    )
+
+
+def order_book(simulator: SimulatedExchange, strategy: Strategy) -> dict[str, tuple]:
+    """The simulator's own orders of the strategy: client order id -> (status, amount filled)."""
+    with simulator.lock:
+        return {
+            order.client_order_id: (
+                "filled" if order.status == "Finished" else order.status.lower(),
+                (order.amount - order.remaining()).quantize(Decimal("0.00000001")),
+            )
+            for order in simulator.orders
+            if order.client_order_id.startswith(f"tw-{strategy.pk}-")
+        }
+
+
+def recorded_orders(strategy: Strategy) -> dict[str, tuple]:
+    """Our database's live orders of the strategy, in the shape of `order_book`."""
+    return {
+        order.client_order_id: (
+            order.status,
+            order.filled_amount.quantize(Decimal("0.00000001")),
+        )
+        for order in Order.objects.filter(strategy=strategy)
+    }
+
+
+def runs_per_tick(strategy: Strategy) -> dict[datetime, list[str]]:
+    """Each tick of the strategy and the statuses of its runs (a list: one, if all is well)."""
+    runs: dict[datetime, list[str]] = {}
+    for tick, status in StrategyRun.objects.filter(strategy=strategy).values_list(
+        "scheduled_tick", "status"
+    ):
+        runs.setdefault(tick, []).append(status)
+    return runs
+
+
+def runs_described(strategy: Strategy) -> list[tuple]:
+    """The strategy's runs as a failing assertion shows them."""
+    return list(
+        StrategyRun.objects.filter(strategy=strategy).values_list(
+            "scheduled_tick", "status", "reason", "error_class", "error_message"
+        )
+    )
+
+
+# --- A strategy under a real beat ----------------------------------------------------------
+
+EVERY = 2  # seconds between the ticks of the strategies here
+
+
+def holding_strategy() -> Strategy:
+    """A strategy that runs every EVERY seconds, decides to hold and never trades."""
+    market = MarketFactory()
+    add_candles(market, [100])
+    return StrategyFactory(
+        market=market, kind="test_fixed", parameters={"action": "hold"}, interval_seconds=EVERY
+    )
+
+
+def grid(ticks: list[datetime]) -> list[datetime]:
+    """Every tick of the strategy's grid from its first to its last run."""
+    count = int((max(ticks) - min(ticks)).total_seconds()) // EVERY + 1
+    return [min(ticks) + timedelta(seconds=EVERY * n) for n in range(count)]
+
+
+def runs_after(strategy: Strategy, moment: datetime, count: int = 2) -> None:
+    wait_for(
+        lambda: (
+            StrategyRun.objects.filter(strategy=strategy, scheduled_tick__gt=moment).count()
+            >= count
+        ),
+        timeout=120,
+        what=f"{count} runs after {moment:%H:%M:%S}",
+    )
