@@ -107,18 +107,7 @@ class BeatCollector(Collector):
         for (status, trigger), count in sorted(totals.fired.items()):
             fired.add_metric([status, trigger], count)
         yield fired
-        yield HistogramMetricFamily(
-            "tickwork_beat_lateness_seconds",
-            "How late each firing reached the broker after its scheduled tick.",
-            buckets=[
-                *(
-                    (str(bound), count)
-                    for bound, count in zip(LATENESS_BUCKETS, totals.lateness_buckets, strict=True)
-                ),
-                ("+Inf", totals.lateness_count),
-            ],
-            sum_value=totals.lateness_sum,
-        )
+        yield _lateness_histogram(totals)
         yield CounterMetricFamily(
             "tickwork_beat_missed_ticks",
             "Ticks missed while no beat ran: coalesced into a catch-up run or skipped.",
@@ -176,3 +165,18 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if refusal is not None:
         return refusal
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
+def _lateness_histogram(totals: FiringTotals) -> HistogramMetricFamily:
+    return HistogramMetricFamily(
+        "tickwork_beat_lateness_seconds",
+        "How late each firing reached the broker after its scheduled tick.",
+        buckets=[
+            *(
+                (str(bound), count)
+                for bound, count in zip(LATENESS_BUCKETS, totals.lateness_buckets, strict=True)
+            ),
+            ("+Inf", totals.lateness_count),
+        ],
+        sum_value=totals.lateness_sum,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from marketdata.exchanges.clients import sync_client
 from marketdata.exchanges.errors import ExchangeError, last_response, translate
@@ -54,18 +55,28 @@ def create_order(
             ours = translate(error)
             log_failure(what, ours)
             raise ours from error
-        try:
-            return call_with_retry(
-                f"{what} read-back",
-                lambda: validate_order(
-                    client.fetch_order(
-                        created.exchange_order_id, symbol, FETCH_ORDER_PARAMS.get(client.id, {})
-                    ),
-                    client_order_id,
+        return _order_read_back(
+            client, created, symbol=symbol, client_order_id=client_order_id, what=what
+        )
+
+
+def _order_read_back(
+    client: Any, created: OrderResult, *, symbol: str, client_order_id: str, what: str
+) -> OrderResult:
+    """The accepted order's state as the exchange now has it (fills, fee); the create's own
+    answer when the read-back fails: the order was placed either way."""
+    try:
+        return call_with_retry(
+            f"{what} read-back",
+            lambda: validate_order(
+                client.fetch_order(
+                    created.exchange_order_id, symbol, FETCH_ORDER_PARAMS.get(client.id, {})
                 ),
-            )
-        except ExchangeError:
-            return created
+                client_order_id,
+            ),
+        )
+    except ExchangeError:
+        return created
 
 
 # Where ccxt does not map its unified `clientOrderId` (Coinbase drops it and sends an id of its
