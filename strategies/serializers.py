@@ -17,6 +17,7 @@ from project.api_fields import AmountField
 from project.scheduling import trigger_field_errors
 from strategies.engine import BaseStrategy, ParamType, get_strategy_class, strategy_choices
 from strategies.engine import parameter_errors as engine_parameter_errors
+from strategies.engine.registry import parameters_as_answered
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.performance_api import PerformanceFields
 from strategies.services import EDITABLE_FIELDS
@@ -97,6 +98,12 @@ class StrategySerializer(PerformanceFields, serializers.ModelSerializer):
         validators: list[Any] = []
         # A name with spaces at either end is refused (the schema's pattern), not trimmed.
         extra_kwargs = {"name": {"trim_whitespace": False}}
+
+    def to_representation(self, instance: Strategy) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if isinstance(instance.parameters, dict):
+            data["parameters"] = parameters_as_answered(instance.kind, instance.parameters)
+        return data
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, Any] = {}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from strategies.engine.base import BaseStrategy
+from strategies.engine.base import BaseStrategy, ParamType
 from strategies.errors import InvalidParameters, UnknownStrategy
 
 _registry: dict[str, type[BaseStrategy]] = {}
@@ -49,6 +52,25 @@ def parameter_errors(kind: str, parameters: Any) -> dict[str, str]:
     except InvalidParameters as error:
         return error.errors
     return {}
+
+
+def parameters_as_answered(kind: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored parameters as the API answers them: each known decimal parameter as plain text
+    of at most 12 places (the published response schema), whether it came as text or number;
+    anything else as stored."""
+    try:
+        declared = get_strategy_class(kind).parameters
+    except UnknownStrategy:
+        return dict(raw)
+    answered = dict(raw)
+    for name, value in raw.items():
+        param = declared.get(name)
+        if param is None or param.type is not ParamType.DECIMAL or isinstance(value, bool):
+            continue
+        with contextlib.suppress(InvalidOperation, ValueError):
+            number = Decimal(str(value)).quantize(Decimal(1).scaleb(-12)).normalize()
+            answered[name] = format(number, "f")
+    return answered
 
 
 def strategy_choices() -> list[tuple[str, str]]:

@@ -462,3 +462,15 @@ def test_strategy_kinds_describe_each_parameter_for_a_form(api: APIClient) -> No
         "0.00000001",
         "1000000000000",
     )
+
+
+def test_decimal_parameters_are_answered_as_plain_text_however_they_came(
+    api: APIClient, user: AbstractUser
+) -> None:
+    strategy = StrategyFactory(
+        owner=user, kind="dca", parameters={"quote_amount": 53705167269.559}, is_active=False
+    )
+
+    answered = api.get(f"/api/strategies/{strategy.pk}/").json()["parameters"]
+
+    assert answered == {"quote_amount": "53705167269.559"}
