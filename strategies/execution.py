@@ -201,7 +201,7 @@ def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     if signal.action is Action.HOLD:
         run_finish(run, StrategyRun.Status.SUCCEEDED, signal=run.signal)
         return None
-    return _order_plan(run=run, strategy=strategy, signal=signal, inputs=inputs, now=now)
+    return _order_plan(run=run, strategy=strategy, signal=signal, inputs=inputs)
 
 
 def _order_plan(
@@ -210,14 +210,13 @@ def _order_plan(
     strategy: Strategy,
     signal: Signal,
     inputs: selectors.RunInputs,
-    now: datetime,
 ) -> OrderPlan | None:
     """Size the order and apply the guardrails; None when they skip the run."""
     if settings.TRADING_KILL_SWITCH:
         return run_skip(run, "kill switch is on: no orders are placed")
     if inputs.price is None:
         return run_skip(run, "no price to size the order with")
-    stale = _paper_price_stale(strategy, price=inputs.price, now=now)
+    stale = _paper_price_stale(strategy, price=inputs.price, tick=run.scheduled_tick)
     if stale:
         return run_skip(run, stale)
     position = None
@@ -235,11 +234,13 @@ def _order_plan(
     return OrderPlan(signal.action.value, amount, inputs.price.value, inputs.paper_position)
 
 
-def _paper_price_stale(strategy: Strategy, *, price: selectors.Price, now: datetime) -> str:
+def _paper_price_stale(strategy: Strategy, *, price: selectors.Price, tick: datetime) -> str:
     """Why a paper order may not fill at `price` ("" if it may): a paper fill never uses a
-    price older than one timeframe of the strategy."""
+    price older than one timeframe before the tick it trades for. Measured from the tick, not
+    the clock: at a tick on a candle boundary the newest closed candle ends exactly at the
+    tick, and the moments its collection and the run take must not make it stale."""
     timeframe = TIMEFRAME_DURATIONS[strategy.timeframe]
-    if strategy.mode != Strategy.Mode.PAPER or now - price.at <= timeframe:
+    if strategy.mode != Strategy.Mode.PAPER or tick - price.at <= timeframe:
         return ""
     return (
         f"stale price: the newest price ({price.source}) is from {price.at.isoformat()}, "

@@ -83,7 +83,7 @@ def test_a_newer_ticker_is_the_fill_price(market: Market) -> None:
 
 
 def test_a_paper_fill_refuses_a_price_older_than_one_timeframe(market: Market) -> None:
-    closed_at = timezone.now() - timedelta(hours=1, minutes=30)
+    closed_at = tick() - timedelta(hours=1, minutes=30)
     add_candles(market, [200], ended_at=closed_at)
     strategy = dca(market)
 
