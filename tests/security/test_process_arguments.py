@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from project.stack import only_configured_scheduler
 from tests.processes import BASE_DIR, ManagedProcess, start_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -64,9 +65,11 @@ def listening(port: int) -> bool:
 @pytest.fixture
 def stack() -> Iterator[tuple[ManagedProcess, dict[str, int]]]:
     ports = {"WEB_PORT": free_port(), "FLOWER_PORT": free_port(), "SIMULATOR_PORT": free_port()}
+    # As `make run` does: the process names of the configured scheduler backend only.
+    command = only_configured_scheduler(["honcho", "start", "-f", "Procfile.dev"])
     honcho = start_process(
         "honcho",
-        [str(Path(sys.executable).with_name("honcho")), "start", "-f", "Procfile.dev"],
+        [str(Path(sys.executable).with_name("honcho")), *command[1:]],
         PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         FLOWER_BASIC_AUTH=":".join(FLOWER_LOGIN),
         **{name: str(port) for name, port in ports.items()},
