@@ -82,13 +82,14 @@ def test_redis_down_past_the_grace_records_the_ticks_missed_with_the_reason_none
     redis_outage: EmbeddedRedis,
 ) -> None:
     strategy = holding_strategy()
-    JobSchedule.objects.filter(periodic_task__name=strategy.job_id).update(
-        misfire_grace_seconds=GRACE
-    )
     worker = start_celery_worker(concurrency=1)  # its own: see the test above
     beat = start_beat()
     try:
         runs_after(strategy, timezone.now() - timedelta(seconds=EVERY))
+        # The beat's start-up reconcile made the job; the grace applies from its next claim.
+        JobSchedule.objects.filter(periodic_task__name=strategy.job_id).update(
+            misfire_grace_seconds=GRACE
+        )
         between_ticks()
         down_at = timezone.now()
         redis_outage.halt()
