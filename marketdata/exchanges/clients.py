@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -11,8 +12,6 @@ from functools import cache
 from typing import Any
 
 import aiohttp
-import ccxt
-import ccxt.async_support as ccxt_async
 from django.conf import settings
 
 from marketdata.exchanges.endpoints import endpoints_apply
@@ -62,7 +61,10 @@ class _AsyncHooks:
 
 @cache
 def _client_class(ccxt_id: str, asynchronous: bool) -> type:
-    module = ccxt_async if asynchronous else ccxt
+    # ccxt is imported with the first client, not with this package: its exchange classes take
+    # about 95 MB, which the beat and web processes (they import the package through the task
+    # modules and the admin) would carry without ever calling an exchange.
+    module = importlib.import_module("ccxt.async_support" if asynchronous else "ccxt")
     base = getattr(module, ccxt_id, None)
     if not isinstance(base, type):
         raise ExchangeError(f"ccxt knows no exchange {ccxt_id!r}")

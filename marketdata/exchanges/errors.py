@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextvars
+import sys
 from decimal import InvalidOperation
-
-import ccxt
+from types import ModuleType
 
 ERROR_TEXT_LIMIT = 300
 
@@ -66,29 +66,33 @@ def translate(error: Exception) -> ExchangeError:
     if isinstance(error, ExchangeError):
         return error
     message = describe(error)
-    status, headers = last_response.get() or (0, {})
-    for theirs, ours in _PLAIN_TRANSLATIONS:
-        if isinstance(error, theirs):
-            return ours(message)
-    if isinstance(error, ccxt.NetworkError):
-        if status in (400, 404) and not isinstance(error, ccxt.RequestTimeout):
-            # ccxt maps 400 and 404 to "not available"; a bad request does not heal by retrying.
-            return ExchangeError(message)
-        return TemporaryExchangeError(message, retry_after=_retry_after(headers))
-    if isinstance(error, ccxt.BaseError):
-        return ExchangeError(message)
+    # ccxt is loaded with the first client (see clients.py); before that no ccxt error exists.
+    ccxt = sys.modules.get("ccxt")
+    if ccxt is not None and isinstance(error, ccxt.BaseError):
+        return _from_ccxt(ccxt, error, message)
     if isinstance(error, (TypeError, ValueError, KeyError, IndexError, InvalidOperation)):
         return BadExchangeData(message)
     raise error
 
 
-_PLAIN_TRANSLATIONS: tuple[tuple[type[Exception], type[ExchangeError]], ...] = (
-    (ccxt.AuthenticationError, AuthenticationFailed),
-    (ccxt.InsufficientFunds, InsufficientFunds),
-    (ccxt.OrderNotFound, OrderNotFound),
-    (ccxt.InvalidOrder, InvalidOrder),
-    (ccxt.BadResponse, BadExchangeData),
-)
+def _from_ccxt(ccxt: ModuleType, error: Exception, message: str) -> ExchangeError:
+    plain_translations = (
+        (ccxt.AuthenticationError, AuthenticationFailed),
+        (ccxt.InsufficientFunds, InsufficientFunds),
+        (ccxt.OrderNotFound, OrderNotFound),
+        (ccxt.InvalidOrder, InvalidOrder),
+        (ccxt.BadResponse, BadExchangeData),
+    )
+    for theirs, ours in plain_translations:
+        if isinstance(error, theirs):
+            return ours(message)
+    if isinstance(error, ccxt.NetworkError):
+        status, headers = last_response.get() or (0, {})
+        if status in (400, 404) and not isinstance(error, ccxt.RequestTimeout):
+            # ccxt maps 400 and 404 to "not available"; a bad request does not heal by retrying.
+            return ExchangeError(message)
+        return TemporaryExchangeError(message, retry_after=_retry_after(headers))
+    return ExchangeError(message)
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:

@@ -1,0 +1,40 @@
+"""The beat process never loads ccxt: its exchange classes are about 95 MB a beat never uses,
+and the issue's memory target (under 150 MB at 100,000 jobs) depends on it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.processes import BASE_DIR, process_env
+
+# What `celery -A project beat -S tasks.scheduling.beat:TickScheduler` imports before its
+# first tick: Django with every app's admin, the task modules, then the scheduler.
+BEAT_IMPORTS = """
+import json, sys
+import django
+from project.celery import app
+django.setup()
+app.loader.import_default_modules()
+from tasks.scheduling.beat import TickScheduler
+loaded_by_beat = "ccxt" in sys.modules
+from marketdata.exchanges.clients import _client_class
+_client_class("bitstamp", False)
+print(json.dumps({"beat": loaded_by_beat, "client": "ccxt" in sys.modules}))
+"""
+
+
+def test_the_beat_process_does_not_load_ccxt_until_a_client_is_built() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", BEAT_IMPORTS],
+        cwd=BASE_DIR,
+        env=process_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded == {"beat": False, "client": True}
