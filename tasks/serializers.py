@@ -78,6 +78,7 @@ class JobSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "name",
+            "description",
             "task",
             "enabled",
             "schedule",
