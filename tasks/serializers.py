@@ -79,6 +79,7 @@ class JobSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "name",
+            "description",
             "task",
             "enabled",
             "schedule",

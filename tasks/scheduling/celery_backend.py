@@ -59,6 +59,7 @@ class CeleryBeatScheduler(Scheduler):
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
         start_immediately: bool = False,
+        description: str = "",
     ) -> JobRecord:
         plain_args, plain_kwargs = json_arguments(args, kwargs)
         if PeriodicTask.objects.filter(name=job_id).exists():
@@ -69,6 +70,7 @@ class CeleryBeatScheduler(Scheduler):
             args=json.dumps(plain_args),
             kwargs=json.dumps(plain_kwargs),
             enabled=True,
+            description=description,
         )
         _set_trigger(row, trigger)
         row.save()
@@ -84,6 +86,7 @@ class CeleryBeatScheduler(Scheduler):
         trigger: Trigger | None = None,
         args: Sequence[Any] | None = None,
         kwargs: Mapping[str, Any] | None = None,
+        description: str | None = None,
     ) -> JobRecord:
         row = _row(job_id)
         if args is not None or kwargs is not None:
@@ -95,6 +98,8 @@ class CeleryBeatScheduler(Scheduler):
             row.args, row.kwargs = json.dumps(plain_args), json.dumps(plain_kwargs)
         if task is not None:
             row.task = task
+        if description is not None:
+            row.description = description
         if trigger is not None:
             _set_trigger(row, trigger)
         row.save()
@@ -296,4 +301,5 @@ def _record(row: PeriodicTask, trigger: Trigger | None = None) -> JobRecord:
         enabled=row.enabled,
         next_run_at=first_tick_after(trigger, timezone.now()) if row.enabled else None,
         last_run_at=row.last_run_at,
+        description=row.description,
     )
