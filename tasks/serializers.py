@@ -41,6 +41,7 @@ class FiringSerializer(serializers.ModelSerializer):
             "status",
             "trigger",
             "missed_ticks",
+            "reason",
             "created_at",
             "published_at",
             "lateness_seconds",

@@ -30,6 +30,7 @@ from project.scheduling import (
     SchedulerError,
     Trigger,
 )
+from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.common import first_tick_after, json_arguments
 from tasks.scheduling.selectors import overdue_jobs
 
@@ -157,7 +158,11 @@ class CeleryBeatScheduler(Scheduler):
         args, kwargs = job_arguments(row)
         kwargs = {**kwargs, **extra_kwargs}
         options = {"queue": row.queue} if row.queue else {}
-        result = current_app.send_task(row.task, args=args, kwargs=kwargs, **options)
+        try:
+            result = current_app.send_task(row.task, args=args, kwargs=kwargs, **options)
+        except BROKER_ERRORS as error:
+            # Nothing was sent, so nothing ran: the caller answers "try again" (a 503).
+            raise SchedulerError(f"job {row.name} not sent: {broker_unavailable(error)}") from error
         logger.info("job %s: sent %s now, task id %s", row.name, row.task, result.id)
         return str(result.id)
 
