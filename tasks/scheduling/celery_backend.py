@@ -32,6 +32,7 @@ from project.scheduling import (
 )
 from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.common import first_tick_after, json_arguments
+from tasks.scheduling.messages import run_now_task_id
 from tasks.scheduling.selectors import overdue_jobs
 
 logger = logging.getLogger(__name__)
@@ -159,7 +160,9 @@ class CeleryBeatScheduler(Scheduler):
         kwargs = {**kwargs, **extra_kwargs}
         options = {"queue": row.queue} if row.queue else {}
         try:
-            result = current_app.send_task(row.task, args=args, kwargs=kwargs, **options)
+            result = current_app.send_task(
+                row.task, args=args, kwargs=kwargs, task_id=run_now_task_id(row.name), **options
+            )
         except BROKER_ERRORS as error:
             # Nothing was sent, so nothing ran: the caller answers "try again" (a 503).
             raise SchedulerError(f"job {row.name} not sent: {broker_unavailable(error)}") from error
