@@ -29,6 +29,7 @@ from tasks.scheduling.dispatch import (
 )
 from tasks.scheduling.hooks import startup_hooks_run
 from tasks.scheduling.outbox import firings_publish, firings_settle_late
+from tasks.scheduling.stopping import stop_signals_held
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,14 @@ class TickScheduler(beat.Scheduler):
         return "firing django-celery-beat jobs from tasks_jobschedule"
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        """One pass; returns the seconds to sleep until the next job is due (at most MAX_SLEEP)."""
+        """One pass; returns the seconds to sleep until the next job is due (at most MAX_SLEEP).
+
+        A stop signal waits for the end of the pass (`stopping`); in the sleep it acts at once.
+        """
+        with stop_signals_held():
+            return self._tick()
+
+    def _tick(self) -> float:
         try:
             self._stamp()
             if not self.firing:
