@@ -215,6 +215,7 @@ class JobRecord:
     enabled: bool = True
     next_run_at: datetime | None = None
     last_run_at: datetime | None = None
+    description: str = ""  # for people reading job lists: what the job is for
 
 
 class Scheduler(abc.ABC):
@@ -241,10 +242,13 @@ class Scheduler(abc.ABC):
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
         start_immediately: bool = False,
+        description: str = "",
     ) -> JobRecord:
         """Create job `job_id`; with `start_immediately` it also runs once now.
 
-        Raises SchedulerError if a job with that id exists.
+        `description` is free text for the people reading job lists (beat's admin, Flower's
+        neighbours): a strategy's job names the strategy. Raises SchedulerError if a job with
+        that id exists.
         """
 
     @abc.abstractmethod
@@ -256,6 +260,7 @@ class Scheduler(abc.ABC):
         trigger: Trigger | None = None,
         args: Sequence[Any] | None = None,
         kwargs: Mapping[str, Any] | None = None,
+        description: str | None = None,
     ) -> JobRecord:
         """Change what is given and keep the rest. Raises JobNotFound."""
 

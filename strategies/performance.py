@@ -1,9 +1,10 @@
 """How a strategy is doing: position, P&L, equity curve, fees, trades, win rate, max drawdown.
 
-The one place these figures are computed: the strategy page and the API both call
-`strategy_performance`. P&L uses the average-cost method with fees in the cost: a buy's fee
-raises the cost of what it bought, a sell's fee lowers what the sale brought in, so
-`realized + unrealized == equity - starting capital` always holds.
+The one place these figures are computed: the strategy page calls `strategy_performance`, the
+API's lists `strategies_performance` (a constant number of queries for a whole page). P&L uses
+the average-cost method with fees in the cost: a buy's fee raises the cost of what it bought, a
+sell's fee lowers what the sale brought in, so `realized + unrealized == equity - starting
+capital` always holds.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Q
-
-from marketdata.models import BalanceSnapshot
 from strategies import selectors
 from strategies.models import Order, PaperPosition, Strategy
 
@@ -44,8 +42,8 @@ class EquityPoint:
 class Ledger:
     """The state after replaying fills in order from a starting quote balance."""
 
-    starting_quote: Decimal
     quote: Decimal
+    held: Decimal = ZERO  # base the account held besides the strategy's trades (live)
     base: Decimal = ZERO
     cost: Decimal = ZERO  # what the base held cost, fees included
     fees: Decimal = ZERO
@@ -59,7 +57,7 @@ class Ledger:
         return (self.cost / self.base).quantize(STEP) if self.base else None
 
     def equity(self, price: Decimal) -> Decimal:
-        return (self.quote + self.base * price).quantize(STEP)
+        return (self.quote + (self.held + self.base) * price).quantize(STEP)
 
     def apply(self, fill: Fill) -> None:
         """Move cash and position by one fill; a sell closes a trade, won if it gained."""
@@ -93,7 +91,7 @@ class Performance:
     average_entry_price: Decimal | None
     fees_paid: Decimal
     last_price: Decimal | None
-    starting_capital: Decimal
+    starting_capital: Decimal | None
     equity: Decimal | None
     realized_pnl: Decimal
     unrealized_pnl: Decimal | None
@@ -104,13 +102,22 @@ class Performance:
     max_drawdown: Decimal
     equity_curve: list[EquityPoint]
     balances: dict[str, Decimal]
+    balances_synced_at: datetime | None  # live: the sync the equity starts from
+
+
+@dataclass(frozen=True)
+class Start:
+    """What a strategy's account held before its first fill: quote cash and other base."""
+
+    quote: Decimal
+    held: Decimal = ZERO
 
 
 def fills_replay(
-    *, fills: Iterable[Fill], starting_quote: Decimal, prices: Sequence[tuple[datetime, Decimal]]
+    *, fills: Iterable[Fill], start: Start, prices: Sequence[tuple[datetime, Decimal]]
 ) -> Ledger:
     """Replay fills (oldest first) and mark the equity at each fill and each price point."""
-    ledger = Ledger(starting_quote=starting_quote, quote=starting_quote)
+    ledger = Ledger(quote=start.quote, held=start.held)
     pending = sorted(fills, key=lambda fill: fill.time)
     index = 0
     for time, price in prices:
@@ -139,33 +146,83 @@ def max_drawdown(curve: Iterable[EquityPoint]) -> Decimal:
     return worst.quantize(Decimal("0.0001"))
 
 
-def strategy_fills(*, strategy_id: int) -> list[Fill]:
-    """Every order of the strategy that traded something, oldest first."""
-    rows = (
-        Order.objects.filter(strategy_id=strategy_id, filled_amount__gt=0)
-        .filter(~Q(average_price=None))
-        .order_by("created_at", "id")
-        .values_list("created_at", "side", "filled_amount", "average_price", "fee")
-    )
-    return [Fill(*row) for row in rows]
+@dataclass(frozen=True)
+class Inputs:
+    """What one strategy's figures are computed from, read for many strategies at once."""
+
+    fills: list[Fill]
+    paper_quote: Decimal | None
+    last: selectors.Price | None
+    holdings: dict[str, selectors.Holding]  # live: the account's latest totals of both assets
+
+
+def strategies_performance(*, strategies: Sequence[Strategy]) -> dict[int, Performance]:
+    """The figures of many strategies (an API page) in four queries, whatever their number."""
+    inputs = performance_inputs(strategies=strategies)
+    return {s.pk: performance_of(strategy=s, inputs=inputs[s.pk]) for s in strategies}
 
 
 def strategy_performance(
     *, strategy: Strategy, prices: Sequence[tuple[datetime, Decimal]] = ()
 ) -> Performance:
+    """One strategy's figures, its equity also marked at `prices` (time, close): the page's."""
+    inputs = performance_inputs(strategies=[strategy])[strategy.pk]
+    return performance_of(strategy=strategy, inputs=inputs, prices=prices)
+
+
+def performance_inputs(*, strategies: Sequence[Strategy]) -> dict[int, Inputs]:
+    """Fills, paper cash, last prices and live balances of the strategies: four queries.
+
+    The strategies need their `market` loaded (select_related) for a live one's assets.
+    """
+    ids = [strategy.pk for strategy in strategies]
+    fills = selectors.strategies_fills(strategy_ids=ids)
+    quotes = selectors.paper_quote_balances(strategy_ids=ids)
+    prices = selectors.last_prices(feeds={(s.market_id, s.timeframe) for s in strategies})
+    assets = {s.pk: _live_assets(s) for s in strategies}
+    holdings = selectors.latest_holdings(
+        wanted={(s.account_id, asset) for s in strategies for asset in assets[s.pk]}
+    )
+    return {
+        s.pk: Inputs(
+            fills=[Fill(*fill) for fill in fills.get(s.pk, [])],
+            paper_quote=quotes.get(s.pk),
+            last=prices.get((s.market_id, s.timeframe)),
+            holdings={
+                asset: holdings[s.account_id, asset]
+                for asset in assets[s.pk]
+                if (s.account_id, asset) in holdings
+            },
+        )
+        for s in strategies
+    }
+
+
+def _live_assets(strategy: Strategy) -> tuple[str, ...]:
+    if strategy.mode != Strategy.Mode.LIVE or strategy.account_id is None:
+        return ()
+    return (strategy.market.base, strategy.market.quote)
+
+
+def performance_of(
+    *, strategy: Strategy, inputs: Inputs, prices: Sequence[tuple[datetime, Decimal]] = ()
+) -> Performance:
     """Position, P&L and trade figures, the equity marked at `prices` (time, close) and fills.
 
     Paper: the position is the PaperPosition; the starting capital is its quote balance before
-    the first fill. Live: the position comes from the fills alone (an account may hold more
-    than one strategy's assets), starting from zero capital; the account's latest balances of
-    the market's two assets are reported beside it.
+    the first fill. Live: the position and P&L come from the strategy's fills; the equity is the
+    account's, from its latest synced balances of the market's two assets (see `_live_start`),
+    and the starting capital is what the account held before the fills, at the last price.
+    Without a sync, live starts from zero capital.
     """
-    fills = strategy_fills(strategy_id=strategy.pk)
-    starting = _starting_capital(strategy=strategy, fills=fills)
-    ledger = fills_replay(fills=fills, starting_quote=starting, prices=prices)
-    last = selectors.last_price(market_id=strategy.market_id, timeframe=strategy.timeframe)
+    start, synced_at = _start(strategy=strategy, inputs=inputs)
+    ledger = fills_replay(fills=inputs.fills, start=start, prices=prices)
+    last = inputs.last
     price = last.value if last is not None else None
     equity = ledger.equity(price) if price is not None else None
+    starting: Decimal | None = start.quote
+    if start.held:  # the account's other base counts at the last price, when there is one
+        starting = None if price is None else (start.quote + start.held * price).quantize(STEP)
     unrealized = (ledger.base * price - ledger.cost).quantize(STEP) if price is not None else None
     marked = ledger.curve + ([EquityPoint(last.at, equity)] if last and equity is not None else [])
     curve = sorted(marked, key=lambda point: point.time)  # a fill may postdate the last price
@@ -180,7 +237,7 @@ def strategy_performance(
         equity=equity,
         realized_pnl=ledger.realized,
         unrealized_pnl=unrealized,
-        total_pnl=None if equity is None else equity - starting,
+        total_pnl=None if equity is None or starting is None else equity - starting,
         trades=ledger.trades,
         wins=ledger.wins,
         win_rate=(Decimal(ledger.wins) / ledger.trades).quantize(Decimal("0.0001"))
@@ -188,40 +245,45 @@ def strategy_performance(
         else None,
         max_drawdown=max_drawdown(curve),
         equity_curve=curve,
-        balances=_account_balances(strategy=strategy),
+        balances={asset: holding.total for asset, holding in inputs.holdings.items()},
+        balances_synced_at=synced_at,
     )
 
 
-def _starting_capital(*, strategy: Strategy, fills: list[Fill]) -> Decimal:
-    """Paper: today's quote balance with every fill's cash flow undone. Live: zero."""
-    if strategy.mode != Strategy.Mode.PAPER:
-        return ZERO
-    quote = (
-        PaperPosition.objects.filter(strategy_id=strategy.pk)
-        .values_list("quote_balance", flat=True)
-        .first()
-    )
-    if quote is None:
-        quote = PaperPosition._meta.get_field("quote_balance").get_default()
+def _start(*, strategy: Strategy, inputs: Inputs) -> tuple[Start, datetime | None]:
+    """Paper: today's quote balance with every fill's cash flow undone. Live: `_live_start`."""
+    if strategy.mode == Strategy.Mode.PAPER:
+        quote = inputs.paper_quote
+        if quote is None:
+            quote = PaperPosition._meta.get_field("quote_balance").get_default()
+        return Start(quote=_before(inputs.fills, base=ZERO, quote=quote)[1]), None
+    return _live_start(strategy=strategy, inputs=inputs)
+
+
+def _live_start(*, strategy: Strategy, inputs: Inputs) -> tuple[Start, datetime | None]:
+    """The account before the strategy's first fill: its latest synced balances with the fills
+    made up to that sync undone (later fills are not in it yet). An asset missing from the
+    latest sync counts as zero; no sync at all starts from zero capital."""
+    if not inputs.holdings:
+        return Start(quote=ZERO), None
+    synced_at = max(holding.taken_at for holding in inputs.holdings.values())
+
+    def total(asset: str) -> Decimal:
+        holding = inputs.holdings.get(asset)
+        return holding.total if holding and holding.taken_at == synced_at else ZERO
+
+    market = strategy.market
+    synced = [fill for fill in inputs.fills if fill.time <= synced_at]
+    base, quote = _before(synced, base=total(market.base), quote=total(market.quote))
+    return Start(quote=quote, held=base), synced_at
+
+
+def _before(fills: Iterable[Fill], *, base: Decimal, quote: Decimal) -> tuple[Decimal, Decimal]:
+    """Base and quote as they were before these fills, each fill's amount and cash undone."""
     for fill in fills:
         value = fill.amount * fill.price
-        quote += value + fill.fee if fill.side == Order.Side.BUY else -(value - fill.fee)
-    return quote
-
-
-def _account_balances(*, strategy: Strategy) -> dict[str, Decimal]:
-    """The latest total of the market's base and quote assets on a live strategy's account."""
-    if strategy.account_id is None:
-        return {}
-    market = strategy.market
-    balances = {}
-    for asset in (market.base, market.quote):
-        total = (
-            BalanceSnapshot.objects.filter(account_id=strategy.account_id, asset=asset)
-            .order_by("-taken_at")
-            .values_list("total", flat=True)
-            .first()
-        )
-        if total is not None:
-            balances[asset] = total
-    return balances
+        if fill.side == Order.Side.BUY:
+            base, quote = base - fill.amount, quote + value + fill.fee
+        else:
+            base, quote = base + fill.amount, quote - (value - fill.fee)
+    return base, quote

@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from project.display import plain
 from strategies.models import Strategy, StrategyRun
-from strategies.performance import Performance, strategy_performance
+from strategies.performance import Performance, strategies_performance
 from strategies.status import strategies_last_runs, strategy_next_run_at
 
 
@@ -26,18 +26,26 @@ class PlainDecimalField(serializers.Field):
 
 class PositionSerializer(serializers.Serializer):
     base_amount = PlainDecimalField(help_text="Base asset held.")
-    quote_balance = PlainDecimalField(help_text="Quote cash (paper); net cash flow (live).")
+    quote_balance = PlainDecimalField(
+        help_text="Quote cash: paper's, or the account's from its latest balance sync and the "
+        "fills since (live; without a sync, the fills' net cash flow)."
+    )
     average_entry_price = PlainDecimalField(help_text="Average cost of the base held, fees in.")
     fees_paid = PlainDecimalField()
     balances = serializers.DictField(
         child=PlainDecimalField(), help_text="Live: the account's latest totals of both assets."
+    )
+    balances_synced_at = serializers.DateTimeField(
+        allow_null=True, help_text="Live: the balance sync the equity starts from."
     )
 
 
 class PnlSerializer(serializers.Serializer):
     last_price = PlainDecimalField()
     starting_capital = PlainDecimalField()
-    equity = PlainDecimalField(help_text="Quote cash plus the position at the last price.")
+    equity = PlainDecimalField(
+        help_text="Quote cash plus the base at the last price (live: the account's synced base)."
+    )
     realized = PlainDecimalField(source="realized_pnl")
     unrealized = PlainDecimalField(source="unrealized_pnl")
     total = PlainDecimalField(source="total_pnl", help_text="Equity less starting capital.")
@@ -63,9 +71,16 @@ class PerformanceFields(serializers.Serializer):
     last_run = serializers.SerializerMethodField()
 
     def _performance(self, strategy: Strategy) -> Performance:
+        """The figures of a list page's strategies at once: a few queries, not a few each."""
         cache = self.context.setdefault("performance", {})
         if strategy.pk not in cache:
-            cache[strategy.pk] = strategy_performance(strategy=strategy)
+            page = getattr(self.parent, "instance", None)
+            shown = (
+                [item for item in page if item.pk not in cache] if isinstance(page, list) else []
+            )
+            if strategy not in shown:
+                shown.append(strategy)
+            cache.update(strategies_performance(strategies=shown))
         return cache[strategy.pk]
 
     @extend_schema_field(PositionSerializer)

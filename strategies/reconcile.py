@@ -14,18 +14,22 @@ from django_celery_beat.models import PeriodicTasks
 
 from marketdata.models import TIMEFRAME_DURATIONS
 from project.scheduling import Scheduler
+from strategies.models import Strategy
+from strategies.selectors import job_description
 from strategies.services import EXECUTE_TASK, ScheduleSync, strategy_schedules_sync
 
 logger = logging.getLogger(__name__)
 
+# `{descriptions}`: the active strategies' job descriptions, from `job_description()`.
 DESIRED = r"""
 CREATE TEMP TABLE strategy_jobs_desired ON COMMIT DROP AS
-SELECT 'strategy_' || s.id AS name, '[' || s.id || ']' AS args,
+SELECT 'strategy_' || s.id AS name, '[' || s.id || ']' AS args, descr.description,
        CASE WHEN s.crontab = '' THEN COALESCE(NULLIF(s.interval_seconds, 0), tf.seconds) END
            AS every,
        CASE WHEN s.crontab <> '' THEN regexp_split_to_array(btrim(s.crontab), '\s+') END AS cron,
        s.crontab_timezone AS zone, NULL::integer AS interval_id, NULL::integer AS crontab_id
   FROM strategies_strategy AS s
+  JOIN ({descriptions}) AS descr ON descr.id = s.id
   LEFT JOIN unnest(%s::text[], %s::integer[]) AS tf(timeframe, seconds)
     ON tf.timeframe = s.timeframe
  WHERE s.is_active
@@ -59,17 +63,20 @@ UPSERT = """
 INSERT INTO django_celery_beat_periodictask AS pt
        (name, task, args, kwargs, headers, one_off, enabled, total_run_count, date_changed,
         description, interval_id, crontab_id)
-SELECT d.name, %s, d.args, '{}', '{}', false, true, 0, now(), '', d.interval_id, d.crontab_id
+SELECT d.name, %s, d.args, '{}', '{}', false, true, 0, now(), d.description, d.interval_id,
+       d.crontab_id
   FROM strategy_jobs_desired AS d
  WHERE d.interval_id IS NOT NULL OR d.crontab_id IS NOT NULL
     ON CONFLICT (name) DO UPDATE
    SET task = EXCLUDED.task, args = EXCLUDED.args, kwargs = '{}', enabled = true,
        interval_id = EXCLUDED.interval_id, crontab_id = EXCLUDED.crontab_id, solar_id = NULL,
-       clocked_id = NULL, start_time = NULL, date_changed = now()
+       clocked_id = NULL, start_time = NULL, description = EXCLUDED.description,
+       date_changed = now()
  WHERE (pt.task, pt.args, pt.kwargs, pt.enabled, pt.interval_id, pt.crontab_id, pt.solar_id,
-        pt.clocked_id, pt.start_time)
+        pt.clocked_id, pt.start_time, pt.description)
        IS DISTINCT FROM (EXCLUDED.task, EXCLUDED.args, '{}', true, EXCLUDED.interval_id,
-                         EXCLUDED.crontab_id, NULL::integer, NULL::integer, NULL::timestamptz)
+                         EXCLUDED.crontab_id, NULL::integer, NULL::integer, NULL::timestamptz,
+                         EXCLUDED.description)
 RETURNING pt.name, (xmax = 0) AS created
 """
 
@@ -99,7 +106,10 @@ def strategy_jobs_reconcile(*, scheduler: Scheduler) -> ScheduleSync:
     seconds = [int(TIMEFRAME_DURATIONS[name].total_seconds()) for name in timeframes]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('strategy_jobs_reconcile'))")
-        cursor.execute(DESIRED, [timeframes, seconds])
+        descriptions, parameters = _descriptions_sql()
+        cursor.execute(
+            DESIRED.format(descriptions=descriptions), [*parameters, timeframes, seconds]
+        )
         result.active = cursor.rowcount
         cursor.execute(SCHEDULE_ROWS)
         cursor.execute(UPSERT, [EXECUTE_TASK])
@@ -122,3 +132,9 @@ def strategy_jobs_reconcile(*, scheduler: Scheduler) -> ScheduleSync:
         len(result.failed),
     )
     return result
+
+
+def _descriptions_sql() -> tuple[str, tuple[object, ...]]:
+    """The active strategies' (id, description) as SQL, compiled from the one rule."""
+    active = Strategy.objects.filter(is_active=True).annotate(description=job_description())
+    return active.values("id", "description").query.sql_with_params()

@@ -3,14 +3,16 @@ what tasks and services share."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Case, F, Func, Q, Sum, TextField, Value, When
+from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 
-from marketdata.models import TIMEFRAME_DURATIONS, Candle, Ticker
+from marketdata.models import TIMEFRAME_DURATIONS, BalanceSnapshot, Candle, Ticker
 from strategies.engine import Bar
 from strategies.models import Order, PaperPosition, Strategy
 
@@ -18,6 +20,79 @@ from strategies.models import Order, PaperPosition, Strategy
 def active_strategy_feeds() -> set[tuple[int, str]]:
     """The (market id, timeframe) pairs that active strategies read candles from."""
     return set(Strategy.objects.filter(is_active=True).values_list("market_id", "timeframe"))
+
+
+def job_description() -> Concat:
+    """The description of a strategy's job, as a database expression: the services and the
+    set-based reconcile both write it from this one rule, so it follows renames and re-timings.
+
+    `Strategy 12 'BTC DCA': dca on bitstamp BTC/USDT 1m, paper, every 60s, owner alice`.
+    """
+    return Concat(
+        Value("Strategy "),
+        Cast(F("id"), TextField()),
+        Value(" '"),
+        F("name"),
+        Value("': "),
+        F("kind"),
+        Value(" on "),
+        F("market__exchange__name"),
+        Value(" "),
+        F("market__symbol"),
+        Value(" "),
+        F("timeframe"),
+        Value(", "),
+        F("mode"),
+        Value(", "),
+        _schedule_text(),
+        Value(", owner "),
+        F("owner__username"),
+        output_field=TextField(),
+    )
+
+
+def _schedule_text() -> Case:
+    """When the job runs, worded as `Trigger.describe()`: `every 60s`, `cron 30 2 * * * (UTC)`.
+
+    The interval falls back to the timeframe as `Strategy.interval` does.
+    """
+    timeframe_seconds = Case(
+        *(
+            When(timeframe=name, then=Value(int(duration.total_seconds())))
+            for name, duration in TIMEFRAME_DURATIONS.items()
+        )
+    )
+    every = Coalesce(NullIf(F("interval_seconds"), Value(0)), timeframe_seconds)
+    cron = Func(
+        Func(F("crontab"), function="btrim"),
+        Value(r"\s+"),
+        Value(" "),
+        Value("g"),
+        function="regexp_replace",
+        output_field=TextField(),
+    )
+    text = TextField()
+    return Case(
+        When(
+            crontab="",
+            then=Concat(Value("every "), Cast(every, text), Value("s"), output_field=text),
+        ),
+        default=Concat(
+            Value("cron "), cron, Value(" ("), F("crontab_timezone"), Value(")"), output_field=text
+        ),
+        output_field=text,
+    )
+
+
+def strategy_job_description(*, strategy_id: int) -> str:
+    """The description its job should carry, from the strategy as saved now."""
+    found = (
+        Strategy.objects.filter(pk=strategy_id)
+        .annotate(description=job_description())
+        .values_list("description", flat=True)
+        .first()
+    )
+    return found or ""
 
 
 def closed_bars(*, market_id: int, timeframe: str, limit: int) -> list[Bar]:
@@ -60,6 +135,86 @@ def price_newest(
     if ticker is not None and ticker[0] is not None:
         candidates.append(Price(ticker[1], ticker[0], "ticker"))
     return max(candidates, key=lambda price: price.at, default=None)
+
+
+LAST_PRICES_SQL = f"""
+SELECT f.market_id, f.timeframe, t.time, t.last,
+       c.open_time, c.open, c.high, c.low, c.close, c.volume
+  FROM unnest(%s::integer[], %s::text[]) AS f(market_id, timeframe)
+  LEFT JOIN LATERAL (SELECT open_time, open, high, low, close, volume
+                       FROM {Candle._meta.db_table}
+                      WHERE market_id = f.market_id AND timeframe = f.timeframe AND is_closed
+                      ORDER BY open_time DESC LIMIT 1) AS c ON true
+  LEFT JOIN LATERAL (SELECT time, last FROM {Ticker._meta.db_table}
+                      WHERE market_id = f.market_id ORDER BY time DESC LIMIT 1) AS t ON true
+"""  # noqa: S608 - table names only
+
+
+def last_prices(*, feeds: Collection[tuple[int, str]]) -> dict[tuple[int, str], Price]:
+    """`last_price` of many (market id, timeframe) feeds in one query, an index probe each."""
+    if not feeds:
+        return {}
+    markets, timeframes = zip(*feeds, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(LAST_PRICES_SQL, [list(markets), list(timeframes)])
+        rows = cursor.fetchall()
+    prices = {}
+    for market_id, timeframe, ticker_time, ticker_last, *candle in rows:
+        newest = Bar(*candle) if candle[0] is not None else None
+        price = price_newest(newest=newest, timeframe=timeframe, ticker=(ticker_time, ticker_last))
+        if price is not None:
+            prices[market_id, timeframe] = price
+    return prices
+
+
+def strategies_fills(
+    *, strategy_ids: Collection[int]
+) -> dict[int, list[tuple[datetime, str, Decimal, Decimal, Decimal]]]:
+    """What each strategy's orders traded, oldest first: (time, side, filled amount, average
+    price, fee), in one query."""
+    rows = (
+        Order.objects.filter(strategy_id__in=list(strategy_ids), filled_amount__gt=0)
+        .filter(~Q(average_price=None))
+        .order_by("strategy_id", "created_at", "id")
+        .values_list("strategy_id", "created_at", "side", "filled_amount", "average_price", "fee")
+    )
+    fills: dict[int, list[tuple[datetime, str, Decimal, Decimal, Decimal]]] = {}
+    for strategy_id, *fill in rows:
+        fills.setdefault(strategy_id, []).append(tuple(fill))  # type: ignore[arg-type]
+    return fills
+
+
+def paper_quote_balances(*, strategy_ids: Collection[int]) -> dict[int, Decimal]:
+    """Each paper position's quote balance now, in one query."""
+    positions = PaperPosition.objects.filter(strategy_id__in=list(strategy_ids))
+    return dict(positions.values_list("strategy_id", "quote_balance"))
+
+
+@dataclass(frozen=True)
+class Holding:
+    """An asset's total on an account at its latest balance sync."""
+
+    total: Decimal
+    taken_at: datetime
+
+
+LATEST_BALANCES_SQL = f"""
+SELECT w.account_id, w.asset, b.total, b.taken_at
+  FROM unnest(%s::integer[], %s::text[]) AS w(account_id, asset)
+  JOIN LATERAL (SELECT total, taken_at FROM {BalanceSnapshot._meta.db_table}
+                 WHERE account_id = w.account_id AND asset = w.asset
+                 ORDER BY taken_at DESC LIMIT 1) AS b ON true
+"""  # noqa: S608 - table names only
+
+
+def latest_holdings(*, wanted: Collection[tuple[int, str]]) -> dict[tuple[int, str], Holding]:
+    """The latest synced total of each (account id, asset), in one query, an index probe each."""
+    if not wanted:
+        return {}
+    accounts, assets = zip(*wanted, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(LATEST_BALANCES_SQL, [list(accounts), list(assets)])
+        return {(account, asset): Holding(total, at) for account, asset, total, at in cursor}
 
 
 @dataclass(frozen=True)

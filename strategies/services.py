@@ -17,6 +17,7 @@ from project.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, ge
 from project.unique import owner_unique_save
 from strategies.errors import StrategyError
 from strategies.models import Strategy, StrategyRun
+from strategies.selectors import job_description, strategy_job_description
 
 logger = logging.getLogger(__name__)
 
@@ -157,11 +158,13 @@ def strategy_schedules_sync(*, scheduler: Scheduler | None = None) -> ScheduleSy
     scheduler = scheduler or get_scheduler()
     result = ScheduleSync()
     jobs = {job.id: job for job in scheduler.get_jobs() if STRATEGY_JOB.match(job.id)}
-    for strategy in Strategy.objects.filter(is_active=True).order_by("pk"):
+    active = Strategy.objects.filter(is_active=True).annotate(job_description=job_description())
+    for strategy in active.order_by("pk"):
         result.active += 1
         job = jobs.pop(strategy.job_id, None)
         try:
-            changes = _ensure_job(scheduler, strategy, _trigger(strategy), job)
+            trigger = _trigger(strategy)
+            changes = _ensure_job(scheduler, strategy, trigger, job, strategy.job_description)
         except Exception as error:
             logger.exception("reconciling %s failed", strategy.job_id)
             result.failed[strategy.job_id] = str(error)
@@ -214,16 +217,27 @@ def _ensure_job(
     strategy: Strategy,
     trigger: Trigger,
     job: JobRecord | None,
+    description: str | None = None,
 ) -> list[str]:
-    """Add the job, or bring the existing one to this trigger and resume it; says what it did."""
+    """Add the job, or bring the existing one to this trigger and description and resume it;
+    says what it did. The description is read from the saved strategy unless given."""
+    if description is None:
+        description = strategy_job_description(strategy_id=strategy.pk)
     if job is None:
-        scheduler.add_job(strategy.job_id, EXECUTE_TASK, trigger, args=[strategy.pk])
+        scheduler.add_job(
+            strategy.job_id, EXECUTE_TASK, trigger, args=[strategy.pk], description=description
+        )
         return ["created"]
     changes = []
-    wanted = (EXECUTE_TASK, trigger, (strategy.pk,), {})
-    if (job.task, job.trigger, tuple(job.args), dict(job.kwargs)) != wanted:
+    wanted = (EXECUTE_TASK, trigger, (strategy.pk,), {}, description)
+    if (job.task, job.trigger, tuple(job.args), dict(job.kwargs), job.description) != wanted:
         scheduler.update_job(
-            strategy.job_id, task=EXECUTE_TASK, trigger=trigger, args=[strategy.pk], kwargs={}
+            strategy.job_id,
+            task=EXECUTE_TASK,
+            trigger=trigger,
+            args=[strategy.pk],
+            kwargs={},
+            description=description,
         )
         changes.append("updated")
     if not job.enabled:

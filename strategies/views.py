@@ -86,6 +86,7 @@ def _figures(performance: Any) -> list[tuple[str, str]]:
         ("Average entry", money(performance.average_entry_price)),
         ("Quote balance", money(performance.quote_balance)),
         ("Last price", money(performance.last_price)),
+        ("Starting capital", money(performance.starting_capital)),
         ("Equity", money(performance.equity)),
         ("P&L", money(performance.total_pnl)),
         ("Realized", money(performance.realized_pnl)),

@@ -39,6 +39,7 @@ class FiringAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "start_lateness",
         "run_status",
         "beat_id",
+        "reason",
     )
     list_filter = ("status", "trigger")
     search_fields = ("job_name", "celery_task_id")

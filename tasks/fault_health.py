@@ -159,6 +159,7 @@ def check_ticks() -> CheckResult:
             "status": firing.status,
             "trigger": firing.trigger,
             "missed_ticks": firing.missed_ticks,
+            "reason": firing.reason,
         }
         for firing in firings[:MAX_LISTED]
     ]

@@ -110,7 +110,8 @@ class BeatCollector(Collector):
         yield _lateness_histogram(totals)
         yield CounterMetricFamily(
             "tickwork_beat_missed_ticks",
-            "Ticks missed while no beat ran: coalesced into a catch-up run or skipped.",
+            "Ticks missed while no beat ran or not published within the grace (broker down):"
+            " coalesced into a catch-up run or skipped.",
             value=totals.missed_ticks,
         )
         yield CounterMetricFamily(

@@ -100,6 +100,13 @@ class Firing(models.Model):
     created_at = models.DateTimeField(help_text="When the firing was committed.")
     published_at = models.DateTimeField(null=True, blank=True)
     beat_id = models.CharField(max_length=64, blank=True, default="")
+    reason = models.CharField(
+        max_length=300,
+        blank=True,
+        default="",
+        db_default="",  # the beat's raw SQL inserts leave it out
+        help_text="Why a firing was skipped or published late (the broker was unavailable).",
+    )
 
     class Meta:
         constraints = [

@@ -41,6 +41,7 @@ class FiringSerializer(serializers.ModelSerializer):
             "status",
             "trigger",
             "missed_ticks",
+            "reason",
             "created_at",
             "published_at",
             "lateness_seconds",
@@ -78,6 +79,7 @@ class JobSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "name",
+            "description",
             "task",
             "enabled",
             "schedule",

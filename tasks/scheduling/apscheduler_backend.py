@@ -142,6 +142,7 @@ class APSchedulerScheduler(APSchedulerProcess, Scheduler):
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
         start_immediately: bool = False,
+        description: str = "",
     ) -> JobRecord:
         plain_args, plain_kwargs = json_arguments(args, kwargs)
         _check_id(job_id)
@@ -154,7 +155,7 @@ class APSchedulerScheduler(APSchedulerProcess, Scheduler):
                     trigger=TickTrigger(trigger),
                     args=[task, plain_args, plain_kwargs],
                     id=job_id,
-                    name=task,
+                    name=description or task,
                 )
             except ConflictingIdError:
                 raise SchedulerError(f"a job named {job_id!r} exists already") from None
@@ -169,6 +170,7 @@ class APSchedulerScheduler(APSchedulerProcess, Scheduler):
             args=tuple(plain_args),
             kwargs=plain_kwargs,
             next_run_at=first_tick_from(trigger, datetime.now(UTC)),
+            description=description,
         )
         return self._now_or_on_commit(job_id, f"add {job_id}", add, lambda: predicted)
 
@@ -180,6 +182,7 @@ class APSchedulerScheduler(APSchedulerProcess, Scheduler):
         trigger: Trigger | None = None,
         args: Sequence[Any] | None = None,
         kwargs: Mapping[str, Any] | None = None,
+        description: str | None = None,
     ) -> JobRecord:
         if args is not None or kwargs is not None:
             json_arguments(args or (), kwargs)
@@ -194,7 +197,11 @@ class APSchedulerScheduler(APSchedulerProcess, Scheduler):
             new_args, new_kwargs = json_arguments(
                 old_args if args is None else args, old_kwargs if kwargs is None else kwargs
             )
-            changes: dict[str, Any] = {"args": [new_task, new_args, new_kwargs], "name": new_task}
+            kept = _description(job.name, old_task) if description is None else description
+            changes: dict[str, Any] = {
+                "args": [new_task, new_args, new_kwargs],
+                "name": kept or new_task,
+            }
             if trigger is not None:
                 changes["trigger"] = TickTrigger(trigger)
                 if job.next_run_time is not None:  # a paused job stays paused
@@ -203,7 +210,14 @@ class APSchedulerScheduler(APSchedulerProcess, Scheduler):
 
         def predicted() -> JobRecord:
             current = self._existing(job_id)
-            return _updated(current, task=task, trigger=trigger, args=args, kwargs=kwargs)
+            return _updated(
+                current,
+                task=task,
+                trigger=trigger,
+                args=args,
+                kwargs=kwargs,
+                description=description,
+            )
 
         return self._now_or_on_commit(job_id, f"update {job_id}", update, predicted)
 
@@ -348,7 +362,14 @@ class APSchedulerScheduler(APSchedulerProcess, Scheduler):
             enabled=job.next_run_time is not None,
             next_run_at=job.next_run_time.astimezone(UTC) if job.next_run_time else None,
             last_run_at=(last_runs or {}).get(job.id),
+            description=_description(job.name, task),
         )
+
+
+def _description(name: str, task: str) -> str:
+    """A job's description is its APScheduler name; one without is named after its task
+    (APScheduler refuses an empty name)."""
+    return "" if name == task else name
 
 
 def _updated(
@@ -358,12 +379,14 @@ def _updated(
     trigger: Trigger | None,
     args: Sequence[Any] | None,
     kwargs: Mapping[str, Any] | None,
+    description: str | None,
 ) -> JobRecord:
     """The job as `update_job` will leave it: a paused job stays paused."""
     new_trigger = trigger or current.trigger
     return dataclasses.replace(
         current,
         task=task or current.task,
+        description=current.description if description is None else description,
         trigger=new_trigger,
         args=current.args if args is None else tuple(args),
         kwargs=current.kwargs if kwargs is None else dict(kwargs),

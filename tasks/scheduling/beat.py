@@ -20,6 +20,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from tasks.heartbeat import beat_heartbeat_write, this_beat
+from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.dispatch import (
     beat_probe,
     due_jobs_claim,
@@ -27,7 +28,8 @@ from tasks.scheduling.dispatch import (
     schedules_plan,
 )
 from tasks.scheduling.hooks import startup_hooks_run
-from tasks.scheduling.outbox import firings_publish
+from tasks.scheduling.outbox import firings_publish, firings_settle_late
+from tasks.scheduling.stopping import stop_signals_held
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ STAMP_EVERY = 1.0
 CLAIM_AHEAD = timedelta(seconds=1)
 # After a database error, wait this long before the next try.
 ERROR_PAUSE = 1.0
+# Why an orphaned firing was not published, when this beat saw no broker error.
+NO_BEAT_PUBLISHED = "no beat published it in time (its beat stopped)"
 
 
 class TickScheduler(beat.Scheduler):
@@ -54,6 +58,8 @@ class TickScheduler(beat.Scheduler):
         self._stamped = 0.0
         # Firings this beat claimed and has not published yet: (tick, id), soonest first.
         self._own: list[tuple[datetime, int]] = []
+        # The reason of the last failed publish, until one succeeds.
+        self._broker_down: str | None = None
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self) -> None:
@@ -72,7 +78,14 @@ class TickScheduler(beat.Scheduler):
         return "firing django-celery-beat jobs from tasks_jobschedule"
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        """One pass; returns the seconds to sleep until the next job is due (at most MAX_SLEEP)."""
+        """One pass; returns the seconds to sleep until the next job is due (at most MAX_SLEEP).
+
+        A stop signal waits for the end of the pass (`stopping`); in the sleep it acts at once.
+        """
+        with stop_signals_held():
+            return self._tick()
+
+    def _tick(self) -> float:
         try:
             self._stamp()
             if not self.firing:
@@ -106,7 +119,7 @@ class TickScheduler(beat.Scheduler):
         if claim:
             self._claim()
         if (self._own and self._own[0][0] <= timezone.now()) or probe.orphans:
-            self._publish()
+            self._publish(settle=probe.orphans)
         if probe.stale or claim:
             return MIN_SLEEP  # plans and claims changed the soonest: probe again at once
         return self._sleep(probe.soonest, now)
@@ -130,14 +143,42 @@ class TickScheduler(beat.Scheduler):
             if claimed.jobs < batch:
                 return
 
-    def _publish(self) -> None:
-        """Publish this beat's firings whose tick has come, and any orphaned ones."""
+    def _publish(self, *, settle: bool) -> None:
+        """Publish this beat's firings whose tick has come, and orphans within their grace;
+        then settle the orphans past it, whether or not the broker answered (with its error,
+        if it did not)."""
         now = timezone.now()
         due = [pk for tick, pk in self._own if tick <= now]
-        sent = firings_publish(app=self.app, producer=self.producer, own=due)
+        sent = self._send(due)
+        if settle:
+            firings_settle_late(cause=self._broker_down or NO_BEAT_PUBLISHED)
+        if sent is None:
+            return
+        self._broker_down = None
         if sent:
             logger.info("published %d firings", sent)
         self._own = [(tick, pk) for tick, pk in self._own if tick > now]
+
+    def _send(self, due: list[int]) -> int | None:
+        """How many firings went to the broker; None when it could not be reached."""
+        try:
+            return firings_publish(app=self.app, producer=self.producer, own=due)
+        except BROKER_ERRORS as error:
+            self._broker_failed(error)
+            return None
+
+    def _broker_failed(self, error: BaseException) -> None:
+        """Remember why, and drop the connection: the next tick connects afresh. Committed
+        firings wait in the outbox."""
+        if self._broker_down is None:
+            logger.warning("%s: firings wait in the outbox", broker_unavailable(error))
+        self._broker_down = broker_unavailable(error)
+        beat.Scheduler.close(self)  # not self.close(): claims stay ours to publish
+
+    def _ensure_connected(self) -> Any:
+        """One connection attempt per tick, not Celery's retry loop (minutes of blocking): the
+        beat goes on claiming, stamping its heartbeat and settling late firings meanwhile."""
+        return self.connection.ensure_connection(max_retries=0)
 
     def _sleep(self, soonest: datetime | None, now: datetime) -> float:
         """Until the first own firing's tick, or a moment before the soonest job's tick."""

@@ -30,7 +30,9 @@ from project.scheduling import (
     SchedulerError,
     Trigger,
 )
+from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.common import first_tick_after, json_arguments
+from tasks.scheduling.messages import run_now_task_id
 from tasks.scheduling.selectors import overdue_jobs
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class CeleryBeatScheduler(Scheduler):
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
         start_immediately: bool = False,
+        description: str = "",
     ) -> JobRecord:
         plain_args, plain_kwargs = json_arguments(args, kwargs)
         if PeriodicTask.objects.filter(name=job_id).exists():
@@ -68,6 +71,7 @@ class CeleryBeatScheduler(Scheduler):
             args=json.dumps(plain_args),
             kwargs=json.dumps(plain_kwargs),
             enabled=True,
+            description=description,
         )
         _set_trigger(row, trigger)
         row.save()
@@ -83,6 +87,7 @@ class CeleryBeatScheduler(Scheduler):
         trigger: Trigger | None = None,
         args: Sequence[Any] | None = None,
         kwargs: Mapping[str, Any] | None = None,
+        description: str | None = None,
     ) -> JobRecord:
         row = _row(job_id)
         if args is not None or kwargs is not None:
@@ -94,6 +99,8 @@ class CeleryBeatScheduler(Scheduler):
             row.args, row.kwargs = json.dumps(plain_args), json.dumps(plain_kwargs)
         if task is not None:
             row.task = task
+        if description is not None:
+            row.description = description
         if trigger is not None:
             _set_trigger(row, trigger)
         row.save()
@@ -152,7 +159,13 @@ class CeleryBeatScheduler(Scheduler):
         args, kwargs = job_arguments(row)
         kwargs = {**kwargs, **extra_kwargs}
         options = {"queue": row.queue} if row.queue else {}
-        result = current_app.send_task(row.task, args=args, kwargs=kwargs, **options)
+        try:
+            result = current_app.send_task(
+                row.task, args=args, kwargs=kwargs, task_id=run_now_task_id(row.name), **options
+            )
+        except BROKER_ERRORS as error:
+            # Nothing was sent, so nothing ran: the caller answers "try again" (a 503).
+            raise SchedulerError(f"job {row.name} not sent: {broker_unavailable(error)}") from error
         logger.info("job %s: sent %s now, task id %s", row.name, row.task, result.id)
         return str(result.id)
 
@@ -291,4 +304,5 @@ def _record(row: PeriodicTask, trigger: Trigger | None = None) -> JobRecord:
         enabled=row.enabled,
         next_run_at=first_tick_after(trigger, timezone.now()) if row.enabled else None,
         last_run_at=row.last_run_at,
+        description=row.description,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,14 @@ def firing_task_id(job_name: str, tick: datetime) -> str:
     outbox after a crash) carries the same id both times.
     """
     return f"{job_name}@{tick_text(tick)}"
+
+
+def run_now_task_id(job_name: str) -> str:
+    """The Celery task id of a run-now, readable in Flower: `strategy_42@now-<uuid>`.
+
+    Unique per call: each run-now is a decision of its own, keyed by its own tick.
+    """
+    return f"{job_name}@now-{uuid.uuid4()}"
 
 
 def firing_kwargs(

@@ -6,13 +6,22 @@ died between commit and publish). Nothing is published before its tick. Rows are
 locked while published (`SKIP LOCKED`), so two beats never publish the same firing; a crash
 after the publish and before the commit may publish it again, with the same task id, which
 the tasks' (job, tick) keys make harmless.
+
+A firing the broker did not take within its job's misfire grace (Redis down for longer) is
+settled by the misfire rule of ticks no beat fired (`ticks.late_ticks_fate`) before anything
+is published: missed with the reason, counted on the firing and its job, except that under
+`coalesce` the newest of a job's, if no newer tick stands in, is published once as its
+catch-up. An outage never sends a backlog of stale ticks, and loses none silently.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from celery import Celery
@@ -21,18 +30,33 @@ from django.db import connection, transaction
 from django.utils import timezone
 from kombu import Producer
 
+from tasks.models import MisfirePolicy
+from tasks.scheduling.messages import firing_kwargs
+from tasks.scheduling.ticks import CATCH_UP, late_ticks_fate
+
+logger = logging.getLogger(__name__)
+
 PUBLISH_BATCH = 200
 # The header celery beat itself puts on what it sends.
 BEAT_HEADERS = {"celery_beat_task": True}
 
-SELECT_PENDING = """
-SELECT id, celery_task_id, task, args, kwargs, queue
-  FROM tasks_firing
- WHERE status = 'pending' AND scheduled_tick <= now() AND (id = ANY(%s) OR scheduled_tick < %s)
- ORDER BY created_at
- LIMIT %s
-   FOR UPDATE SKIP LOCKED
-"""
+# A pending firing past its job's grace, never less than the adopt delay (a beat's own
+# firings at their tick are never late); `js` is its job's schedule row, if it still exists.
+LATE = """f.scheduled_tick < now() - make_interval(
+           secs => greatest(coalesce(js.misfire_grace_seconds, %(grace)s), %(adopt)s))"""
+
+# Late firings wait for `firings_settle_late`, except a catch-up (late by design).
+SELECT_PENDING = f"""
+SELECT f.id, f.celery_task_id, f.task, f.args, f.kwargs, f.queue
+  FROM tasks_firing AS f
+  LEFT JOIN tasks_jobschedule AS js ON js.periodic_task_id = f.periodic_task_id
+ WHERE f.status = 'pending' AND f.scheduled_tick <= now()
+   AND (f.id = ANY(%(own)s) OR f.scheduled_tick < %(adopt_before)s)
+   AND (f.trigger = '{CATCH_UP}' OR NOT {LATE})
+ ORDER BY f.created_at
+ LIMIT %(limit)s
+   FOR UPDATE OF f SKIP LOCKED
+"""  # noqa: S608 - constants only
 
 MARK_PUBLISHED = """
 UPDATE tasks_firing AS f SET status = 'published', published_at = v.at
@@ -41,13 +65,26 @@ UPDATE tasks_firing AS f SET status = 'published', published_at = v.at
 """
 
 
+def _grace_parameters() -> dict[str, Any]:
+    return {
+        "grace": settings.SCHEDULER_MISFIRE_GRACE_SECONDS,
+        "adopt": settings.BEAT_OUTBOX_ADOPT_SECONDS,
+    }
+
+
 def firings_publish(*, app: Celery, producer: Producer, own: list[int], limit: int = 5000) -> int:
-    """Publish the given pending firings whose tick has come, and any orphaned ones; returns
-    how many were sent."""
-    adopt_before = timezone.now() - timedelta(seconds=settings.BEAT_OUTBOX_ADOPT_SECONDS)
+    """Publish the given pending firings whose tick has come, and any orphaned ones within
+    their grace; returns how many were sent."""
+    adopt = settings.BEAT_OUTBOX_ADOPT_SECONDS
+    parameters = {
+        **_grace_parameters(),
+        "own": own,
+        "adopt_before": timezone.now() - timedelta(seconds=adopt),
+        "limit": limit,
+    }
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(SELECT_PENDING, [own, adopt_before, limit])
+            cursor.execute(SELECT_PENDING, parameters)
             rows = cursor.fetchall()
         if not rows:
             return 0
@@ -93,3 +130,103 @@ def _decoded(value: Any) -> Any:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+# One beat at a time settles late firings (pg_try_advisory_xact_lock): two would update the
+# same jobs' counters in different orders.
+SETTLE_LOCK = 0x6D697373  # "miss"
+
+# Pending firings older than their job's grace (never less than the adopt delay, so a beat's
+# own firings at their tick are never late), with what the rule needs.
+SELECT_LATE = f"""
+SELECT f.id, f.job_name, f.periodic_task_id, f.task, f.kwargs, f.scheduled_tick, f.trigger,
+       coalesce(js.misfire_policy, %(policy)s), coalesce(js.misfire_grace_seconds, %(grace)s),
+       EXISTS (SELECT 1 FROM tasks_firing AS n
+                WHERE n.job_name = f.job_name AND n.scheduled_tick > f.scheduled_tick)
+  FROM tasks_firing AS f
+  LEFT JOIN tasks_jobschedule AS js ON js.periodic_task_id = f.periodic_task_id
+ WHERE f.status = 'pending' AND {LATE}
+ ORDER BY f.job_name, f.scheduled_tick
+   FOR UPDATE OF f SKIP LOCKED
+"""  # noqa: S608 - constants only
+
+MARK_MISSED = """
+UPDATE tasks_firing AS f
+   SET status = 'skipped', missed_ticks = f.missed_ticks + 1, reason = v.reason
+  FROM unnest(%s::bigint[], %s::text[]) AS v(id, reason)
+ WHERE f.id = v.id
+"""
+
+MARK_CATCH_UP = """
+UPDATE tasks_firing AS f SET trigger = %s, kwargs = v.kwargs::jsonb, reason = v.reason
+  FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, kwargs, reason)
+ WHERE f.id = v.id
+"""
+
+COUNT_MISSED = """
+UPDATE tasks_jobschedule AS js SET missed_ticks = js.missed_ticks + v.missed
+  FROM unnest(%s::int[], %s::bigint[]) AS v(id, missed)
+ WHERE js.periodic_task_id = v.id
+"""
+
+
+@dataclass(frozen=True)
+class _Late:
+    pk: int
+    job_name: str
+    job_pk: int
+    task: str
+    kwargs: Any
+    tick: datetime
+    trigger: str
+    policy: str
+    grace: int
+    stood_in: bool
+
+
+def firings_settle_late(*, cause: str) -> int:
+    """Settle the pending firings past their job's grace by the misfire rule; returns how many
+    were recorded missed. `cause` says why they were not published (the broker's error)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SETTLE_LOCK])
+        if not cursor.fetchone()[0]:
+            return 0  # another beat is settling them
+        cursor.execute(SELECT_LATE, {**_grace_parameters(), "policy": MisfirePolicy.COALESCE.value})
+        late = [_Late(*row) for row in cursor.fetchall()]
+        missed: list[_Late] = []
+        catch_ups: list[_Late] = []
+        for _, rows in groupby(late, key=lambda row: row.job_name):
+            job = list(rows)
+            newest = job[-1]
+            catch_up, _ = late_ticks_fate(
+                late=len(job), stand_in=newest.stood_in, policy=newest.policy
+            )
+            missed += job[:-1] if catch_up else job
+            catch_ups += [newest] if catch_up else []
+        _record_late(cursor, missed, catch_ups, cause)
+    if missed:
+        logger.warning(
+            "%d firings missed, not published within their grace: %s", len(missed), cause
+        )
+    return len(missed)
+
+
+def _record_late(cursor: Any, missed: list[_Late], catch_ups: list[_Late], cause: str) -> None:
+    if missed:
+        reasons = [
+            f"{cause}; not published within the {row.grace}s misfire grace" for row in missed
+        ]
+        cursor.execute(MARK_MISSED, [[row.pk for row in missed], reasons])
+        per_job: dict[int, int] = {}
+        for row in missed:
+            per_job[row.job_pk] = per_job.get(row.job_pk, 0) + 1
+        cursor.execute(COUNT_MISSED, [list(per_job), list(per_job.values())])
+    if catch_ups:
+        kwargs = [
+            json.dumps(firing_kwargs(row.task, _decoded(row.kwargs), row.tick, CATCH_UP))
+            for row in catch_ups
+        ]
+        reasons = [
+            f"{cause}; published after its {row.grace}s grace as the catch-up" for row in catch_ups
+        ]
+        cursor.execute(MARK_CATCH_UP, [CATCH_UP, [row.pk for row in catch_ups], kwargs, reasons])

@@ -58,21 +58,33 @@ def decide(
     late_before = now - grace
     late, on_time = _split(trigger, due=due, late_before=late_before, now=now)
     decision = Decision(next_fire_at=first_tick_after(trigger, now))
+    catch_up, decision.missed_ticks = late_ticks_fate(
+        late=late.count, stand_in=bool(on_time), policy=policy
+    )
     if on_time:
         decision.fires = [Fire(tick, SCHEDULE) for tick in on_time]
         if late.count:
             decision.fires[0] = Fire(on_time[0], SCHEDULE, missed_ticks=late.count)
-        decision.missed_ticks = late.count
         decision.last_tick = on_time[-1]
     elif late.latest is not None:
-        if policy == MisfirePolicy.SKIP:
-            decision.skipped = Fire(late.latest, SCHEDULE, missed_ticks=late.count)
-            decision.missed_ticks = late.count
+        if catch_up:
+            decision.fires = [Fire(late.latest, CATCH_UP, missed_ticks=decision.missed_ticks)]
         else:
-            decision.fires = [Fire(late.latest, CATCH_UP, missed_ticks=late.count - 1)]
-            decision.missed_ticks = late.count - 1
+            decision.skipped = Fire(late.latest, SCHEDULE, missed_ticks=decision.missed_ticks)
         decision.last_tick = late.latest
     return decision
+
+
+def late_ticks_fate(*, late: int, stand_in: bool, policy: str) -> tuple[bool, int]:
+    """The misfire rule for a job's ticks found later than its grace: whether the latest of
+    them runs as a catch-up, and how many are missed.
+
+    A newer tick that runs on time stands in for them: all are missed. Otherwise `coalesce`
+    runs the latest once (`catch_up`) and `skip` runs none. The beat applies it to ticks no
+    beat fired (`decide`) and to firings the broker did not take in time (`outbox`).
+    """
+    catch_up = late > 0 and not stand_in and policy != MisfirePolicy.SKIP
+    return catch_up, late - int(catch_up)
 
 
 @dataclass(frozen=True)

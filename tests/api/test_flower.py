@@ -10,7 +10,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.processes import ManagedProcess, start_process
+from tests.factories import MarketFactory, StrategyFactory
+from tests.processes import ManagedProcess, start_beat, start_process, wait_for
+from tests.strategies.conftest import add_candles
 
 pytestmark = pytest.mark.integration
 
@@ -66,3 +68,30 @@ def test_flower_refuses_without_credentials_and_lists_the_worker_with_them(
     assert anonymous.status_code == 401
     assert wrong.status_code == 401
     assert worker_hostname(celery_worker) in workers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flower_shows_which_strategy_a_scheduled_task_runs(
+    flower: str, celery_worker: ManagedProcess
+) -> None:
+    market = MarketFactory()
+    add_candles(market, [100, 100])
+    strategy = StrategyFactory(market=market, interval_seconds=1, name="BTC DCA")
+    beat = start_beat()  # its start-up reconcile gives the strategy its job
+
+    def strategy_tasks() -> dict[str, dict[str, object]]:
+        response = requests.get(f"{flower}/api/tasks", auth=LOGIN, timeout=10)
+        assert response.status_code == 200
+        tasks = response.json()
+        return {uuid: task for uuid, task in tasks.items() if uuid.startswith(strategy.job_id)}
+
+    try:
+        shown = wait_for(strategy_tasks, timeout=90, what="a task of the strategy in Flower")
+    finally:
+        beat.stop()
+
+    task_id, task = next(iter(shown.items()))  # type: ignore[attr-defined]
+    assert task_id.startswith(f"strategy_{strategy.pk}@")
+    assert task_id.endswith("Z")
+    assert task["name"] == "execute_single_strategy"
+    assert task["args"] in (f"[{strategy.pk}]", f"({strategy.pk},)")

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import AbstractUser
 from rest_framework.test import APIClient
 
+from strategies.services import strategy_start
 from tests.api.conftest import client_for
 from tests.factories import StrategyFactory
 from tests.scheduling.firings import TICK, firing, job, run_started, strategy_job
@@ -37,6 +38,16 @@ def test_staff_see_every_job_with_its_latest_lateness(staff_user: AbstractUser) 
     assert mine["last_start_lateness_seconds"] == pytest.approx(0.9)
     assert mine["schedule"] == "every 60 seconds"
     assert by_name["tickwork.cleanup"]["last_lateness_seconds"] is None
+
+
+def test_a_strategys_job_is_listed_with_the_description_naming_it(user: AbstractUser) -> None:
+    strategy = strategy_start(strategy=StrategyFactory(owner=user, name="BTC DCA"))
+
+    (row,) = client_for(user).get("/api/jobs/").json()["results"]
+
+    assert row["name"] == strategy.job_id
+    assert row["description"].startswith(f"Strategy {strategy.pk} 'BTC DCA': dca on ")
+    assert row["description"].endswith(f", paper, every 3600s, owner {user.username}")
 
 
 def test_a_user_sees_only_the_jobs_of_their_strategies(

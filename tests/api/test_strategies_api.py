@@ -310,6 +310,7 @@ def test_run_now_returns_the_task_and_a_real_worker_records_a_run(
 
     assert response.status_code == 202
     task_id = response.json()["task_id"]
+    assert task_id.startswith(f"{strategy.job_id}@now-")  # Flower shows which strategy it runs
     run = wait_for(
         lambda: StrategyRun.objects.filter(strategy=strategy, finished_at__isnull=False).first(),
         what="the run-now run to finish",

@@ -10,9 +10,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from strategies.models import StrategyRun
-from tests.factories import StrategyFactory
-from tests.strategies.test_performance import scripted  # noqa: F401 - fixture
+from marketdata.models import BalanceSnapshot
+from strategies.models import PaperPosition, Strategy, StrategyRun
+from tests.factories import ExchangeAccountFactory, MarketFactory, StrategyFactory, UserFactory
+from tests.strategies.conftest import add_candles
+from tests.strategies.test_performance import (
+    START,
+    script_fills,
+    scripted,  # noqa: F401 - fixture
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +37,7 @@ def test_the_strategy_resource_shows_the_hand_computed_position_and_pnl(
         "average_entry_price": "110.11",
         "fees_paid": "0.56",
         "balances": {},
+        "balances_synced_at": None,
     }
     assert data["pnl"]["realized"] == "9.55"
     assert data["pnl"]["unrealized"] == "39.89"
@@ -92,3 +99,44 @@ def test_the_list_reads_last_runs_in_one_query_for_the_page(db: None) -> None:
         "failed",
         "failed",
     ]
+
+
+def traded_strategies(owner: object, count: int) -> list[Strategy]:
+    """Strategies with fills, prices, a paper position or a synced live account, each on its
+    own market: every input of the figures is there to be read."""
+    strategies = []
+    for number in range(count):
+        market = MarketFactory()
+        add_candles(market, [100, 150], ended_at=START + timedelta(hours=6))
+        if number % 2 == 0:  # the first is live: a list of one reads everything there is
+            account = ExchangeAccountFactory(owner=owner, exchange=market.exchange)
+            strategy = StrategyFactory(owner=owner, market=market, mode="live", account=account)
+            BalanceSnapshot.objects.create(
+                account=account, asset="BTC", free=1, used=0, total=1, taken_at=START
+            )
+        else:
+            strategy = StrategyFactory(owner=owner, market=market)
+            PaperPosition.objects.create(strategy=strategy, base_amount=1, quote_balance=9000)
+        script_fills(strategy)
+        strategies.append(strategy)
+    return strategies
+
+
+def test_the_list_shows_position_and_pnl_in_as_many_queries_for_20_strategies_as_for_1(
+    django_assert_max_num_queries: object,
+) -> None:
+    alone, crowd = UserFactory(), UserFactory()
+    traded_strategies(alone, 1)
+    traded_strategies(crowd, 20)
+    api = APIClient()
+    api.force_authenticate(alone)
+    with CaptureQueriesContext(connection) as one:
+        first = api.get("/api/strategies/").json()["results"]
+    api.force_authenticate(crowd)
+
+    with django_assert_max_num_queries(len(one)):  # type: ignore[operator]
+        listed = api.get("/api/strategies/").json()["results"]
+
+    assert len(listed) == 20
+    assert {item["pnl"]["total"] for item in first + listed} == {"49.44"}
+    assert all(item["last_run"] is not None for item in listed)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from project.embedded import EmbeddedPostgres, EmbeddedRedis
 from strategies.models import StrategyRun
 from tasks.fault_health import ticks_lost
-from tasks.models import Firing
+from tasks.models import Firing, JobSchedule
 from tests.api.conftest import client_for
 from tests.factories import StrategyFactory, UserFactory
 from tests.faults.helpers import (
@@ -75,6 +75,55 @@ def test_redis_down_for_four_ticks_loses_none_each_runs_once_when_it_is_back(
     assert all(late)
 
 
+GRACE = 3  # seconds: the misfire grace of the strategy's job in the past-grace outage
+
+
+def test_redis_down_past_the_grace_records_the_ticks_missed_with_the_reason_none_sent_twice(
+    redis_outage: EmbeddedRedis,
+) -> None:
+    strategy = holding_strategy()
+    worker = start_celery_worker(concurrency=1)  # its own: see the test above
+    beat = start_beat()
+    try:
+        runs_after(strategy, timezone.now() - timedelta(seconds=EVERY))
+        # The beat's start-up reconcile made the job; the grace applies from its next claim.
+        JobSchedule.objects.filter(periodic_task__name=strategy.job_id).update(
+            misfire_grace_seconds=GRACE
+        )
+        between_ticks()
+        down_at = timezone.now()
+        redis_outage.halt()
+        time.sleep(OUTAGE + 2 * GRACE)
+        redis_outage.start()
+        up_at = timezone.now()
+        runs_after(strategy, up_at)
+        survived = beat.alive() and worker.alive()
+    finally:
+        beat.stop()
+        worker.stop()
+
+    runs = runs_per_tick(strategy)
+    firings = {
+        firing.scheduled_tick: firing for firing in Firing.objects.filter(job_name=strategy.job_id)
+    }
+    missed = {tick: firing for tick, firing in firings.items() if firing.status == "skipped"}
+    late = [
+        tick
+        for tick in grid(list(firings))
+        if down_at < tick < up_at - timedelta(seconds=GRACE + 1)
+    ]
+    schedule = JobSchedule.objects.get(periodic_task__name=strategy.job_id)
+    assert survived
+    assert len(late) >= OUTAGE // EVERY
+    assert set(late) <= set(missed)  # past the grace: missed, not sent late
+    assert all(firing.reason.startswith("broker unavailable (") for firing in missed.values())
+    assert not set(missed) & set(runs)  # a missed tick never ran
+    assert all(len(statuses) == 1 for statuses in runs.values())  # nothing ran twice
+    assert set(runs) | set(missed) >= set(grid(list(firings)))  # every tick ran or is missed
+    assert schedule.missed_ticks == sum(firing.missed_ticks for firing in firings.values())
+    assert not Firing.objects.filter(job_name=strategy.job_id, status="pending").exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def between_ticks() -> None:
     """Sleep to the middle of two ticks: the last run's ack is done, the next not yet due."""
@@ -99,6 +148,25 @@ def test_with_redis_down_an_api_write_passes_unthrottled_and_answers_json(
     assert response["Content-Type"] == "application/json"
     assert strategy.name == "renamed"
     assert "write throttle skipped: its Redis is unreachable" in caplog.text
+
+
+def test_run_now_with_redis_down_answers_a_json_503_with_the_reason_and_leaves_no_run(
+    redis_outage: EmbeddedRedis,
+) -> None:
+    user = UserFactory()
+    strategy = StrategyFactory(owner=user)
+    api = client_for(user)
+
+    redis_outage.halt()
+    response = api.post(f"/api/strategies/{strategy.pk}/run-now/")
+    redis_outage.start()
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"].startswith(
+        f"job {strategy.job_id} not sent: broker unavailable"
+    )
+    assert not StrategyRun.objects.filter(strategy=strategy).exists()
 
 
 def test_postgres_down_health_says_down_processes_recover_and_lost_ticks_leave_a_trace(

@@ -70,6 +70,25 @@ def test_added_job_is_listed_with_its_next_tick(backend: Scheduler) -> None:
     assert [job.id for job in backend.get_jobs()] == ["job_a"]
 
 
+def test_a_job_keeps_its_description_until_an_update_changes_it(backend: Scheduler) -> None:
+    added = backend.add_job(
+        "job_a", "health_check", IntervalTrigger(60), description="Strategy 1 'BTC DCA'"
+    )
+    backend.add_job("job_b", "health_check", IntervalTrigger(60))
+
+    retimed = backend.update_job("job_a", trigger=IntervalTrigger(120), args=[1])
+    kept = backend.get_job("job_a").description
+    renamed = backend.update_job("job_a", description="Strategy 1 'ETH DCA'")
+    listed = {job.id: job.description for job in backend.get_jobs()}
+    backend.update_job("job_a", description="")
+
+    assert (added.description, retimed.description, kept) == ("Strategy 1 'BTC DCA'",) * 3
+    assert renamed.description == "Strategy 1 'ETH DCA'"
+    assert listed == {"job_a": "Strategy 1 'ETH DCA'", "job_b": ""}
+    assert backend.get_job("job_a").description == ""
+    assert backend.get_job("job_a").task == "health_check"
+
+
 def test_a_second_job_with_the_same_id_is_refused(backend: Scheduler) -> None:
     backend.add_job("job_a", "health_check", IntervalTrigger(60))
 

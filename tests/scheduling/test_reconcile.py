@@ -8,9 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
 from project.scheduling import CrontabTrigger, IntervalTrigger
+from strategies.models import Strategy
 from strategies.reconcile import strategy_jobs_reconcile
 from tasks.scheduling.celery_backend import CeleryBeatScheduler
-from tests.factories import StrategyFactory
+from tests.factories import ExchangeFactory, MarketFactory, StrategyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,40 @@ def test_a_drifted_or_paused_job_is_rewritten_and_enabled() -> None:
         (strategy.pk,),
         True,
     )
+
+
+def test_jobs_are_described_by_their_strategy_and_a_rename_or_re_timing_rewrites_it() -> None:
+    alice = UserFactory(username="alice")
+    market = MarketFactory(exchange=ExchangeFactory(name="bitstamp"), base="BTC", quote="USDT")
+    minutely = StrategyFactory(
+        owner=alice, name="BTC DCA", market=market, timeframe="1m", interval_seconds=None
+    )
+    nightly = StrategyFactory(
+        owner=alice,
+        name="Nightly",
+        market=market,
+        crontab=" 30  2 * * * ",
+        crontab_timezone="Europe/Berlin",
+    )
+    scheduler = CeleryBeatScheduler()
+    strategy_jobs_reconcile(scheduler=scheduler)
+    first = {job.id: job.description for job in scheduler.get_jobs()}
+    Strategy.objects.filter(pk=minutely.pk).update(name="BTC DCA 2", interval_seconds=300)
+
+    result = strategy_jobs_reconcile(scheduler=scheduler)
+
+    assert first == {
+        minutely.job_id: f"Strategy {minutely.pk} 'BTC DCA': dca on bitstamp BTC/USDT 1m, "
+        "paper, every 60s, owner alice",
+        nightly.job_id: f"Strategy {nightly.pk} 'Nightly': dca on bitstamp BTC/USDT 1h, "
+        "paper, cron 30 2 * * * (Europe/Berlin), owner alice",
+    }
+    assert result.updated == [minutely.job_id]
+    assert scheduler.get_job(minutely.job_id).description == (
+        f"Strategy {minutely.pk} 'BTC DCA 2': dca on bitstamp BTC/USDT 1m, paper, every 300s, "
+        "owner alice"
+    )
+    assert PeriodicTask.objects.get(name=nightly.job_id).description == first[nightly.job_id]
 
 
 def test_jobs_of_stopped_or_deleted_strategies_go_and_other_jobs_stay() -> None:

@@ -83,7 +83,9 @@ def test_a_newer_ticker_is_the_fill_price(market: Market) -> None:
 
 
 def test_a_paper_fill_refuses_a_price_older_than_one_timeframe(market: Market) -> None:
-    closed_at = tick() - timedelta(hours=1, minutes=30)
+    # Stale for the tick by a second, and fresh for the market data check (newer than two
+    # timeframes before now) at any minute of the hour.
+    closed_at = tick() - timedelta(hours=1, seconds=1)
     add_candles(market, [200], ended_at=closed_at)
     strategy = dca(market)
 

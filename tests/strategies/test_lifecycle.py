@@ -72,6 +72,23 @@ def test_update_re_times_an_active_strategy(use_backend: Scheduler) -> None:
     assert Strategy.objects.get(pk=strategy.pk).crontab == "*/5 * * * *"
 
 
+def test_the_job_description_names_the_strategy_and_follows_a_rename_and_a_re_timing(
+    use_backend: Scheduler,
+) -> None:
+    strategy = strategy_start(strategy=StrategyFactory(name="BTC DCA", timeframe="1h"))
+    started = use_backend.get_job(strategy.job_id).description
+
+    strategy_update(strategy=strategy, data={"name": "BTC DCA 2", "interval_seconds": 60})
+
+    market = strategy.market
+    where = f"dca on {market.exchange.name} BTC/USD 1h, paper"
+    owner = strategy.owner.username
+    assert started == f"Strategy {strategy.pk} 'BTC DCA': {where}, every 3600s, owner {owner}"
+    assert use_backend.get_job(strategy.job_id).description == (
+        f"Strategy {strategy.pk} 'BTC DCA 2': {where}, every 60s, owner {owner}"
+    )
+
+
 def test_update_of_a_stopped_strategy_creates_no_job(use_backend: Scheduler) -> None:
     strategy = StrategyFactory(is_active=False)
 

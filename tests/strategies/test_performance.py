@@ -131,21 +131,72 @@ def test_a_strategy_without_fills_or_prices_shows_its_capital_and_no_pnl() -> No
     assert performance.max_drawdown == 0
 
 
-def test_live_pnl_comes_from_fills_with_the_account_balances_beside_it() -> None:
+def live_scripted(*balances: tuple[str, str, datetime]) -> Strategy:
+    """A live strategy that traded the script, its account synced with these (asset, total,
+    taken at); last price 150."""
     account = ExchangeAccountFactory()
-    strategy = StrategyFactory(mode="live", account=account, owner=account.owner)
+    strategy = StrategyFactory(mode="live", account=account, owner=account.owner, timeframe="1h")
     script_fills(strategy)
-    BalanceSnapshot.objects.create(
-        account=account, asset="BTC", free=3, used=0, total=3, taken_at=START
-    )
+    for asset, total, taken_at in balances:
+        BalanceSnapshot.objects.create(
+            account=account, asset=asset, free=total, used=0, total=total, taken_at=taken_at
+        )
     add_candles(strategy.market, [150], ended_at=START + timedelta(hours=6))
+    return strategy
+
+
+def test_live_equity_comes_from_the_synced_balances_and_pnl_from_the_fills() -> None:
+    synced_at = START + timedelta(hours=2, minutes=30)  # after the first sell, before the last
+    strategy = live_scripted(("BTC", "3.5", synced_at), ("USD", "1000", synced_at))
+
+    performance = strategy_performance(strategy=strategy)
+
+    # Before the fills up to the sync: 3.5 - 2 - 1 + 1.5 = 2 BTC and
+    # 1000 + 200.2 + 130.13 - 179.82 = 1150.51 USD. The last sell adds 49.95 USD.
+    assert performance.balances == {"BTC": Decimal("3.5"), "USD": Decimal(1000)}
+    assert performance.balances_synced_at == synced_at
+    assert performance.base_amount == Decimal(1)  # the strategy's own position
+    assert performance.quote_balance == Decimal("1049.95")
+    assert performance.equity == Decimal("1499.95")  # 1049.95 + (2 + 1) x 150
+    assert performance.starting_capital == Decimal("1450.51")  # 1150.51 + 2 x 150
+    assert performance.total_pnl == Decimal("49.44")  # the same fills as the paper script
+    assert (performance.realized_pnl, performance.unrealized_pnl) == (
+        Decimal("9.55"),
+        Decimal("39.89"),
+    )
+    # Marked at each fill: 950.31 + 4 x 100, 820.18 + 5 x 130, 1000 + 3.5 x 120,
+    # 1049.95 + 3 x 100, then the last price.
+    assert [point.equity for point in performance.equity_curve] == [
+        Decimal("1350.31"),
+        Decimal("1470.18"),
+        Decimal("1420"),
+        Decimal("1349.95"),
+        Decimal("1499.95"),
+    ]
+    assert performance.max_drawdown == Decimal("0.0818")  # (1470.18 - 1349.95) / 1470.18
+
+
+def test_an_asset_missing_from_the_latest_sync_counts_as_zero() -> None:
+    synced_at = START + timedelta(hours=2, minutes=30)
+    strategy = live_scripted(("USD", "1000", START), ("BTC", "3.5", synced_at))
+
+    performance = strategy_performance(strategy=strategy)
+
+    # 0 + 330.33 - 179.82 = 150.51 USD before the fills; 49.95 after them all.
+    assert performance.starting_capital == Decimal("450.51")  # 150.51 + 2 x 150
+    assert performance.equity == Decimal("499.95")  # 49.95 + 3 x 150
+    assert performance.total_pnl == Decimal("49.44")
+
+
+def test_live_without_a_balance_sync_starts_from_zero_capital() -> None:
+    strategy = live_scripted()
 
     performance = strategy_performance(strategy=strategy)
 
     assert performance.starting_capital == 0
-    assert performance.base_amount == Decimal(1)
-    assert performance.total_pnl == Decimal("49.44")  # the same fills as the paper script
-    assert performance.balances == {"BTC": Decimal(3)}
+    assert performance.balances_synced_at is None
+    assert performance.quote_balance == Decimal("-100.56")  # -200.2 - 130.13 + 179.82 + 49.95
+    assert performance.equity == performance.total_pnl == Decimal("49.44")
 
 
 MINUTE_CANDLES_SQL = """

@@ -12,7 +12,11 @@ from django.utils import timezone
 
 from strategies.models import Strategy, StrategyRun
 from tests.factories import StrategyFactory, UserFactory
-from tests.strategies.test_performance import scripted  # noqa: F401 - fixture
+from tests.strategies.test_performance import (
+    START,
+    live_scripted,
+    scripted,  # noqa: F401 - fixture
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +53,18 @@ def test_the_page_shows_the_figures_of_the_performance_service(
     assert "<dt>Win rate</dt><dd>50.0%</dd>" in html
     assert "<dt>Fees</dt><dd>0.56</dd>" in html
     assert "lightweight-charts.standalone.production.js" in html
+
+
+def test_a_live_strategys_page_shows_the_equity_of_its_synced_account(staff: Client) -> None:
+    synced_at = START + timedelta(hours=2, minutes=30)
+    strategy = live_scripted(("BTC", "3.5", synced_at), ("USD", "1000", synced_at))
+
+    html = staff.get(page_of(strategy), secure=True).content.decode()
+
+    assert "<dt>Equity</dt><dd>1,499.95</dd>" in html
+    assert "<dt>Starting capital</dt><dd>1,450.51</dd>" in html
+    assert "<dt>P&amp;L</dt><dd>49.44</dd>" in html
+    assert "Account balances: BTC 3.5, USD 1000 (synced" in html
 
 
 def test_the_page_carries_bars_markers_and_the_equity_curve_for_the_chart(
