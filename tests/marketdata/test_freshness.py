@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from marketdata.models import Candle, Exchange, Watchlist
 from marketdata.simulator import SimulatedExchange
 from project.scheduling import CrontabTrigger, get_scheduler
-from strategies.models import StrategyRun
+from strategies.execution import strategy_execute
+from strategies.models import Order, StrategyRun
 from strategies.services import strategy_start
 from tasks.marketdata import collect_crypto_data, collect_due_candles
-from tests.factories import StrategyFactory
+from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess, start_beat, wait_for
+from tests.strategies.conftest import add_candles
 
 
 @pytest.mark.django_db
@@ -53,6 +57,25 @@ def test_the_watchlist_job_leaves_strategy_series_to_the_due_job(
     assert summary[exchange.name]["feeds"] == 1
     assert simulator.requests("/v2/ohlc/ethusd/") == []
     assert Candle.objects.filter(market=btc, timeframe="1d").exists()
+
+
+@pytest.mark.django_db
+def test_a_1m_paper_run_that_beats_its_collection_to_the_minute_still_fills() -> None:
+    # The strategy's job and collect_due_candles both fire at the minute: when the run goes
+    # first, the newest closed candle ends one minute before its tick, and the run is already
+    # some moments past the tick. It must neither skip nor refuse that price as stale.
+    market = MarketFactory()
+    now = timezone.now()
+    tick = now.replace(second=0, microsecond=0)
+    add_candles(market, [Decimal(100)], timeframe="1m", ended_at=tick - timedelta(minutes=1))
+    strategy = StrategyFactory(market=market, timeframe="1m", parameters={"quote_amount": "50"})
+
+    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick)
+
+    assert run is not None
+    assert (run.status, run.reason) == (StrategyRun.Status.SUCCEEDED, "")
+    order = Order.objects.get(run=run)
+    assert (order.average_price, order.amount) == (Decimal(100), Decimal("0.5"))
 
 
 @pytest.mark.integration
