@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,8 @@ from marketdata.exchanges.results import Balance, ExchangeConfig, MarketInfo, Or
 from marketdata.exchanges.retries import call_with_retry, log_failure
 from marketdata.exchanges.validation import validate_balances, validate_markets, validate_order
 from marketdata.models import Exchange, ExchangeAccount
+
+logger = logging.getLogger(__name__)
 
 
 def load_markets(*, exchange: Exchange) -> list[MarketInfo]:
@@ -64,9 +67,10 @@ def _order_read_back(
     client: Any, created: OrderResult, *, symbol: str, client_order_id: str, what: str
 ) -> OrderResult:
     """The accepted order's state as the exchange now has it (fills, fee); the create's own
-    answer when the read-back fails: the order was placed either way."""
+    answer when the read-back fails or tells of another order: the order was placed either
+    way, and another order's fills are not ours."""
     try:
-        return call_with_retry(
+        read = call_with_retry(
             f"{what} read-back",
             lambda: validate_order(
                 client.fetch_order(
@@ -77,6 +81,15 @@ def _order_read_back(
         )
     except ExchangeError:
         return created
+    if read.exchange_order_id != created.exchange_order_id:
+        logger.warning(
+            "%s read-back: the exchange answered with order %s, not %s; its state is not used",
+            what,
+            read.exchange_order_id,
+            created.exchange_order_id,
+        )
+        return created
+    return read
 
 
 # Where ccxt does not map its unified `clientOrderId` (Coinbase drops it and sends an id of its
