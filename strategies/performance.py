@@ -220,9 +220,7 @@ def performance_of(
     last = inputs.last
     price = last.value if last is not None else None
     equity = ledger.equity(price) if price is not None else None
-    starting: Decimal | None = start.quote
-    if start.held:  # the account's other base counts at the last price, when there is one
-        starting = None if price is None else (start.quote + start.held * price).quantize(STEP)
+    starting = _starting_capital(start, price)
     unrealized = (ledger.base * price - ledger.cost).quantize(STEP) if price is not None else None
     marked = ledger.curve + ([EquityPoint(last.at, equity)] if last and equity is not None else [])
     curve = sorted(marked, key=lambda point: point.time)  # a fill may postdate the last price
@@ -240,14 +238,24 @@ def performance_of(
         total_pnl=None if equity is None or starting is None else equity - starting,
         trades=ledger.trades,
         wins=ledger.wins,
-        win_rate=(Decimal(ledger.wins) / ledger.trades).quantize(Decimal("0.0001"))
-        if ledger.trades
-        else None,
+        win_rate=_win_rate(ledger.wins, ledger.trades),
         max_drawdown=max_drawdown(curve),
         equity_curve=curve,
         balances={asset: holding.total for asset, holding in inputs.holdings.items()},
         balances_synced_at=synced_at,
     )
+
+
+def _starting_capital(start: Start, price: Decimal | None) -> Decimal | None:
+    """The quote the strategy started from; the account's other base counts at the last price,
+    so without a price it is unknown."""
+    if not start.held:
+        return start.quote
+    return None if price is None else (start.quote + start.held * price).quantize(STEP)
+
+
+def _win_rate(wins: int, trades: int) -> Decimal | None:
+    return (Decimal(wins) / trades).quantize(Decimal("0.0001")) if trades else None
 
 
 def _start(*, strategy: Strategy, inputs: Inputs) -> tuple[Start, datetime | None]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import uuid
@@ -27,6 +26,11 @@ from project.scheduling import (
     Scheduler,
     SchedulerError,
     Trigger,
+)
+from tasks.scheduling.apscheduler_jobs import (
+    job_as_updated,
+    stored_job_changes,
+    stored_job_description,
 )
 from tasks.scheduling.apscheduler_pending import (
     PendingChange,
@@ -192,16 +196,7 @@ class APSchedulerScheduler(APSchedulerProcess, Scheduler):
             job = aps.get_job(job_id)
             if job is None:
                 raise JobNotFound(f"no job named {job_id!r}")
-            old_task, old_args, old_kwargs = job.args
-            new_task = old_task if task is None else task
-            new_args, new_kwargs = json_arguments(
-                old_args if args is None else args, old_kwargs if kwargs is None else kwargs
-            )
-            kept = _description(job.name, old_task) if description is None else description
-            changes: dict[str, Any] = {
-                "args": [new_task, new_args, new_kwargs],
-                "name": kept or new_task,
-            }
+            changes = stored_job_changes(job, task, args, kwargs, description)
             if trigger is not None:
                 changes["trigger"] = TickTrigger(trigger)
                 if job.next_run_time is not None:  # a paused job stays paused
@@ -210,7 +205,7 @@ class APSchedulerScheduler(APSchedulerProcess, Scheduler):
 
         def predicted() -> JobRecord:
             current = self._existing(job_id)
-            return _updated(
+            return job_as_updated(
                 current,
                 task=task,
                 trigger=trigger,
@@ -362,36 +357,8 @@ class APSchedulerScheduler(APSchedulerProcess, Scheduler):
             enabled=job.next_run_time is not None,
             next_run_at=job.next_run_time.astimezone(UTC) if job.next_run_time else None,
             last_run_at=(last_runs or {}).get(job.id),
-            description=_description(job.name, task),
+            description=stored_job_description(job.name, task),
         )
-
-
-def _description(name: str, task: str) -> str:
-    """A job's description is its APScheduler name; one without is named after its task
-    (APScheduler refuses an empty name)."""
-    return "" if name == task else name
-
-
-def _updated(
-    current: JobRecord,
-    *,
-    task: str | None,
-    trigger: Trigger | None,
-    args: Sequence[Any] | None,
-    kwargs: Mapping[str, Any] | None,
-    description: str | None,
-) -> JobRecord:
-    """The job as `update_job` will leave it: a paused job stays paused."""
-    new_trigger = trigger or current.trigger
-    return dataclasses.replace(
-        current,
-        task=task or current.task,
-        description=current.description if description is None else description,
-        trigger=new_trigger,
-        args=current.args if args is None else tuple(args),
-        kwargs=current.kwargs if kwargs is None else dict(kwargs),
-        next_run_at=first_tick_from(new_trigger, datetime.now(UTC)) if current.enabled else None,
-    )
 
 
 def _check_id(job_id: str) -> None:

@@ -1,0 +1,57 @@
+"""How the APScheduler backend stores a job's parts in an APScheduler job, and what an update
+will leave: the task and its arguments in `args`, the description in `name`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from project.scheduling import JobRecord, Trigger
+from tasks.scheduling.common import first_tick_from, json_arguments
+
+
+def stored_job_changes(
+    job: Any,
+    task: str | None,
+    args: Sequence[Any] | None,
+    kwargs: Mapping[str, Any] | None,
+    description: str | None,
+) -> dict[str, Any]:
+    """A stored job's args and name with the given parts replaced (None keeps a part)."""
+    old_task, old_args, old_kwargs = job.args
+    new_task = old_task if task is None else task
+    new_args, new_kwargs = json_arguments(
+        old_args if args is None else args, old_kwargs if kwargs is None else kwargs
+    )
+    kept = stored_job_description(job.name, old_task) if description is None else description
+    return {"args": [new_task, new_args, new_kwargs], "name": kept or new_task}
+
+
+def stored_job_description(name: str, task: str) -> str:
+    """A job's description is its APScheduler name; one without is named after its task
+    (APScheduler refuses an empty name)."""
+    return "" if name == task else name
+
+
+def job_as_updated(
+    current: JobRecord,
+    *,
+    task: str | None,
+    trigger: Trigger | None,
+    args: Sequence[Any] | None,
+    kwargs: Mapping[str, Any] | None,
+    description: str | None,
+) -> JobRecord:
+    """The job as `update_job` will leave it: a paused job stays paused."""
+    new_trigger = trigger or current.trigger
+    return dataclasses.replace(
+        current,
+        task=task or current.task,
+        description=current.description if description is None else description,
+        trigger=new_trigger,
+        args=current.args if args is None else tuple(args),
+        kwargs=current.kwargs if kwargs is None else dict(kwargs),
+        next_run_at=first_tick_from(new_trigger, datetime.now(UTC)) if current.enabled else None,
+    )
