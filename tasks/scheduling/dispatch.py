@@ -21,7 +21,7 @@ from project.scheduling import Trigger
 from tasks.models import FiringStatus
 from tasks.scheduling.celery_backend import arguments_of, schedule_trigger
 from tasks.scheduling.messages import firing_kwargs, firing_task_id
-from tasks.scheduling.ticks import Decision, Fire, decide, next_fire_time
+from tasks.scheduling.ticks import Decision, Fire, decide, decide_once, next_fire_time
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +29,12 @@ JOBS = """
 SELECT js.periodic_task_id, js.next_fire_at, js.changed_at, js.last_tick, js.misfire_policy,
        js.misfire_grace_seconds, pt.name, pt.task, pt.args, pt.kwargs, pt.queue, pt.enabled,
        pt.expires, pt.start_time, iv.every, iv.period, cr.minute, cr.hour, cr.day_of_month,
-       cr.month_of_year, cr.day_of_week, cr.timezone
+       cr.month_of_year, cr.day_of_week, cr.timezone, pt.one_off, ck.clocked_time
   FROM tasks_jobschedule AS js
   JOIN django_celery_beat_periodictask AS pt ON pt.id = js.periodic_task_id
   LEFT JOIN django_celery_beat_intervalschedule AS iv ON iv.id = pt.interval_id
   LEFT JOIN django_celery_beat_crontabschedule AS cr ON cr.id = pt.crontab_id
+  LEFT JOIN django_celery_beat_clockedschedule AS ck ON ck.id = pt.clocked_id
  WHERE {where}
  ORDER BY {order}
  LIMIT %s
@@ -67,6 +68,13 @@ class Job:
     month_of_year: str | None
     day_of_week: str | None
     zone: str | None
+    one_off: bool
+    clocked_time: datetime | None
+
+    @property
+    def once(self) -> bool:
+        """Fires one tick, then is disabled, as django-celery-beat does: one-off and clocked."""
+        return self.one_off or self.clocked_time is not None
 
     @property
     def trigger(self) -> Trigger | None:
@@ -92,7 +100,8 @@ PLAN_BATCH = 1000
 def schedules_plan(*, limit: int = PLAN_BATCH) -> int:
     """Give each job whose schedule changed its next fire time; returns how many were planned.
 
-    Disabled, expired and unreadable (solar, clocked) jobs get none and never fire.
+    Disabled, expired and unreadable (solar) jobs get none and never fire; a clocked job's
+    one tick is its clocked time.
     """
     with transaction.atomic():
         jobs = _locked("js.stale", "js.changed_at", [], limit)
@@ -112,9 +121,11 @@ def schedules_plan(*, limit: int = PLAN_BATCH) -> int:
 def _planned(job: Job, now: datetime) -> datetime | None:
     if not job.enabled or (job.expires is not None and job.expires <= now):
         return None
+    if job.clocked_time is not None:
+        return job.clocked_time
     trigger = job.trigger
     if trigger is None:
-        logger.warning("job %s: no interval or crontab this beat can fire; left idle", job.name)
+        logger.warning("job %s: no interval, crontab or clocked time to fire; left idle", job.name)
         return None
     return next_fire_time(trigger, changed_at=job.changed_at, last_tick=job.last_tick)
 
@@ -158,12 +169,14 @@ def due_jobs_claim(*, beat_id: str, limit: int, ahead: timedelta = timedelta(0))
 
 def _decision(job: Job, now: datetime) -> Decision:
     trigger = job.trigger
-    if trigger is None or not job.enabled or job.next_fire_at is None:
+    if (trigger is None and not job.once) or not job.enabled or job.next_fire_at is None:
         return Decision()
     seconds = job.grace_seconds
     if seconds is None:
         seconds = settings.SCHEDULER_MISFIRE_GRACE_SECONDS
     grace = timedelta(seconds=seconds)
+    if job.once or trigger is None:
+        return decide_once(due=job.next_fire_at, now=now, grace=grace, policy=job.policy)
     return decide(trigger, due=job.next_fire_at, now=now, grace=grace, policy=job.policy)
 
 
@@ -220,6 +233,10 @@ UPDATE tasks_jobschedule AS js
  WHERE js.periodic_task_id = v.id
 """
 
+# A one-off job that has had its tick is disabled, as django-celery-beat's scheduler does; the
+# trigger on the row then takes it off the plan.
+DISABLE_ONCE_FIRED = "UPDATE django_celery_beat_periodictask SET enabled = false WHERE id = ANY(%s)"
+
 # django-celery-beat's admin shows these; rows an editor holds are left for the next firing.
 RUN_BOOKKEEPING = """
 UPDATE django_celery_beat_periodictask AS pt
@@ -237,10 +254,13 @@ def _advance(decisions: list[tuple[Job, Decision]], now: datetime) -> None:
         [decision.missed_ticks for _, decision in decisions],
     ]
     fired = [job.pk for job, decision in decisions if decision.fires]
+    done = [job.pk for job, decision in decisions if job.once and decision.last_tick]
     with connection.cursor() as cursor:
         cursor.execute(ADVANCE, columns)
         if fired:
             cursor.execute(RUN_BOOKKEEPING, [now, fired])
+        if done:
+            cursor.execute(DISABLE_ONCE_FIRED, [done])
 
 
 HAND_BACK = """

@@ -75,6 +75,21 @@ def decide(
     return decision
 
 
+def decide_once(*, due: datetime, now: datetime, grace: timedelta, policy: str) -> Decision:
+    """A one-off job's one tick: it fires when at most `grace` late, else by the misfire rule
+    (coalesce: one `catch_up` run; skip: recorded skipped); then the job has no next tick."""
+    late = due < now - grace
+    catch_up, missed = late_ticks_fate(late=int(late), stand_in=False, policy=policy)
+    decision = Decision(last_tick=due, missed_ticks=missed)
+    if not late:
+        decision.fires = [Fire(due, SCHEDULE)]
+    elif catch_up:
+        decision.fires = [Fire(due, CATCH_UP)]
+    else:
+        decision.skipped = Fire(due, SCHEDULE, missed_ticks=missed)
+    return decision
+
+
 def late_ticks_fate(*, late: int, stand_in: bool, policy: str) -> tuple[bool, int]:
     """The misfire rule for a job's ticks found later than its grace: whether the latest of
     them runs as a catch-up, and how many are missed.
