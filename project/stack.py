@@ -32,6 +32,7 @@ SETUP_COMMANDS: list[list[str]] = [
     ["setup_periodic_tasks"],
     ["sync_schedules"],
     ["seed_demo_exchange"],
+    ["seed_demo_strategy"],
     # Candles and the demo balances within a minute of start-up, not at the next tick.
     ["run_job", "collect_crypto_data"],
     ["run_job", "sync_user_balances"],
