@@ -2,9 +2,7 @@
 
     python bench/scheduler.py [--jobs 10000] [--repeat 5]
 
-1. Beat: our `TickScheduler` and stock django-celery-beat `DatabaseScheduler` on the same rows,
-   driven in-process (constructed with the Celery app, `tick()` called): start-up, idle tick,
-   the tick after one job was edited.
+(1. The beat has its own benchmark since our beat stopped loading a schedule: bench/beat.py.)
 2. Adding jobs one by one: our interface (`add_job`, both backends) against
    `PeriodicTask.objects.create` and stock APScheduler 3 `SQLAlchemyJobStore` `add_job`.
 3. APScheduler backend: leader start-up and idle wakeup against a stock `BackgroundScheduler`.
@@ -24,7 +22,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,13 +31,18 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench._scheduler_adding import adding  # noqa: E402
+from bench._scheduler_common import (  # noqa: E402
+    STOCK_APS_TABLE,
+    load,
+    ms,
+    rotated,
+    stock_aps,
+)
 from bench._stack import django_on_ephemeral_stack  # noqa: E402
 
-BLOCKS = 10  # jobs are added in this many blocks, the paths taking turns block by block
 IDLE_SAMPLES = 10  # idle ticks / wakeups timed per repetition
 QUIET = timedelta(hours=6)  # the jobs' next tick is at least this far away
-STOCK_APS_TABLE = "bench_stock_apscheduler_jobs"
-STOCK_APS_PAUSED_TABLE = "bench_stock_apscheduler_paused_jobs"
 
 
 def main() -> None:
@@ -62,17 +65,16 @@ def _measure(jobs: int, repeat: int) -> dict[str, Any]:
     strategies = _strategies(jobs, intervals[0])
     _settle()
     figures: dict[str, Any] = {"benchmark": "scheduler", "jobs": jobs, "repeat": repeat}
-    print(f"{jobs:,} interval jobs every {intervals[0] // 86400} days; load {_load()}", flush=True)
+    print(f"{jobs:,} interval jobs every {intervals[0] // 86400} days; load {load()}", flush=True)
 
-    figures.update(_adding(strategies, intervals[0]))
-    figures.update(_beat(strategies, intervals, repeat))
+    figures.update(adding(strategies, intervals[0]))
     figures.update(_apscheduler(repeat))
 
     _check_nothing_published()
     figures["load_average_before"] = [round(x, 2) for x in load_before]
     figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     figures["minutes"] = round((time.monotonic() - started) / 60, 1)
-    print(f"load average before {_load(load_before)}, after {_load()}", flush=True)
+    print(f"load average before {load(load_before)}, after {load()}", flush=True)
     return figures
 
 
@@ -119,195 +121,6 @@ def _strategies(count: int, interval: int) -> list[Any]:
     )
 
 
-# --- 2. Adding jobs ---------------------------------------------------------------------------
-
-
-def _adding(strategies: list[Any], interval: int) -> dict[str, Any]:
-    """Each path adds one job per strategy, one call (and one commit) per job."""
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.triggers.interval import IntervalTrigger as APSIntervalTrigger
-    from django.db import transaction
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
-
-    from strategies.services import EXECUTE_TASK
-    from tasks.scheduling.apscheduler_backend import APSchedulerScheduler, run_task
-    from tasks.scheduling.celery_backend import CeleryBeatScheduler
-
-    ours_celery, ours_aps = CeleryBeatScheduler(), APSchedulerScheduler()
-    stock_running, stock_paused = _stock_aps(STOCK_APS_TABLE), _stock_aps(STOCK_APS_PAUSED_TABLE)
-    stock_running.start()
-    stock_paused.start(paused=True)
-    every, _ = IntervalSchedule.objects.get_or_create(
-        every=interval, period=IntervalSchedule.SECONDS
-    )
-
-    def through(scheduler: Any) -> Callable[[Sequence[Any]], None]:
-        def add(block: Sequence[Any]) -> None:
-            for strategy in block:
-                with transaction.atomic():  # one job per transaction, as strategy_start does
-                    scheduler.add_job(
-                        strategy.job_id, EXECUTE_TASK, strategy.trigger, args=[strategy.pk]
-                    )
-
-        return add
-
-    def beat_create(block: Sequence[Any]) -> None:
-        for strategy in block:
-            with transaction.atomic():
-                PeriodicTask.objects.create(
-                    name=f"stock_{strategy.pk}",
-                    task=EXECUTE_TASK,
-                    interval=every,
-                    args=json.dumps([strategy.pk]),
-                )
-
-    def stock(aps: BackgroundScheduler) -> Callable[[Sequence[Any]], None]:
-        def add(block: Sequence[Any]) -> None:
-            for strategy in block:
-                aps.add_job(
-                    run_task,
-                    trigger=APSIntervalTrigger(seconds=interval, timezone=UTC),
-                    args=[EXECUTE_TASK, [strategy.pk], {}],
-                    id=strategy.job_id,
-                    name=EXECUTE_TASK,
-                )
-
-        return add
-
-    paths = {
-        "ours_celery": through(ours_celery),
-        "ours_apscheduler": through(ours_aps),
-        "stock_beat_create": beat_create,
-        "stock_apscheduler": stock(stock_running),
-        "stock_apscheduler_paused": stock(stock_paused),
-    }
-    blocks = list(_blocks(strategies, BLOCKS))
-    seconds: dict[str, list[float]] = {name: [] for name in paths}
-    try:
-        for number, block in enumerate(blocks):
-            for name in _rotated(list(paths), number):
-                began = time.perf_counter()
-                paths[name](block)
-                seconds[name].append(time.perf_counter() - began)
-            print(f"  added block {number + 1}/{len(blocks)}; load {_load()}", flush=True)
-    finally:
-        ours_aps.shutdown()
-        stock_running.shutdown()
-        stock_paused.shutdown()
-
-    count = len(strategies)
-    if sum(job.id.startswith("strategy_") for job in ours_celery.get_jobs()) != count:
-        raise SystemExit("our Celery backend does not list every job it added")
-    if PeriodicTask.objects.filter(name__startswith="stock_").count() != count:
-        raise SystemExit("not every stock PeriodicTask row was created")
-    # Part 1 runs on our rows only: the stock path's copies go (and beat is told).
-    PeriodicTask.objects.filter(name__startswith="stock_").delete()
-    PeriodicTasks.update_changed()
-
-    figures: dict[str, Any] = {}
-    print(f"2. adding {count:,} jobs one by one ({BLOCKS} blocks taking turns):")
-    print(f"   {'path':<46}{'total':>9}{'per job':>11}{'10 x median block':>19}")
-    for name, spent in seconds.items():
-        total = sum(spent)
-        figures[f"add_{name}_s"] = round(total, 2)
-        figures[f"add_{name}_ms_per_job"] = round(total / count * 1000, 3)
-        print(
-            f"   {ADD_LABELS[name]:<46}{total:>8.1f}s{total / count * 1000:>9.2f}ms"
-            f"{statistics.median(spent) * len(spent):>18.1f}s",
-            flush=True,
-        )
-    return figures
-
-
-ADD_LABELS = {
-    "ours_celery": "ours, Celery backend add_job",
-    "ours_apscheduler": "ours, APScheduler backend add_job (not leader)",
-    "stock_beat_create": "stock PeriodicTask.objects.create",
-    "stock_apscheduler": "stock APScheduler add_job (scheduler running)",
-    "stock_apscheduler_paused": "stock APScheduler add_job (scheduler paused)",
-}
-
-
-def _stock_aps(table: str) -> Any:
-    """A stock APScheduler 3 BackgroundScheduler with a SQLAlchemyJobStore on our database."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
-
-    from tasks.scheduling.apscheduler_store import sqlalchemy_url
-
-    store = SQLAlchemyJobStore(url=sqlalchemy_url(), tablename=table)
-    return BackgroundScheduler(jobstores={"default": store}, timezone=UTC)
-
-
-# --- 1. Beat ----------------------------------------------------------------------------------
-
-
-def _beat(strategies: list[Any], intervals: list[int], repeat: int) -> dict[str, Any]:
-    """Construct each scheduler and tick it by hand: start-up, idle ticks, a tick after an edit."""
-    from django_celery_beat.schedulers import DatabaseScheduler
-
-    from project.celery import app
-    from strategies.services import strategy_schedules_sync, strategy_update
-    from tasks.scheduling.beat import TickScheduler
-    from tasks.scheduling.celery_backend import CeleryBeatScheduler
-
-    classes = {"ours": TickScheduler, "stock": DatabaseScheduler}
-    samples: dict[str, dict[str, list[float]]] = {
-        name: {"startup": [], "idle": [], "edit": []} for name in classes
-    }
-    edited = strategies[len(strategies) // 2]
-    for number in range(repeat):
-        for name in _rotated(list(classes), number):
-            _settle()
-            began = time.perf_counter()
-            scheduler = classes[name](app=app)
-            _not_due(scheduler.tick())
-            samples[name]["startup"].append(time.perf_counter() - began)
-            if len(scheduler.schedule) < len(strategies):
-                raise SystemExit(f"{name}: {len(scheduler.schedule)} entries loaded")
-            for _ in range(IDLE_SAMPLES):
-                began = time.perf_counter()
-                _not_due(scheduler.tick())
-                samples[name]["idle"].append(time.perf_counter() - began)
-            retimed = intervals[1] if edited.interval_seconds == intervals[0] else intervals[0]
-            strategy_update(strategy=edited, data={"interval_seconds": retimed})
-            loaded = scheduler._schedule
-            began = time.perf_counter()
-            _not_due(scheduler.tick())
-            samples[name]["edit"].append(time.perf_counter() - began)
-            if scheduler._schedule is loaded:
-                raise SystemExit(f"{name}: the edit did not reach the schedule")
-            scheduler.close()
-            # django-celery-beat's exit hook holds the instance forever; beat has just one.
-            scheduler._finalize.cancel()
-    reconcile = []
-    for _ in range(repeat):
-        _settle()
-        began = time.perf_counter()
-        sync = strategy_schedules_sync(scheduler=CeleryBeatScheduler())
-        reconcile.append(time.perf_counter() - began)
-        if sync.active != len(strategies) or sync.created or sync.updated or sync.removed:
-            raise SystemExit(f"reconcile was not a no-op: {sync}")
-
-    figures: dict[str, Any] = {}
-    print(f"1. beat, {len(strategies):,} interval jobs, medians of {repeat} (ticks: of "
-          f"{repeat * IDLE_SAMPLES}):")  # fmt: skip
-    print(f"   {'':<44}{'ours':>10}{'stock':>10}{'ours/stock':>12}")
-    rows = (
-        ("startup", "start-up (construct + first tick)"),
-        ("idle", "idle tick"),
-        ("edit", "tick after one job was edited"),
-    )
-    for phase, label in rows:
-        ours, stock = (statistics.median(samples[name][phase]) for name in ("ours", "stock"))
-        figures[f"beat_ours_{phase}_ms"] = round(ours * 1000, 1)
-        figures[f"beat_stock_{phase}_ms"] = round(stock * 1000, 1)
-        figures[f"beat_{phase}_ratio"] = round(ours / stock, 2)
-        print(f"   {label:<44}{_ms(ours):>10}{_ms(stock):>10}{ours / stock:>11.2f}x")
-    _reconcile_rows(figures, "beat", reconcile)
-    return figures
-
-
 def _reconcile_rows(figures: dict[str, Any], prefix: str, reconcile: list[float]) -> None:
     """Ours reconciles strategy jobs at start-up (stock has nothing like it): show its share."""
     spent = statistics.median(reconcile)
@@ -315,15 +128,9 @@ def _reconcile_rows(figures: dict[str, Any], prefix: str, reconcile: list[float]
     stock = figures[f"{prefix}_stock_startup_ms"] / 1000
     figures[f"{prefix}_ours_reconcile_ms"] = round(spent * 1000, 1)
     figures[f"{prefix}_ours_startup_less_reconcile_ms"] = round(rest * 1000, 1)
-    print(f"   {'  of which reconcile (measured alone)':<44}{_ms(spent):>10}")
-    print(f"   {'  start-up less reconcile':<44}{_ms(rest):>10}{_ms(stock):>10}"
+    print(f"   {'  of which reconcile (measured alone)':<44}{ms(spent):>10}")
+    print(f"   {'  start-up less reconcile':<44}{ms(rest):>10}{ms(stock):>10}"
           f"{rest / stock:>11.2f}x", flush=True)  # fmt: skip
-
-
-def _not_due(delay: float) -> None:
-    """A tick returns 0 after sending a task: nothing may be due here."""
-    if delay <= 0:
-        raise SystemExit("a beat tick sent a task: the jobs were meant to be far from due")
 
 
 # --- 3. APScheduler ---------------------------------------------------------------------------
@@ -331,40 +138,13 @@ def _not_due(delay: float) -> None:
 
 def _apscheduler(repeat: int) -> dict[str, Any]:
     """Leader start-up until it fires jobs, and one idle pass over the store (a wakeup)."""
-    from strategies.services import strategy_schedules_sync
-    from tasks.scheduling.apscheduler_backend import APSchedulerScheduler
-
     samples: dict[str, dict[str, list[float]]] = {
         name: {"startup": [], "wakeup": []} for name in ("ours", "stock")
     }
     for number in range(repeat):
-        for name in _rotated(["ours", "stock"], number):
-            _settle()
-            began = time.perf_counter()
-            aps, stop = _leader() if name == "ours" else _stock_leader()
-            samples[name]["startup"].append(time.perf_counter() - began)
-            with _stopping(stop):
-                if len(aps.get_jobs()) < 1:
-                    raise SystemExit(f"{name}: no jobs in the store")
-                for _ in range(IDLE_SAMPLES):
-                    # What a wakeup runs on the scheduler's thread, timed on this one.
-                    began = time.perf_counter()
-                    wait = aps._process_jobs()
-                    samples[name]["wakeup"].append(time.perf_counter() - began)
-                    if wait is None or wait < QUIET.total_seconds() / 2:
-                        raise SystemExit(f"{name}: a job is due within {wait} s")
-    reconcile = []
-    for _ in range(repeat):
-        standby = APSchedulerScheduler()
-        with _stopping(standby.shutdown):
-            standby.get_job("warm-up")  # opens the store, which the leader has done already
-            _settle()
-            began = time.perf_counter()
-            sync = strategy_schedules_sync(scheduler=standby)
-            reconcile.append(time.perf_counter() - began)
-        if sync.created or sync.updated or sync.removed:
-            raise SystemExit(f"reconcile was not a no-op: {sync}")
-
+        for name in rotated(["ours", "stock"], number):
+            _lead_and_wake(name, samples[name])
+    reconcile = [_reconcile_once() for _ in range(repeat)]
     figures: dict[str, Any] = {}
     print(f"3. APScheduler, medians of {repeat} (wakeups: of {repeat * IDLE_SAMPLES}):")
     print(f"   {'':<44}{'ours':>10}{'stock':>10}{'ours/stock':>12}")
@@ -377,9 +157,44 @@ def _apscheduler(repeat: int) -> dict[str, Any]:
         figures[f"aps_ours_{phase}_ms"] = round(ours_s * 1000, 1)
         figures[f"aps_stock_{phase}_ms"] = round(stock_s * 1000, 1)
         figures[f"aps_{phase}_ratio"] = round(ours_s / stock_s, 2)
-        print(f"   {label:<44}{_ms(ours_s):>10}{_ms(stock_s):>10}{ours_s / stock_s:>11.2f}x")
+        print(f"   {label:<44}{ms(ours_s):>10}{ms(stock_s):>10}{ours_s / stock_s:>11.2f}x")
     _reconcile_rows(figures, "aps", reconcile)
     return figures
+
+
+def _lead_and_wake(name: str, samples: dict[str, list[float]]) -> None:
+    """One side's leader start-up, then IDLE_SAMPLES wakeups timed on this thread."""
+    _settle()
+    began = time.perf_counter()
+    aps, stop = _leader() if name == "ours" else _stock_leader()
+    samples["startup"].append(time.perf_counter() - began)
+    with _stopping(stop):
+        if len(aps.get_jobs()) < 1:
+            raise SystemExit(f"{name}: no jobs in the store")
+        for _ in range(IDLE_SAMPLES):
+            # What a wakeup runs on the scheduler's thread, timed on this one.
+            began = time.perf_counter()
+            wait = aps._process_jobs()
+            samples["wakeup"].append(time.perf_counter() - began)
+            if wait is None or wait < QUIET.total_seconds() / 2:
+                raise SystemExit(f"{name}: a job is due within {wait} s")
+
+
+def _reconcile_once() -> float:
+    """Seconds the strategy reconcile takes alone on a standby's open store (a no-op)."""
+    from strategies.services import strategy_schedules_sync
+    from tasks.scheduling.apscheduler_backend import APSchedulerScheduler
+
+    standby = APSchedulerScheduler()
+    with _stopping(standby.shutdown):
+        standby.get_job("warm-up")  # opens the store, which the leader has done already
+        _settle()
+        began = time.perf_counter()
+        sync = strategy_schedules_sync(scheduler=standby)
+        spent = time.perf_counter() - began
+    if sync.created or sync.updated or sync.removed:
+        raise SystemExit(f"reconcile was not a no-op: {sync}")
+    return spent
 
 
 def _leader() -> tuple[Any, Callable[[], None]]:
@@ -396,7 +211,7 @@ def _leader() -> tuple[Any, Callable[[], None]]:
 
 def _stock_leader() -> tuple[Any, Callable[[], None]]:
     """A stock BackgroundScheduler on the stock jobs, started."""
-    aps = _stock_aps(STOCK_APS_TABLE)
+    aps = stock_aps(STOCK_APS_TABLE)
     aps.start()
     return aps, aps.shutdown
 
@@ -434,26 +249,6 @@ def _settle() -> None:
     """Collect garbage now and exempt what exists (the fixtures) from later collections."""
     gc.collect()
     gc.freeze()
-
-
-def _blocks(items: list[Any], count: int) -> Iterator[list[Any]]:
-    size = -(-len(items) // count)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _rotated(names: list[str], number: int) -> list[str]:
-    """The order changes every round, so the machine's load weighs on each side alike."""
-    shift = number % len(names)
-    return names[shift:] + names[:shift]
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f}ms" if seconds < 1 else f"{seconds:.2f}s"
-
-
-def _load(values: Sequence[float] | None = None) -> str:
-    return " ".join(f"{x:.2f}" for x in (values or os.getloadavg()))
 
 
 if __name__ == "__main__":
