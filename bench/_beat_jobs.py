@@ -58,6 +58,7 @@ class Fleet:
         from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
         from strategies.models import Strategy
+        from strategies.selectors import job_description
         from strategies.services import EXECUTE_TASK
 
         every = _every(self.quiet[0])
@@ -77,6 +78,11 @@ class Fleet:
             self.strategies.extend(made)
             if not rows:
                 continue
+            descriptions = dict(
+                Strategy.objects.filter(pk__in=[s.pk for s in made])
+                .annotate(text=job_description())
+                .values_list("pk", "text")
+            )
             PeriodicTask.objects.bulk_create(
                 PeriodicTask(
                     name=strategy.job_id,
@@ -85,6 +91,7 @@ class Fleet:
                     args=json.dumps([strategy.pk]),
                     kwargs=json.dumps({}),
                     enabled=True,
+                    description=descriptions[strategy.pk],
                 )
                 for strategy in made
             )

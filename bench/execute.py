@@ -47,39 +47,11 @@ def main() -> None:
 
 
 def _measure(count: int) -> dict[str, object]:
-    from django_celery_results.models import TaskResult
-
     from strategies.models import Order, StrategyRun
-    from tests.processes import start_celery_worker
 
     strategy_ids, ticks = _fixtures(count)
     jobs = [(sid, tick.isoformat()) for tick in ticks for sid in strategy_ids][:count]
-    phases = {
-        "noop": lambda n, start: [("bench_noop", ())] * n,
-        "noop_acks_late": lambda n, start: [("bench_noop_acks_late", ())] * n,
-        "execute": lambda n, start: [
-            ("execute_single_strategy", job) for job in jobs[start : start + n]
-        ],
-    }
-    names = {"noop": "bench_noop", "noop_acks_late": "bench_noop_acks_late"}
-    names["execute"] = "execute_single_strategy"
-    seconds = dict.fromkeys(phases, 0.0)
-    worker = start_celery_worker(concurrency=2, CELERY_EXTRA_IMPORTS="bench.execute")
-    # The phases alternate in blocks, so a change in the load of the (shared) machine weighs
-    # on all of them alike.
-    size = -(-count // BLOCKS)
-    try:
-        for start in range(0, count, size):
-            n = min(size, count - start)
-            for phase, messages in phases.items():
-                seconds[phase] += _timed(
-                    start + n,
-                    messages(n, start),
-                    lambda task=names[phase]: TaskResult.objects.filter(task_name=task).count(),
-                )
-    finally:
-        worker.stop()
-
+    seconds = _phases_timed(count, jobs)
     succeeded = StrategyRun.objects.filter(status=StrategyRun.Status.SUCCEEDED).count()
     filled = Order.objects.filter(status=Order.Status.FILLED).count()
     if succeeded != count or filled != count:
@@ -105,36 +77,49 @@ def _measure(count: int) -> dict[str, object]:
     return figures
 
 
+def _phases_timed(count: int, jobs: list[tuple[int, str]]) -> dict[str, float]:
+    """Seconds each phase took through one real worker. The phases alternate in blocks, so a
+    change in the load of the (shared) machine weighs on all of them alike."""
+    from django_celery_results.models import TaskResult
+
+    from tests.processes import start_celery_worker
+
+    phases = {
+        "noop": lambda n, start: [("bench_noop", ())] * n,
+        "noop_acks_late": lambda n, start: [("bench_noop_acks_late", ())] * n,
+        "execute": lambda n, start: [
+            ("execute_single_strategy", job) for job in jobs[start : start + n]
+        ],
+    }
+    names = {"noop": "bench_noop", "noop_acks_late": "bench_noop_acks_late"}
+    names["execute"] = "execute_single_strategy"
+    seconds = dict.fromkeys(phases, 0.0)
+    worker = start_celery_worker(concurrency=2, CELERY_EXTRA_IMPORTS="bench.execute")
+    size = -(-count // BLOCKS)
+    try:
+        for start in range(0, count, size):
+            n = min(size, count - start)
+            for phase, messages in phases.items():
+                seconds[phase] += _timed(
+                    start + n,
+                    messages(n, start),
+                    lambda task=names[phase]: TaskResult.objects.filter(task_name=task).count(),
+                )
+    finally:
+        worker.stop()
+    return seconds
+
+
 def _fixtures(count: int) -> tuple[list[int], list[object]]:
     """DCA strategies on one market with fresh hourly candles, and the ticks to run."""
-    from decimal import Decimal
-
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from marketdata.models import Candle, Exchange, Market
     from strategies.models import Strategy
 
     user = get_user_model().objects.create(username="bench")
-    exchange = Exchange.objects.create(name="bench", ccxt_id="bitstamp")
-    market = Market.objects.create(
-        exchange=exchange, symbol="BTC/USD", exchange_symbol="btcusd", base="BTC", quote="USD"
-    )
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
-    Candle.objects.bulk_create(
-        Candle(
-            market=market,
-            timeframe="1h",
-            open_time=now - timedelta(hours=hours),
-            open=Decimal(100),
-            high=Decimal(100),
-            low=Decimal(100),
-            close=Decimal(100),
-            volume=Decimal(1),
-            is_closed=True,
-        )
-        for hours in range(1, 25)
-    )
+    market = _market_with_candles(now)
     strategies = Strategy.objects.bulk_create(
         Strategy(
             owner=user,
@@ -150,6 +135,34 @@ def _fixtures(count: int) -> tuple[list[int], list[object]]:
     per_strategy = -(-count // len(strategies))
     ticks = [now - timedelta(hours=hours) for hours in range(per_strategy)]
     return [s.pk for s in strategies], ticks
+
+
+def _market_with_candles(now: object) -> object:
+    """BTC/USD on a bench exchange with the last day of hourly candles, all at 100."""
+    from decimal import Decimal
+
+    from marketdata.models import Candle, Exchange, Market
+
+    exchange = Exchange.objects.create(name="bench", ccxt_id="bitstamp")
+    market = Market.objects.create(
+        exchange=exchange, symbol="BTC/USD", exchange_symbol="btcusd", base="BTC", quote="USD"
+    )
+    price = Decimal(100)
+    Candle.objects.bulk_create(
+        Candle(
+            market=market,
+            timeframe="1h",
+            open_time=now - timedelta(hours=hours),  # type: ignore[operator]
+            open=price,
+            high=price,
+            low=price,
+            close=price,
+            volume=Decimal(1),
+            is_closed=True,
+        )
+        for hours in range(1, 25)
+    )
+    return market
 
 
 def _timed(

@@ -47,7 +47,8 @@ FILL_SQL = {
         INSERT INTO strategies_strategyrun
             (strategy_id, scheduled_tick, started_at, status, signal, parameters, reason,
              error_class, error_message, celery_task_id, trigger)
-        SELECT %(strategy)s + n %% 1000, %(start)s + (n / 1000) * interval '1 minute', now(),
+        SELECT %(strategy)s + n %% %(spread)s, %(start)s + (n / %(spread)s) * interval '1 minute',
+               now(),
                'succeeded', 'hold', '{}', '', '', '', '', 'schedule'
         FROM generate_series(0, %(count)s - 1) AS n""",
 }
@@ -99,7 +100,10 @@ def _fill(connection: object, owner: int, market: int, args: argparse.Namespace)
             FILL_SQL["strategies"], {"owner": owner, "market": market, "count": args.strategies}
         )
         first = Strategy.objects.order_by("pk").values_list("pk", flat=True).first()
-        cursor.execute(FILL_SQL["runs"], {"strategy": first, "start": START, "count": args.runs})
+        # The runs go to the first 1,000 strategies (or all of them, when fewer).
+        spread = min(1000, args.strategies)
+        runs = {"strategy": first, "start": START, "count": args.runs, "spread": spread}
+        cursor.execute(FILL_SQL["runs"], runs)
         cursor.execute("ANALYZE")
     return first
 
