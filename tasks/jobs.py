@@ -24,6 +24,7 @@ class SystemJob:
 
     task: str
     trigger: Trigger
+    description: str = ""
 
     @property
     def id(self) -> str:
@@ -34,14 +35,40 @@ def system_jobs() -> list[SystemJob]:
     """The defaults; daily times are in settings.TIME_ZONE."""
     zone = settings.TIME_ZONE
     return [
-        SystemJob("collect_crypto_data", IntervalTrigger(10 * 60)),
+        SystemJob(
+            "collect_crypto_data",
+            IntervalTrigger(10 * 60),
+            "System: candles and tickers of the watchlist, from every enabled exchange",
+        ),
         # Right after each minute's close: the series of active strategies whose candle closed.
-        SystemJob("collect_due_candles", CrontabTrigger.parse("* * * * *", zone)),
-        SystemJob("update_exchange_symbols", CrontabTrigger.parse("0 1 * * *", zone)),
-        SystemJob("cleanup_old_data", CrontabTrigger.parse("0 3 * * *", zone)),
-        SystemJob("health_check", IntervalTrigger(60 * 60)),
-        SystemJob("sync_user_balances", IntervalTrigger(15 * 60)),
-        SystemJob("recover_runs", IntervalTrigger(30)),
+        SystemJob(
+            "collect_due_candles",
+            CrontabTrigger.parse("* * * * *", zone),
+            "System: the candle each active strategy trades on, right after it closes",
+        ),
+        SystemJob(
+            "update_exchange_symbols",
+            CrontabTrigger.parse("0 1 * * *", zone),
+            "System: each exchange's market listing (delisting guarded)",
+        ),
+        SystemJob(
+            "cleanup_old_data",
+            CrontabTrigger.parse("0 3 * * *", zone),
+            "System: retention of candles, tickers, runs, firings and task results",
+        ),
+        SystemJob(
+            "health_check", IntervalTrigger(60 * 60), "System: the health checks, into the log"
+        ),
+        SystemJob(
+            "sync_user_balances",
+            IntervalTrigger(15 * 60),
+            "System: the balances of every exchange account",
+        ),
+        SystemJob(
+            "recover_runs",
+            IntervalTrigger(30),
+            "System: settle runs no live process holds and reconcile unconfirmed live orders",
+        ),
     ]
 
 
@@ -63,14 +90,23 @@ def system_jobs_install(*, reset: bool = False, scheduler: Scheduler | None = No
     for job in system_jobs():
         current = scheduler.get_job(job.id)
         if current is None:
-            scheduler.add_job(job.id, job.task, job.trigger)
+            scheduler.add_job(job.id, job.task, job.trigger, description=job.description)
             result.created.append(job.id)
         elif reset:
-            scheduler.update_job(job.id, task=job.task, trigger=job.trigger, args=[], kwargs={})
+            scheduler.update_job(
+                job.id,
+                task=job.task,
+                trigger=job.trigger,
+                args=[],
+                kwargs={},
+                description=job.description,
+            )
             if not current.enabled:
                 scheduler.resume_job(job.id)
             result.reset.append(job.id)
         else:
+            if not current.description:  # installed before jobs had one; an edited one stays
+                scheduler.update_job(job.id, description=job.description)
             result.kept.append(job.id)
     return result
 

@@ -115,13 +115,19 @@ def test_setup_periodic_tasks_installs_the_system_jobs_once_and_keeps_edits(
     use_backend: Scheduler,
 ) -> None:
     call_command("setup_periodic_tasks")
-    use_backend.update_job("health_check", trigger=IntervalTrigger(1800))
+    use_backend.update_job("health_check", trigger=IntervalTrigger(1800), description="mine")
+    use_backend.update_job("recover_runs", description="")  # as installed before descriptions
     use_backend.pause_job("collect_crypto_data")
 
     call_command("setup_periodic_tasks")
 
     jobs = {job.id: job for job in use_backend.get_jobs()}
+    defaults = {job.id: job.description for job in system_jobs()}
     assert sorted(jobs) == SYSTEM_JOB_IDS
+    assert jobs["health_check"].description == "mine"
+    assert jobs["recover_runs"].description == defaults["recover_runs"]
+    assert jobs["cleanup_old_data"].description == defaults["cleanup_old_data"]
+    assert all(text.startswith("System: ") for text in defaults.values())
     assert jobs["health_check"].trigger == IntervalTrigger(1800)
     assert jobs["collect_crypto_data"].enabled is False
     assert jobs["update_exchange_symbols"].trigger == CrontabTrigger.parse("0 1 * * *", "UTC")
@@ -134,7 +140,9 @@ def test_setup_periodic_tasks_reset_restores_the_defaults(
     use_backend: Scheduler, capsys: pytest.CaptureFixture[str]
 ) -> None:
     call_command("setup_periodic_tasks")
-    use_backend.update_job("health_check", trigger=IntervalTrigger(1800), args=[1])
+    use_backend.update_job(
+        "health_check", trigger=IntervalTrigger(1800), args=[1], description="mine"
+    )
     use_backend.pause_job("collect_crypto_data")
 
     call_command("setup_periodic_tasks", "--reset")
@@ -143,6 +151,7 @@ def test_setup_periodic_tasks_reset_restores_the_defaults(
     jobs = {job.id: job for job in use_backend.get_jobs()}
     assert {job_id: job.trigger for job_id, job in jobs.items()} == defaults
     assert all(job.enabled and job.args == () for job in jobs.values())
+    assert jobs["health_check"].description == "System: the health checks, into the log"
     assert "reset health_check to its defaults" in capsys.readouterr().out
 
 
