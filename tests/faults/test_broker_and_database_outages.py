@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from project.embedded import EmbeddedPostgres, EmbeddedRedis
-from strategies.models import StrategyRun
+from strategies.models import Strategy, StrategyRun
 from tasks.fault_health import ticks_lost
 from tasks.models import Firing, JobSchedule
 from tests.api.conftest import client_for
@@ -38,23 +39,7 @@ def test_redis_down_for_four_ticks_loses_none_each_runs_once_when_it_is_back(
     redis_outage: EmbeddedRedis,
 ) -> None:
     strategy = holding_strategy()
-    # A worker of its own: kombu 5 can crash a worker whose ack races the lost connection
-    # (see the README's Under faults), and the session's worker serves other tests.
-    worker = start_celery_worker(concurrency=1)
-    beat = start_beat()
-    try:
-        runs_after(strategy, timezone.now() - timedelta(seconds=EVERY))
-        between_ticks()
-        redis_outage.halt()
-        down_at = timezone.now()
-        time.sleep(OUTAGE)
-        redis_outage.start()
-        up_at = timezone.now()
-        runs_after(strategy, up_at)
-        survived = beat.alive() and worker.alive()
-    finally:
-        beat.stop()
-        worker.stop()
+    down_at, up_at, survived = redis_down_under_a_beat(strategy, redis_outage, OUTAGE)
 
     runs = runs_per_tick(strategy)
     expected = grid(list(runs))
@@ -82,25 +67,16 @@ def test_redis_down_past_the_grace_records_the_ticks_missed_with_the_reason_none
     redis_outage: EmbeddedRedis,
 ) -> None:
     strategy = holding_strategy()
-    worker = start_celery_worker(concurrency=1)  # its own: see the test above
-    beat = start_beat()
-    try:
-        runs_after(strategy, timezone.now() - timedelta(seconds=EVERY))
+
+    def short_grace() -> None:
         # The beat's start-up reconcile made the job; the grace applies from its next claim.
         JobSchedule.objects.filter(periodic_task__name=strategy.job_id).update(
             misfire_grace_seconds=GRACE
         )
-        between_ticks()
-        down_at = timezone.now()
-        redis_outage.halt()
-        time.sleep(OUTAGE + 2 * GRACE)
-        redis_outage.start()
-        up_at = timezone.now()
-        runs_after(strategy, up_at)
-        survived = beat.alive() and worker.alive()
-    finally:
-        beat.stop()
-        worker.stop()
+
+    down_at, up_at, survived = redis_down_under_a_beat(
+        strategy, redis_outage, OUTAGE + 2 * GRACE, before=short_grace
+    )
 
     runs = runs_per_tick(strategy)
     firings = {
@@ -124,7 +100,38 @@ def test_redis_down_past_the_grace_records_the_ticks_missed_with_the_reason_none
     assert not Firing.objects.filter(job_name=strategy.job_id, status="pending").exists()
 
 
-@pytest.mark.django_db(transaction=True)
+def redis_down_under_a_beat(
+    strategy: Strategy,
+    redis_outage: EmbeddedRedis,
+    seconds: float,
+    before: Callable[[], None] = lambda: None,
+) -> tuple[datetime, datetime, bool]:
+    """Halt Redis for `seconds` between two ticks of a real beat and worker, once the strategy
+    has run (and `before` has run); returns when it went down, came back, and whether both
+    processes lived through it.
+
+    The worker is its own: kombu 5 can crash a worker whose ack races the lost connection (see
+    the README's Under faults), and the session's worker serves other tests.
+    """
+    worker = start_celery_worker(concurrency=1)
+    beat = start_beat()
+    try:
+        runs_after(strategy, timezone.now() - timedelta(seconds=EVERY))
+        before()
+        between_ticks()
+        down_at = timezone.now()
+        redis_outage.halt()
+        time.sleep(seconds)
+        redis_outage.start()
+        up_at = timezone.now()
+        runs_after(strategy, up_at)
+        survived = beat.alive() and worker.alive()
+    finally:
+        beat.stop()
+        worker.stop()
+    return down_at, up_at, survived
+
+
 def between_ticks() -> None:
     """Sleep to the middle of two ticks: the last run's ack is done, the next not yet due."""
     now = time.time()
