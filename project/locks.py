@@ -18,6 +18,7 @@ class LockPurpose(IntEnum):
     # older release and of this one never both lead.
     SCHEDULER_LEADER = 0x5449434B
     RUN_LEASE = 0x5452554E  # "TRUN": the process running a strategy run holds it
+    SWEEP_CHUNK = 0x53574350  # "SWCP": the process running a sweep chunk holds it
 
 
 SINGLETON = 1

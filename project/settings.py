@@ -158,9 +158,13 @@ CELERY_IMPORTS = (
     "tasks.accounts",
     "tasks.strategies",
     "tasks.recovery",
+    "tasks.sweeps",
     # Extra task modules, comma-separated: plug-ins, or test-only tasks in test workers.
     *(m.strip() for m in ENV.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()),
 )
+
+# Sweeps: TPE trials in flight at once per sweep (each a one-set task on `backtests`).
+SWEEP_TPE_PARALLEL = env.integer("SWEEP_TPE_PARALLEL", ENV, 4, minimum=1)
 
 # --- Market data and exchanges -----------------------------------------------------------
 EXCHANGE_TIMEOUT_MS = env.integer("EXCHANGE_TIMEOUT_MS", ENV, 10_000, minimum=100)

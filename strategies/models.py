@@ -242,3 +242,7 @@ class PaperPosition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.strategy}: {self.base_amount} base, {self.quote_balance} quote"
+
+
+# Sweeps keep their models in their own package; imported here so the app registers them.
+from strategies.sweeps.models import Sweep, SweepPromotion, SweepSet  # noqa: E402, F401

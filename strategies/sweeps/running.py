@@ -1,0 +1,136 @@
+"""Running a sweep: a chunk's missing sets backtested once each, then the sweep moved on.
+
+Exactly once per set without a chord: a result row exists per (sweep, window, set) before any
+runs; a chunk runs only rows with no result, under its lock (so a second delivery of a chunk
+still running waits for nothing and runs nothing), and records each set in its own commit (so
+a worker killed mid-chunk loses only the set in hand, never a recorded one). What follows a
+chunk (the out-of-sample sets of walk-forward, the sweep's end) is derived from the rows by
+`sweep_advance`, which any chunk's end or `sweeps_resume` may call any number of times.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from project.locks import LockPurpose, lock_key, lock_release, lock_try
+from strategies.engine import get_strategy_class
+from strategies.errors import StrategyError
+from strategies.sweeps import engine, messages, planning
+from strategies.sweeps.models import Sweep, SweepSet
+
+logger = logging.getLogger(__name__)
+
+
+def chunk_run(*, sweep_id: int, chunk: int) -> int:
+    """Backtest the chunk's sets that have no result yet; returns how many this call ran."""
+    rows = list(SweepSet.objects.filter(sweep_id=sweep_id, chunk=chunk).order_by("id"))
+    if not rows:
+        return 0
+    with _chunk_lock(rows[0].pk) as held:
+        if not held:
+            logger.info("sweep %s chunk %s runs elsewhere", sweep_id, chunk)
+            return 0
+        ran = _chunk_sets_run(sweep_id, chunk)
+    if Sweep.objects.get(pk=sweep_id).search == Sweep.Search.TPE:
+        messages.optimise_send(sweep_id=sweep_id)
+    else:
+        sweep_advance(sweep_id=sweep_id)
+    return ran
+
+
+def _chunk_sets_run(sweep_id: int, chunk: int) -> int:
+    missing = SweepSet.objects.filter(sweep_id=sweep_id, chunk=chunk, done_at__isnull=True)
+    todo = list(missing.order_by("id"))
+    if not todo:
+        return 0
+    sweep = Sweep.objects.get(pk=sweep_id)
+    start, end = planning.window_period(sweep, todo[0].window)
+    candles = engine.window_candles(sweep=sweep, start=start, end=end)
+    for ran, row in enumerate(todo):
+        if not Sweep.objects.filter(pk=sweep_id, status=Sweep.Status.RUNNING).exists():
+            return ran
+        set_record(sweep=sweep, row=row, candles=candles)
+    return len(todo)
+
+
+def set_record(*, sweep: Sweep, row: SweepSet, candles: object) -> None:
+    """Backtest one set and record it; only the first finished backtest of a row is kept."""
+    kind = get_strategy_class(sweep.kind)
+    fields: dict[str, object] = {"done_at": timezone.now()}
+    try:
+        figures = engine.set_figures(
+            sweep=sweep, parameters=kind.clean_parameters(row.parameters), candles=candles
+        )
+    except StrategyError as error:
+        fields.update(error=str(error)[:2000])
+    else:
+        value = engine.objective_value(sweep.objective, figures)
+        trades = figures.get("trades") or 0
+        fields.update(figures=figures, value=value)
+        fields["ranked"] = value is not None and trades >= sweep.min_trades
+    first = SweepSet.objects.filter(pk=row.pk, done_at__isnull=True).update(
+        evaluations=F("evaluations") + 1, **fields
+    )
+    if not first:
+        SweepSet.objects.filter(pk=row.pk).update(evaluations=F("evaluations") + 1)
+
+
+@contextmanager
+def _chunk_lock(first_row_id: int) -> Iterator[bool]:
+    """The chunk's advisory lock (keyed by its first row), held on this session while it runs;
+    the server frees it if the process dies."""
+    key = lock_key(LockPurpose.SWEEP_CHUNK, first_row_id)
+    with connection.cursor() as cursor:
+        held = lock_try(cursor, key)
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                lock_release(cursor, key)
+
+
+@transaction.atomic
+def sweep_advance(*, sweep_id: int) -> str:
+    """Plan each fold's out-of-sample set once its in-sample sets are done, and end the sweep
+    when no set is missing. Idempotent; serialised on the sweep's row."""
+    sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
+    if sweep.status != Sweep.Status.RUNNING:
+        return sweep.status
+    planned = _out_of_sample_plan(sweep)
+    if planned:
+        messages.chunks_send(sweep_id=sweep.pk, chunks=planned)
+        return sweep.status
+    if not sweep.sets.filter(done_at__isnull=True).exists():
+        sweep.status = Sweep.Status.DONE
+        sweep.finished_at = timezone.now()
+        sweep.save(update_fields=["status", "finished_at"])
+        logger.info("sweep %s done", sweep.pk)
+    return sweep.status
+
+
+def _out_of_sample_plan(sweep: Sweep) -> list[int]:
+    """Chunks planned now: for each fold whose in-sample sets are all done and that has no
+    out-of-sample row yet, its best ranked in-sample set on the out-of-sample window."""
+    planned = []
+    for fold in planning.sweep_folds(sweep):
+        inside = sweep.sets.filter(window=f"is{fold.index}")
+        if inside.filter(done_at__isnull=True).exists():
+            continue
+        if sweep.sets.filter(window=f"oos{fold.index}").exists():
+            continue
+        best = inside.filter(ranked=True).order_by("-value", "id").first()
+        if best is None:
+            continue
+        kind = get_strategy_class(sweep.kind)
+        rows = planning.sets_plan(
+            sweep, [kind.clean_parameters(best.parameters)], [f"oos{fold.index}"]
+        )
+        planned.extend(row.chunk for row in rows)
+    return planned

@@ -1,0 +1,112 @@
+"""Sweep writes: create (validate, plan, send), cancel, resume, and promote a set to a strategy."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from strategies.engine import get_strategy_class
+from strategies.errors import UnknownStrategy
+from strategies.sweeps import messages, planning
+from strategies.sweeps.models import Sweep, SweepSet
+from strategies.sweeps.optimise import study_create
+from strategies.sweeps.running import sweep_advance
+from strategies.sweeps.space import SpaceError, space_parse
+from strategies.sweeps.walkforward import MIN_FOLDS
+
+logger = logging.getLogger(__name__)
+
+
+def sweep_errors(sweep: Sweep) -> dict[str, list[str]]:
+    """Every reason the sweep cannot run, by field: the kind's schema judges the space."""
+    errors: dict[str, list[str]] = {}
+    try:
+        kind = get_strategy_class(sweep.kind)
+    except UnknownStrategy as error:
+        return {"kind": [str(error)]}
+    if sweep.start >= sweep.end:
+        errors["end"] = ["must be after start"]
+    if sweep.folds and sweep.folds < MIN_FOLDS:
+        errors["folds"] = [f"walk-forward needs at least {MIN_FOLDS} folds (or 0 for none)"]
+    if sweep.search != Sweep.Search.GRID and not sweep.size:
+        errors["size"] = ["a random or TPE search needs a size"]
+    try:
+        space_parse(kind, sweep.space)
+    except SpaceError as error:
+        errors["space"] = [f"{name}: {message}" for name, message in error.errors.items()]
+    if not errors and sweep.folds:
+        try:
+            planning.sweep_folds(sweep)
+        except ValueError as error:
+            errors["folds"] = [str(error)]
+    return errors
+
+
+@transaction.atomic
+def sweep_create(*, owner: AbstractBaseUser, data: Mapping[str, Any]) -> Sweep:
+    """A validated sweep with its sets planned and their chunks sent after the commit.
+
+    Raises ValidationError by field, saving nothing. A grid or random sweep plans every set
+    now; a TPE sweep creates its Optuna study and sends the first ask/tell step.
+    """
+    sweep = Sweep(owner=owner, **data)
+    sweep.full_clean(exclude=["owner", "study_name"])
+    errors = sweep_errors(sweep)
+    if errors:
+        raise ValidationError(errors)
+    if sweep.search == Sweep.Search.TPE:
+        sweep.study_name = f"sweep-{uuid.uuid4().hex}"
+    sweep.save()
+    if sweep.search == Sweep.Search.TPE:
+        study_create(sweep=sweep)
+        messages.optimise_send(sweep_id=sweep.pk)
+    else:
+        sets = planning.sweep_sets(sweep)
+        if not sets:
+            raise ValidationError({"space": ["no set of this space passes the kind's rules"]})
+        planning.sets_plan(sweep, sets, planning.sweep_windows(sweep))
+        messages.chunks_send(sweep_id=sweep.pk, chunks=missing_chunks(sweep.pk))
+    logger.info("sweep %s created: %s", sweep.pk, sweep.search)
+    return sweep
+
+
+def missing_chunks(sweep_id: int) -> list[int]:
+    """Chunks with a set still to backtest."""
+    rows = SweepSet.objects.filter(sweep_id=sweep_id, done_at__isnull=True)
+    return sorted(set(rows.values_list("chunk", flat=True)))
+
+
+def sweep_cancel(*, sweep: Sweep) -> Sweep:
+    """Stop a running sweep: its chunks stop before their next set; results stay."""
+    updated = Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).update(
+        status=Sweep.Status.CANCELLED, finished_at=timezone.now()
+    )
+    sweep.refresh_from_db()
+    if not updated and sweep.status != Sweep.Status.CANCELLED:
+        raise ValidationError({"status": [f"the sweep is {sweep.status}, not running"]})
+    return sweep
+
+
+@transaction.atomic
+def sweeps_resume() -> list[int]:
+    """Re-send the work of every running sweep: missing chunks, and the optimiser's next step.
+
+    Needs no state but the rows, so it works after every process was stopped; a chunk still
+    queued runs too but finds its sets done (and a running one holds its chunk's lock).
+    """
+    resumed = []
+    for sweep in Sweep.objects.filter(status=Sweep.Status.RUNNING):
+        messages.chunks_send(sweep_id=sweep.pk, chunks=missing_chunks(sweep.pk))
+        if sweep.search == Sweep.Search.TPE:
+            messages.optimise_send(sweep_id=sweep.pk)
+        else:
+            transaction.on_commit(lambda pk=sweep.pk: sweep_advance(sweep_id=pk))
+        resumed.append(sweep.pk)
+    return resumed

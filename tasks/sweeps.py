@@ -1,0 +1,28 @@
+"""Sweep tasks on the `backtests` queue: a chunk of parameter sets, and the optimiser's step."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from strategies.sweeps.optimise import optimise_step
+from strategies.sweeps.running import chunk_run
+from strategies.sweeps.services import sweeps_resume
+
+
+@shared_task(name="sweeps.run_chunk", acks_late=True, reject_on_worker_lost=True)
+def run_chunk(sweep_id: int, chunk: int) -> int:
+    """Idempotent per set (a row unique per sweep, window and set): a redelivery after a lost
+    worker runs only the sets that have no result yet."""
+    return chunk_run(sweep_id=sweep_id, chunk=chunk)
+
+
+@shared_task(name="sweeps.optimise", acks_late=True, reject_on_worker_lost=True)
+def optimise(sweep_id: int) -> str:
+    """One ask/tell step of a TPE sweep; serialised on the sweep's row, safe to repeat."""
+    return optimise_step(sweep_id=sweep_id)
+
+
+@shared_task(name="sweeps.resume")
+def resume() -> list[int]:
+    """Re-send the missing work of every running sweep (also `manage.py sweeps_resume`)."""
+    return sweeps_resume()
