@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/auth/", include("rest_framework.urls")),
     path("api/", include("project.api_urls")),
     path("strategies/", include("strategies.urls")),
+    path("sweeps/", include("strategies.sweeps.urls")),
     path("metrics", metrics.metrics_view, name="metrics"),
 ]

@@ -313,3 +313,7 @@ class PaperPositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("strategy__name",)
     paginator = CappedCountPaginator
     show_full_result_count = False
+
+
+# Sweeps keep their admin in their own package; imported here so autodiscovery finds it.
+import strategies.sweeps.admin  # noqa: E402, F401

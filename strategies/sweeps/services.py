@@ -14,10 +14,13 @@ from django.utils import timezone
 
 from strategies.engine import get_strategy_class
 from strategies.errors import UnknownStrategy
+from strategies.models import Strategy
+from strategies.services import strategy_create
 from strategies.sweeps import messages, planning
-from strategies.sweeps.models import Sweep, SweepSet
+from strategies.sweeps.models import Sweep, SweepPromotion, SweepSet
 from strategies.sweeps.optimise import study_create
 from strategies.sweeps.running import sweep_advance
+from strategies.sweeps.selectors import set_overfitted
 from strategies.sweeps.space import SpaceError, space_parse
 from strategies.sweeps.walkforward import MIN_FOLDS
 
@@ -110,3 +113,39 @@ def sweeps_resume() -> list[int]:
             transaction.on_commit(lambda pk=sweep.pk: sweep_advance(sweep_id=pk))
         resumed.append(sweep.pk)
     return resumed
+
+
+@transaction.atomic
+def sweep_promote(
+    *,
+    sweep: Sweep,
+    sweep_set: SweepSet,
+    owner: AbstractBaseUser,
+    name: str,
+    confirm_overfitted: bool = False,
+) -> SweepPromotion:
+    """A stopped paper strategy with the set's parameters, recording the sweep and the fold
+    it came from. A set a fold flags as likely overfitted needs `confirm_overfitted`."""
+    if sweep_set.sweep_id != sweep.pk:
+        raise ValidationError({"set": ["not a set of this sweep"]})
+    if sweep_set.done_at is None or sweep_set.error:
+        raise ValidationError({"set": ["only a backtested set can be promoted"]})
+    overfitted, fold = set_overfitted(sweep=sweep, sweep_set=sweep_set)
+    if overfitted and not confirm_overfitted:
+        raise ValidationError(
+            {"set": [f"fold {fold} flags this set as likely overfitted: confirm to promote it"]}
+        )
+    if fold is None and sweep_set.window.startswith("is"):
+        fold = int(sweep_set.window[2:])
+    data = {
+        "name": name,
+        "market": sweep.market,
+        "timeframe": sweep.timeframe,
+        "kind": sweep.kind,
+        "parameters": sweep_set.parameters,
+        "mode": Strategy.Mode.PAPER,
+    }
+    strategy = strategy_create(owner=owner, data=data)
+    return SweepPromotion.objects.create(
+        sweep=sweep, sweep_set=sweep_set, fold=fold, strategy=strategy, overfitted=overfitted
+    )
