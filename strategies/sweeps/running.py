@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -49,30 +51,41 @@ def _chunk_sets_run(sweep_id: int, chunk: int) -> int:
     todo = list(missing.order_by("id"))
     if not todo:
         return 0
-    sweep = Sweep.objects.get(pk=sweep_id)
+    sweep = Sweep.objects.select_related("market").get(pk=sweep_id)
+    kind = get_strategy_class(sweep.kind)
+    sets = [kind.clean_parameters(row.parameters) for row in todo]
     start, end = planning.window_period(sweep, todo[0].window)
-    candles = engine.window_candles(sweep=sweep, start=start, end=end)
-    for ran, row in enumerate(todo):
+    warmup = engine.warmup_of(kind=sweep.kind, sets=sets)
+    candles = engine.window_candles(sweep=sweep, start=start, end=end, warmup=warmup)
+    for ran, (row, parameters) in enumerate(zip(todo, sets, strict=True)):
         if not Sweep.objects.filter(pk=sweep_id, status=Sweep.Status.RUNNING).exists():
             return ran
-        set_record(sweep=sweep, row=row, candles=candles)
+        figures = _set_figures(sweep, parameters, candles, start, end)
+        set_record(sweep=sweep, row=row, outcome=figures)
     return len(todo)
 
 
-def set_record(*, sweep: Sweep, row: SweepSet, candles: object) -> None:
-    """Backtest one set and record it; only the first finished backtest of a row is kept."""
-    kind = get_strategy_class(sweep.kind)
-    fields: dict[str, object] = {"done_at": timezone.now()}
+def _set_figures(
+    sweep: Sweep, parameters: dict[str, Any], candles: Any, start: datetime, end: datetime
+) -> dict[str, Any] | StrategyError:
+    """The set's figures, or the strategy's own failure (recorded on the row, not raised)."""
     try:
-        figures = engine.set_figures(
-            sweep=sweep, parameters=kind.clean_parameters(row.parameters), candles=candles
+        return engine.set_figures(
+            sweep=sweep, parameters=parameters, candles=candles, start=start, end=end
         )
     except StrategyError as error:
-        fields.update(error=str(error)[:2000])
+        return error
+
+
+def set_record(*, sweep: Sweep, row: SweepSet, outcome: dict[str, Any] | StrategyError) -> None:
+    """Record one set's backtest; only the first finished backtest of a row is kept."""
+    fields: dict[str, Any] = {"done_at": timezone.now()}
+    if isinstance(outcome, StrategyError):
+        fields.update(error=str(outcome)[:2000])
     else:
-        value = engine.objective_value(sweep.objective, figures)
-        trades = figures.get("trades") or 0
-        fields.update(figures=figures, value=value)
+        value = engine.objective_value(sweep.objective, outcome)
+        trades = outcome.get("trades") or 0
+        fields.update(figures=outcome, value=value)
         fields["ranked"] = value is not None and trades >= sweep.min_trades
     first = SweepSet.objects.filter(pk=row.pk, done_at__isnull=True).update(
         evaluations=F("evaluations") + 1, **fields

@@ -1,0 +1,78 @@
+"""Sweep test helpers: a market with a known price path, a sweep's data, waiting on a sweep."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from marketdata.models import TIMEFRAME_DURATIONS, Candle, Market
+from strategies.sweeps.models import Sweep, SweepSet
+from tests.processes import wait_for
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def closes_path(count: int, *, seed: int = 1, start: float = 100.0) -> list[Decimal]:
+    """A random walk with waves, to the cent: crossovers both ways, trades that win and lose."""
+    rng = random.Random(seed)
+    price, closes = start, []
+    for i in range(count):
+        price *= 1 + 0.004 * math.sin(i / 17) + rng.gauss(0, 0.006)
+        closes.append(Decimal(f"{max(price, 1):.2f}"))
+    return closes
+
+
+def candles_add(market: Market, closes: list[Decimal], *, timeframe: str = "1h") -> None:
+    """Closed candles from T0, one per timeframe, with these closes (open = previous close)."""
+    step = TIMEFRAME_DURATIONS[timeframe]
+    rows, previous = [], closes[0]
+    for i, close in enumerate(closes):
+        low, high = min(previous, close), max(previous, close)
+        rows.append(
+            Candle(
+                market=market,
+                timeframe=timeframe,
+                open_time=T0 + step * i,
+                open=previous,
+                high=high,
+                low=low,
+                close=close,
+                volume=Decimal(1),
+                is_closed=True,
+            )
+        )
+        previous = close
+    Candle.objects.bulk_create(rows, batch_size=5000)
+
+
+def sweep_data(market: Market, *, hours: int, **overrides: Any) -> dict[str, Any]:
+    """An SMA-crossover grid sweep over the first `hours` of the path."""
+    data: dict[str, Any] = {
+        "name": "sma grid",
+        "kind": "sma_crossover",
+        "market": market,
+        "timeframe": "1h",
+        "start": T0 + timedelta(hours=40),
+        "end": T0 + timedelta(hours=hours),
+        "space": {"fast": {"values": [2, 3, 5, 8]}, "slow": {"min": 10, "max": 30, "step": 5}},
+        "search": Sweep.Search.GRID,
+        "objective": Sweep.Objective.TOTAL_RETURN,
+        "chunk_size": 4,
+    }
+    data.update(overrides)
+    return data
+
+
+def wait_sweep(sweep_id: int, status: str = "done", timeout: float = 240.0) -> Sweep:
+    def reached() -> Sweep | None:
+        sweep = Sweep.objects.get(pk=sweep_id)
+        return sweep if sweep.status == status else None
+
+    return wait_for(reached, timeout, f"sweep {sweep_id} to be {status}")  # type: ignore[return-value]
+
+
+def done_count(sweep_id: int) -> int:
+    return SweepSet.objects.filter(sweep_id=sweep_id, done_at__isnull=False).count()
