@@ -1,0 +1,16 @@
+"""Sweep test fixtures: Optuna's engine in this process is closed before the test database goes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _optuna_engine_closed() -> Iterator[None]:
+    yield
+    from strategies.sweeps.optimise import storage
+
+    if storage.cache_info().currsize:
+        storage().engine.dispose()
