@@ -9,6 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from marketdata.models import TIMEFRAME_DURATIONS, Candle, Market
+from strategies.backtesting.candles import candles_load
+from strategies.backtesting.engine import BacktestSpec, backtest_run
+from strategies.engine import get_strategy_class
+from strategies.engine.safety import strategy_build
+from strategies.ordering import MarketRules
 from strategies.sweeps.models import Sweep, SweepSet
 from tests.processes import wait_for
 
@@ -76,3 +81,30 @@ def wait_sweep(sweep_id: int, status: str = "done", timeout: float = 240.0) -> S
 
 def done_count(sweep_id: int) -> int:
     return SweepSet.objects.filter(sweep_id=sweep_id, done_at__isnull=False).count()
+
+
+def single_backtest(
+    sweep: Sweep, parameters: dict[str, Any], window: tuple[datetime, datetime] | None = None
+) -> tuple[dict[str, Any], str]:
+    """A set backtested alone, as a backtest of its own would be: its own candles and warmup."""
+    start, end = window or (sweep.start, sweep.end)
+    cleaned = get_strategy_class(sweep.kind).clean_parameters(parameters)
+    spec = BacktestSpec(
+        kind=sweep.kind,
+        parameters=cleaned,
+        timeframe=sweep.timeframe,
+        start=start,
+        end=end,
+        capital=sweep.capital,
+        fee_rate=sweep.fee_rate,
+        rules=MarketRules.from_market(sweep.market),
+    )
+    candles = candles_load(
+        market_id=sweep.market_id,
+        timeframe=sweep.timeframe,
+        start=start,
+        end=end,
+        warmup=strategy_build(get_strategy_class(sweep.kind), cleaned).candles_required(),
+    )
+    result = backtest_run(spec, candles)
+    return result.figures, result.trades_hash

@@ -11,16 +11,19 @@ from collections.abc import Iterator
 import pytest
 from django.core.management import call_command
 
-from strategies.backtesting.candles import candles_load
-from strategies.backtesting.engine import BacktestSpec, backtest_run
-from strategies.engine import get_strategy_class
-from strategies.ordering import MarketRules
-from strategies.sweeps.models import Sweep, SweepSet
+from strategies.sweeps.models import SweepSet
 from strategies.sweeps.services import sweep_create
 from tests.factories import MarketFactory, UserFactory
 from tests.faults.helpers import pool_children
 from tests.processes import ManagedProcess, start_celery_worker, wait_for
-from tests.sweeps.helpers import candles_add, closes_path, done_count, sweep_data, wait_sweep
+from tests.sweeps.helpers import (
+    candles_add,
+    closes_path,
+    done_count,
+    single_backtest,
+    sweep_data,
+    wait_sweep,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,30 +33,6 @@ def backtest_worker() -> Iterator[ManagedProcess]:
     worker = start_celery_worker(concurrency=2, queues="backtests")
     yield worker
     worker.stop()
-
-
-def single_backtest(sweep: Sweep, row: SweepSet) -> tuple[dict, str]:
-    """The set backtested alone, as a backtest of its own would: its own candles and warmup."""
-    parameters = get_strategy_class(sweep.kind).clean_parameters(row.parameters)
-    spec = BacktestSpec(
-        kind=sweep.kind,
-        parameters=parameters,
-        timeframe=sweep.timeframe,
-        start=sweep.start,
-        end=sweep.end,
-        capital=sweep.capital,
-        fee_rate=sweep.fee_rate,
-        rules=MarketRules.from_market(sweep.market),
-    )
-    candles = candles_load(
-        market_id=sweep.market_id,
-        timeframe=sweep.timeframe,
-        start=sweep.start,
-        end=sweep.end,
-        warmup=parameters["slow"] + 1,
-    )
-    result = backtest_run(spec, candles)
-    return result.figures, result.trades_hash
 
 
 def test_every_set_of_a_sweep_equals_its_single_backtest(backtest_worker: ManagedProcess) -> None:
@@ -69,7 +48,7 @@ def test_every_set_of_a_sweep_equals_its_single_backtest(backtest_worker: Manage
     traded = [row for row in rows if row.figures["trades"] > 0]
     assert len(traded) > len(rows) // 2
     for row in rows:
-        figures, trades_hash = single_backtest(sweep, row)
+        figures, trades_hash = single_backtest(sweep, row.parameters)
         assert row.figures["trades_hash"] == trades_hash, row.parameters
         assert {k: v for k, v in row.figures.items() if k != "trades_hash"} == figures
 
