@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from marketdata.models import PRICE, Market, Timeframe
@@ -54,14 +55,13 @@ class Sweep(models.Model):
     objective = models.CharField(max_length=24, choices=Objective.choices, default=Objective.SHARPE)
     min_trades = models.PositiveIntegerField(default=0, help_text="Fewer trades: not ranked.")
     capital = models.DecimalField(**PRICE, default=Decimal(10_000))
-    fee_rate = models.DecimalField(max_digits=8, decimal_places=6, default=Decimal("0.001"))
+    fee_rate = models.DecimalField(**PRICE, default=Decimal("0.001"))
     chunk_size = models.PositiveIntegerField(default=25)
     folds = models.PositiveIntegerField(default=0, help_text="Walk-forward folds; 0: none.")
     fold_ratio = models.PositiveIntegerField(default=4, help_text="In-sample : out-of-sample.")
-    overfit_share = models.DecimalField(
-        max_digits=4,
-        decimal_places=2,
-        default=Decimal("0.5"),
+    overfit_share = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
         help_text="Out-of-sample below this share of in-sample: likely overfitted.",
     )
     study_name = models.CharField(max_length=100, blank=True)

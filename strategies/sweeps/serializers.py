@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from project.api_fields import AmountField
 from strategies.sweeps.models import Sweep, SweepSet
 from strategies.sweeps.selectors import sweep_progress
 
@@ -17,6 +18,10 @@ class SweepSerializer(serializers.ModelSerializer):
     `{"min": .., "max": .., "step": ..}`; the kind's schema (/api/strategy-kinds/) judges it,
     with its rules across parameters, and errors come back per parameter."""
 
+    space = serializers.DictField(child=serializers.DictField())
+    capital = AmountField(required=False)
+    fee_rate = AmountField(required=False)
+    overfit_share = serializers.FloatField(min_value=0, max_value=1, required=False)
     progress = serializers.SerializerMethodField()
 
     class Meta:

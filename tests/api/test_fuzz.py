@@ -104,9 +104,19 @@ def make_meaningful(case: schemathesis.Case, seed: Seed) -> None:
             body[field] = f"{body[field][:90]} {next(UNIQUE)}"
     if "crontab" in body:
         body["crontab"] = "*/15 * * * *" if body["crontab"] else ""
-    if "parameters" in body or "kind" in body:
+    if "space" in body:
+        sweep_made_meaningful(body)
+    elif "parameters" in body or "kind" in body:
         # Without a kind, a change applies to the pinned strategy's.
         body["parameters"] = parameters_for(body.get("kind", seed.strategy_kind), body)
+
+
+def sweep_made_meaningful(body: dict[str, object]) -> None:
+    """A sweep's space names the kind's parameters, its period is long enough for its folds."""
+    body["kind"] = "sma_crossover"
+    body["space"] = {"fast": {"values": [2, 3]}, "slow": {"min": 10, "max": 12, "step": 1}}
+    body["start"], body["end"] = "2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z"
+    body["folds"] = 0
 
 
 def parse_datetime(text: str) -> datetime:
