@@ -9,7 +9,13 @@ from strategies.sweeps.running import chunk_run
 from strategies.sweeps.services import sweeps_resume
 
 
-@shared_task(name="sweeps.run_chunk", acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    name="sweeps.run_chunk",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=1500,  # a chunk of long backtests; the visibility timeout outlasts it
+    time_limit=1600,
+)
 def run_chunk(sweep_id: int, chunk: int) -> int:
     """Idempotent per set (a row unique per sweep, window and set): a redelivery after a lost
     worker runs only the sets that have no result yet."""
