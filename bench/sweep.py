@@ -17,6 +17,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import astuple
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     done_1, seconds_1, _ = one
     done_2, seconds_2, sweep = timed_sweep(market, owner, concurrency=2, sets=args.sets, stop=None)
     rate_1, rate_2 = done_1 / seconds_1, done_2 / seconds_2
+    print(json.dumps({"sets_per_s_1": rate_1, "sets_per_s_2": rate_2}), flush=True)
     figures.update(
         sets=done_2,
         sets_timed_1=done_1,
@@ -64,7 +66,9 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         load_average_after_sweeps=_load(),
     )
     figures["samples_equal_single_backtests"] = samples_equal(sweep, 20)
+    print(json.dumps(figures), flush=True)
     figures.update(fault_kill(market, owner, args.fault_sets))
+    print(json.dumps(figures), flush=True)
     figures.update(fault_optuna(market, owner, args.trials))
     figures["load_average_after"] = _load()
     return figures
@@ -115,18 +119,24 @@ def timed_sweep(
 
 
 def samples_equal(sweep: object, count: int) -> int:
-    """How many of `count` sampled sets have the figures and trades_hash of a single backtest
-    (one candle load, with the most warmup any sample needs; a load with more warmup than a
-    set needs gives the same result: tests/sweeps/test_sweep_workers.py)."""
-    from strategies.backtesting.candles import candles_load
+    """How many of `count` sampled sets have the figures and trades_hash of a single backtest:
+    one candle load, with the most warmup any sample needs, prices as their shortest decimals
+    (equal values; with the column's twelve places the engine leaves its fast path for
+    decide() at every tick, about a minute a set here). Against raw candles and each set's own
+    warmup: tests/sweeps/test_sweep_workers.py."""
+    from strategies.backtesting.candles import candles_from_rows, candles_load
     from strategies.backtesting.engine import BacktestSpec, backtest_run
     from strategies.ordering import MarketRules
 
     rows = random.Random(3).sample(list(sweep.sets.all()), count)
     warmup = max(row.parameters["slow"] for row in rows) + 1
-    candles = candles_load(
+    loaded = candles_load(
         market_id=sweep.market_id, timeframe="1m", start=sweep.start, end=sweep.end, warmup=warmup
     )
+    rows_of_bars = [
+        (b[0], *(value.normalize() for value in b[1:])) for b in map(astuple, loaded.bars)
+    ]
+    candles = candles_from_rows("1m", rows_of_bars)
     equal = 0
     for row in rows:
         spec = BacktestSpec(

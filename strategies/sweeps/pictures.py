@@ -19,7 +19,7 @@ def heatmap_svg(heatmap: Heatmap, *, title: str) -> str:
     values = [v for v in heatmap.cells.values() if v is not None]
     low, high = (min(values), max(values)) if values else (0.0, 0.0)
     width = MARGIN + CELL * len(heatmap.xs) + 10
-    height = MARGIN + CELL * len(heatmap.ys) + 30
+    height = 20 + CELL * len(heatmap.ys) + 40
     parts = [_open(width, height, "sweep-heatmap", title)]
     for i, y in enumerate(reversed(heatmap.ys)):
         top = 20 + CELL * i
