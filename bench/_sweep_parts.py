@@ -80,6 +80,14 @@ class Worker:
 
         return [child.pid for child in psutil.Process(self.process.pid).children()]
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the worker and its pool processes so far."""
+        import psutil
+
+        parent = psutil.Process(self.process.pid)
+        times = [p.cpu_times() for p in (parent, *parent.children())]
+        return sum(t.user + t.system for t in times)
+
     def kill(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)

@@ -35,9 +35,10 @@ def main() -> None:
     parser.add_argument("--sets-1", type=int, default=250, help="sets timed on one process")
     parser.add_argument("--fault-sets", type=int, default=120)
     parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--writes-only", action="store_true", help="only result_writes_per_s")
     args = parser.parse_args()
     with django_on_ephemeral_stack():
-        figures = measure(args)
+        figures = result_writes() if args.writes_only else measure(args)
     print(json.dumps(figures))
 
 
@@ -51,10 +52,17 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     market = market_with_a_year_of_minutes()
     owner = get_user_model().objects.create_user("bench", password=os.urandom(16).hex())
     print(f"a year of 1m candles written in {time.monotonic() - started:.1f} s", flush=True)
-    one = timed_sweep(market, owner, concurrency=1, sets=args.sets, stop=args.sets_1)
-    done_1, seconds_1, _ = one
-    done_2, seconds_2, sweep = timed_sweep(market, owner, concurrency=2, sets=args.sets, stop=None)
+    done_1, seconds_1, cpu_1, _ = timed_sweep(
+        market, owner, concurrency=1, sets=args.sets, stop=args.sets_1
+    )
+    done_2, seconds_2, cpu_2, sweep = timed_sweep(
+        market, owner, concurrency=2, sets=args.sets, stop=None
+    )
     rate_1, rate_2 = done_1 / seconds_1, done_2 / seconds_2
+    # CPU seconds a set costs (candle loads included): what the shared machine cannot skew.
+    figures.update(
+        cpu_s_per_set_1=round(cpu_1 / done_1, 3), cpu_s_per_set_2=round(cpu_2 / done_2, 3)
+    )
     print(json.dumps({"sets_per_s_1": rate_1, "sets_per_s_2": rate_2}), flush=True)
     figures.update(
         sets=done_2,
@@ -70,8 +78,33 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     figures.update(fault_kill(market, owner, args.fault_sets))
     print(json.dumps(figures), flush=True)
     figures.update(fault_optuna(market, owner, args.trials))
+    figures.update(result_writes())
     figures["load_average_after"] = _load()
     return figures
+
+
+def result_writes(count: int = 2000) -> dict[str, object]:
+    """PostgreSQL's rate for result rows through the sweeps' own write (`set_record`: one
+    UPDATE and commit per set), on one connection: the ceiling of one database."""
+    from django.contrib.auth import get_user_model
+
+    from bench._sweep_parts import market_with_a_year_of_minutes
+    from strategies.sweeps.running import set_record
+
+    if not get_user_model().objects.exists():
+        get_user_model().objects.create_user("bench", password=os.urandom(16).hex())
+        market_with_a_year_of_minutes()
+    from marketdata.models import Market
+
+    owner, market = get_user_model().objects.first(), Market.objects.first()
+    sweep = sweep_new(market, owner, size=count, seed=99)
+    outcome = {"sharpe": 1.0, "trades": 3, "total_return_pct": 1.0, "trades_hash": "x" * 64}
+    rows = list(sweep.sets.all())
+    started = time.monotonic()
+    for row in rows:
+        set_record(sweep=sweep, row=row, outcome=outcome)
+    rate = len(rows) / (time.monotonic() - started)
+    return {"result_writes_per_s": round(rate, 1), "load_average_writes": _load()}
 
 
 def sweep_new(market: object, owner: object, **overrides: object) -> object:
@@ -96,9 +129,9 @@ def sweep_new(market: object, owner: object, **overrides: object) -> object:
 
 def timed_sweep(
     market: object, owner: object, *, concurrency: int, sets: int, stop: int | None
-) -> tuple[int, float, object]:
-    """Sets done and seconds from the sweep's creation (candle loads included) to `stop` sets
-    done (then cancelled) or to its end."""
+) -> tuple[int, float, float, object]:
+    """Sets done, seconds and the worker's CPU seconds from the sweep's creation (candle loads
+    included) to `stop` sets done (then cancelled) or to its end."""
     from strategies.sweeps.services import sweep_cancel
 
     worker = Worker(concurrency)
@@ -110,12 +143,15 @@ def timed_sweep(
         else:
             wait(lambda: done(sweep.pk) >= stop, 7200, f"{stop} sets")
         seconds, count = time.monotonic() - started, done(sweep.pk)
+        cpu = worker.cpu_seconds()
         if stop is not None:
             sweep_cancel(sweep=sweep)
     finally:
         worker.stop()
-    print(f"{concurrency} process(es): {count} sets in {seconds:.1f} s", flush=True)
-    return count, seconds, sweep
+    print(
+        f"{concurrency} process(es): {count} sets in {seconds:.1f} s, {cpu:.1f} CPU s", flush=True
+    )
+    return count, seconds, cpu, sweep
 
 
 def samples_equal(sweep: object, count: int) -> int:

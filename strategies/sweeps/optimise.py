@@ -112,7 +112,11 @@ def _trials_settle(sweep: Sweep, study: optuna.Study, kind: type[BaseStrategy]) 
     """Tell every running trial whose set is done; plan the rows of those that have none."""
     chunks = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        cleaned = kind.clean_parameters(trial.params)
+        try:
+            cleaned = kind.clean_parameters(trial.params)
+        except InvalidParameters:  # asked, refused, and the process died before telling
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+            continue
         row = sweep.sets.filter(window=planning.ALL, params_hash=space.set_hash(cleaned)).first()
         if row is None:
             chunks.extend(_row_plan(sweep, trial.number, cleaned))
