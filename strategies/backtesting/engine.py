@@ -82,6 +82,12 @@ class BacktestResult:
     refusals: dict[str, int] = field(default_factory=dict)  # why signals placed no order
 
 
+def candles_required(spec: BacktestSpec) -> int:
+    """How many closed candles each tick of `spec` reads: what to load before its start."""
+    cls = get_strategy_class(spec.kind)
+    return strategy_candles_required(strategy_build(cls, cls.clean_parameters(spec.parameters)))
+
+
 def backtest_run(
     spec: BacktestSpec, candles: Candles, *, progress: Progress | None = None
 ) -> BacktestResult:
