@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -31,6 +32,9 @@ from strategies.orders import client_order_id, order_send, paper_order_fill_endi
 from strategies.runs import RUNNING, lease_release, run_claim, run_end, run_finish, run_skip
 
 logger = logging.getLogger(__name__)
+
+# How often a run looks again for the candle that closed at its tick while it waits for it.
+CANDLE_POLL_SECONDS = 0.2
 
 
 def strategy_execute(
@@ -172,13 +176,13 @@ class OrderPlan:
 
 def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     """The order this run places, or None when the run ended here (hold, skip)."""
-    now = timezone.now()
     cls = get_strategy_class(strategy.kind)
     cleaned = cls.clean_parameters(strategy.parameters)
     run.parameters = parameters_to_json(cleaned)
     instance = strategy_build(cls, cleaned)
     needed = strategy_candles_required(instance)
-    inputs = selectors.run_inputs(strategy=strategy, candles_required=needed, now=now)
+    inputs = _run_inputs_with_tick_candle(strategy, needed=needed, tick=run.scheduled_tick)
+    now = timezone.now()
     bars = inputs.bars
     duration = TIMEFRAME_DURATIONS[strategy.timeframe]
     if not bars:
@@ -200,6 +204,29 @@ def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
         run_finish(run, StrategyRun.Status.SUCCEEDED, signal=run.signal)
         return None
     return _order_plan(run=run, strategy=strategy, signal=signal, inputs=inputs)
+
+
+def _run_inputs_with_tick_candle(
+    strategy: Strategy, *, needed: int, tick: datetime
+) -> selectors.RunInputs:
+    """The run's inputs once they hold the candle that closed at its tick.
+
+    `collect_due_candles` fires at the same instant as the run and writes that candle a
+    moment later: until RUN_CANDLE_WAIT_SECONDS after the close the inputs are read again
+    every CANDLE_POLL_SECONDS; after that (a late run, a collection that failed) they are
+    taken as they are, and the staleness rules judge them.
+    """
+    due = selectors.newest_closed_open(tick=tick, timeframe=strategy.timeframe)
+    closed_at = due + TIMEFRAME_DURATIONS[strategy.timeframe]
+    give_up_at = closed_at + timedelta(seconds=settings.RUN_CANDLE_WAIT_SECONDS)
+    while True:
+        now = timezone.now()
+        inputs = selectors.run_inputs(
+            strategy=strategy, candles_required=needed, tick=tick, now=now
+        )
+        if (inputs.bars and inputs.bars[-1].open_time >= due) or now >= give_up_at:
+            return inputs
+        time.sleep(CANDLE_POLL_SECONDS)
 
 
 def _order_plan(
