@@ -66,7 +66,10 @@ class Backtest(models.Model):
     )
     max_position = models.DecimalField(**PRICE, null=True, blank=True, validators=amount_validators)
     max_orders_per_day = models.PositiveIntegerField(
-        default=24, validators=orders_per_day_validators
+        null=True,
+        blank=True,
+        validators=orders_per_day_validators,
+        help_text="Most orders a UTC day, as the strategy's guardrail. Empty: no cap.",
     )
     backfill = models.BooleanField(
         default=True, help_text="Fetch the period's missing candles from the exchange first."

@@ -44,7 +44,7 @@ def test_the_fast_signals_equal_decide_at_every_tick_of_a_year(year, kind, param
     instance = strategy_build(cls, cls.clean_parameters(parameters))
     needed = strategy_candles_required(instance)
     ticks = tick_grid(BacktestSpec(kind, {}, "1m", start, end).tick_trigger, start=start, end=end)
-    counts = closed_counts(candles.close_s, ticks)
+    counts = closed_counts(candles, ticks)
     usable, _ = tradable_ticks(candles, ticks, counts, needed=needed)
 
     codes, fixed = signals.fast_signals(instance, candles, counts)
