@@ -22,6 +22,7 @@ from strategies.admin_display import (
     recent_runs,
     when,
 )
+from strategies.backtesting.admin import backtest_strategies
 from strategies.engine.registry import get_strategy_class, strategy_choices
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.services import (
@@ -142,7 +143,7 @@ class StrategyAdmin(admin.ModelAdmin):
         "latest_runs",
         "latest_orders",
     )
-    actions = ("start_strategies", "stop_strategies", "run_strategies_now")
+    actions = ("start_strategies", "stop_strategies", "run_strategies_now", backtest_strategies)
     paginator = CappedCountPaginator
     show_full_result_count = False
 

@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
 from project.decimals import (
-    STORED_STEP,
     Precision,
     PrecisionMode,
+    SignificantDigits,
     fixed,
     fixed_to,
     precision_of,
@@ -25,6 +25,8 @@ from project.decimals import (
 from strategies.engine.base import Action, Signal
 
 ZERO = Decimal(0)
+# How an amount the user asked for is named in a refusal: 0.00008367, not 28 digits.
+SHOWN = SignificantDigits(4)
 BUY = Action.BUY.value  # read once: an enum member's .value is a slow property
 
 
@@ -163,7 +165,7 @@ def minimums_refusal(
     wanted = amount if wanted is None else wanted
     if rules.min_amount is not None and amount < rules.min_amount:
         return Refusal(
-            f"order of {fixed(wanted.quantize(STORED_STEP))} {rules.base} is below the "
+            f"order of {fixed(SHOWN.truncate(wanted))} {rules.base} is below the "
             f"market's minimum amount {fixed(rules.min_amount)}"
         )
     if not amount > 0:

@@ -3,8 +3,15 @@
 from django.urls import path
 
 from strategies import views
+from strategies.backtesting import views as backtest_views
 
 app_name = "strategies"
 urlpatterns = [
     path("<int:pk>/", views.strategy_page, name="page"),
+    path("backtests/<int:pk>/", backtest_views.backtest_page, name="backtest-page"),
+    path(
+        "backtests/<int:pk>/to-strategy/",
+        backtest_views.backtest_to_strategy,
+        name="backtest-to-strategy",
+    ),
 ]

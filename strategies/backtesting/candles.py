@@ -34,8 +34,7 @@ class Candles:
 
     @functools.cached_property
     def open_s(self) -> np.ndarray:
-        seconds = [int((bar.open_time - EPOCH).total_seconds()) for bar in self.bars]
-        return np.asarray(seconds, dtype=np.int64)
+        return np.asarray([bar.open_time.timestamp() for bar in self.bars]).astype(np.int64)
 
     @functools.cached_property
     def close_s(self) -> np.ndarray:
@@ -45,6 +44,11 @@ class Candles:
     @functools.cached_property
     def closes(self) -> np.ndarray:
         return np.asarray([float(bar.close) for bar in self.bars], dtype=np.float64)
+
+    def warm(self) -> Candles:
+        """Compute the arrays now (once per load), so that every run on it finds them."""
+        self.close_s, self.closes  # noqa: B018 - cached on first read
+        return self
 
     def __len__(self) -> int:
         return len(self.bars)

@@ -53,7 +53,7 @@ class BacktestSpec:
     capital: Decimal = Decimal(10_000)
     fee_rate: Decimal = Decimal("0.001")
     max_position: Decimal | None = None
-    max_orders_per_day: int | None = 24
+    max_orders_per_day: int | None = None
     rules: MarketRules = DEFAULT_RULES
     fast: bool = True  # the built-in kinds' vectorised signals, where they have one
 
@@ -82,6 +82,12 @@ class BacktestResult:
     refusals: dict[str, int] = field(default_factory=dict)  # why signals placed no order
 
 
+def candles_required(spec: BacktestSpec) -> int:
+    """How many closed candles each tick of `spec` reads: what to load before its start."""
+    cls = get_strategy_class(spec.kind)
+    return strategy_candles_required(strategy_build(cls, cls.clean_parameters(spec.parameters)))
+
+
 def backtest_run(
     spec: BacktestSpec, candles: Candles, *, progress: Progress | None = None
 ) -> BacktestResult:
@@ -92,7 +98,7 @@ def backtest_run(
     instance = strategy_build(cls, cleaned)
     needed = strategy_candles_required(instance)
     ticks = tick_grid(spec.tick_trigger, start=spec.start, end=spec.end)
-    counts = closed_counts(candles.close_s, ticks)
+    counts = closed_counts(candles, ticks)
     usable, tradable = tradable_ticks(candles, ticks, counts, needed=needed)
     fast = signals.fast_signals(instance, candles, counts) if spec.fast else None
     replay = Replay(spec=spec, candles=candles, instance=instance, needed=needed)

@@ -69,7 +69,7 @@ def figures_of(
     return {
         "final_equity": round(final, 8),
         "total_return_pct": _pct(growth - 1),
-        "cagr_pct": _pct(growth ** (1 / years) - 1) if years > 0 and growth > 0 else None,
+        "cagr_pct": _cagr(growth, years),
         "max_drawdown_pct": _pct(_max_drawdown(curve.equity)),
         "sharpe": _ratio(daily, np.std(daily, ddof=1) if len(daily) > 1 else 0.0),
         "sortino": _ratio(
@@ -82,6 +82,17 @@ def figures_of(
         "trades": summary.closed,
         "orders": len(fills),
     }
+
+
+def _cagr(growth: float, years: float) -> float | None:
+    """The yearly growth rate compounding to `growth` in `years`, in percent; None when it is
+    undefined or beyond a float (a short period's gain raised to a large power)."""
+    if not (years > 0 and growth > 0):
+        return None
+    try:
+        return _pct(growth ** (1 / years) - 1)
+    except OverflowError:
+        return None
 
 
 def _daily_returns(curve: Curve, capital: float) -> np.ndarray:

@@ -6,6 +6,7 @@ import hashlib
 import inspect
 import json
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from strategies.engine import BaseStrategy
@@ -26,16 +27,15 @@ def trades_hash(fills: Iterable[Fill], *, code: str, parameters: Mapping[str, An
     the parameters: two runs with an equal hash traded identically with the same strategy."""
     digest = hashlib.sha256()
     digest.update(json.dumps({"code": code, "parameters": parameters}, sort_keys=True).encode())
-    for fill in fills:
-        line = (
-            f"{fill.time.isoformat()}|{fill.side}|{_plain(fill.amount)}|{_plain(fill.price)}|"
-            f"{_plain(fill.fee)}\n"
-        )
-        digest.update(line.encode())
+    lines = [
+        f"{fill.time.timestamp()!r}|{fill.side}|{_plain(fill.amount)}|{_plain(fill.price)}|"
+        f"{_plain(fill.fee)}\n"
+        for fill in fills
+    ]
+    digest.update("".join(lines).encode())
     return digest.hexdigest()
 
 
-def _plain(value: Any) -> str:
+def _plain(value: Decimal) -> str:
     """A decimal by its value, not its form: 1.50 and 1.5 hash alike (stored vs computed)."""
-    text = format(value.normalize(), "f") if hasattr(value, "normalize") else str(value)
-    return "0" if text in ("-0", "0") else text
+    return str(value.normalize()) if value else "0"

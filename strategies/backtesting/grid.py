@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from project.scheduling import IntervalTrigger, Trigger, ticks_between
+from strategies.backtesting.candles import Candles
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -27,11 +28,14 @@ def tick_grid(trigger: Trigger, *, start: datetime, end: datetime) -> np.ndarray
     )
 
 
-def closed_counts(close_s: np.ndarray, ticks: np.ndarray) -> np.ndarray:
-    """For each tick, how many of the candles (closing at `close_s`, ascending) a live run at
-    that tick reads as closed: those closed at or before the tick. Its window is the newest
+def closed_counts(candles: Candles, ticks: np.ndarray) -> np.ndarray:
+    """For each tick, how many of the candles a live run at that tick reads as closed: those
+    opening at or before `selectors.newest_closed_open(tick)` (the candle that closed at or
+    before the tick), the live run's one rule, here over arrays. Its window is the newest
     `candles_required()` of them."""
-    return np.searchsorted(close_s, ticks, side="right")
+    step = candles.duration_s
+    newest_open = ticks // step * step - step
+    return np.searchsorted(candles.open_s, newest_open, side="right")
 
 
 def _seconds(moment: datetime) -> int:

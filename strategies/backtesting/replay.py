@@ -76,25 +76,29 @@ class Replay:
         progress: Callable[[int, int], None] | None,
     ) -> None:
         """Every usable tick in order: its signal (fast or by `decide()`), then the order."""
-        if fast is None:
-            candidates = np.flatnonzero(usable)
-        else:
-            codes, fixed = fast
-            candidates = np.flatnonzero(usable & (codes != 0))
+        codes, fixed = fast if fast is not None else (np.zeros(len(ticks), dtype=np.int8), {})
+        picked = (
+            np.flatnonzero(usable & (codes != 0)) if fast is not None else np.flatnonzero(usable)
+        )
+        # Plain lists: indexing numpy arrays one item at a time costs more than the work.
+        rows = zip(
+            picked.tolist(),
+            counts[picked].tolist(),
+            codes[picked].tolist(),
+            tradable[picked].tolist(),
+            ticks[picked].tolist(),
+            strict=True,
+        )
         bars, needed, total = self.candles.bars, self.needed, len(ticks)
         step = max(1, total // 100)
         mark = step
-        for index in candidates.tolist():
+        for index, end, code, can_fill, tick in rows:
             if progress is not None and index >= mark:
                 progress(index, total)
                 mark = index + step
-            end = int(counts[index])
-            code = 0 if fast is None else int(codes[index])
-            signal = fixed.get(code) if fast is not None else None
-            if signal is None:
-                signal = strategy_decide(self.instance, bars[end - needed : end])
-            if signal.action is not Action.HOLD and tradable[index]:
-                self._order(index, int(ticks[index]), signal, bars[end - 1].close)
+            signal = fixed.get(code) or strategy_decide(self.instance, bars[end - needed : end])
+            if can_fill and signal.action is not Action.HOLD:
+                self._order(index, tick, signal, bars[end - 1].close)
         if progress is not None:
             progress(total, total)
 
