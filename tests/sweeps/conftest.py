@@ -8,7 +8,8 @@ import pytest
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _optuna_engine_closed() -> Iterator[None]:
+def _optuna_engine_closed(django_db_setup: None) -> Iterator[None]:
+    """Set up after the test database, so torn down (its connections closed) before it."""
     yield
     from strategies.sweeps.optimise import storage
 
