@@ -116,13 +116,14 @@ def make_meaningful(case: schemathesis.Case, seed: Seed) -> None:
 
 
 def make_a_period(body: dict[str, object]) -> None:
-    """`start` before `end`, an hour apart at least."""
+    """`start` before `end`, an hour to a year apart."""
     start, end = sorted([parse_datetime(body["start"]), parse_datetime(body["end"])])
     if end - start < timedelta(hours=1):
         if end.year > 1:
             start = end - timedelta(hours=1)
         else:
             end = start + timedelta(hours=1)
+    start = max(start, end - timedelta(days=365))
     body["start"], body["end"] = start.isoformat(), end.isoformat()
 
 
