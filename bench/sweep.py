@@ -17,7 +17,6 @@ import os
 import random
 import sys
 import time
-from dataclasses import astuple
 from datetime import timedelta
 from pathlib import Path
 
@@ -155,24 +154,19 @@ def timed_sweep(
 
 
 def samples_equal(sweep: object, count: int) -> int:
-    """How many of `count` sampled sets have the figures and trades_hash of a single backtest:
-    one candle load, with the most warmup any sample needs, prices as their shortest decimals
-    (equal values; with the column's twelve places the engine leaves its fast path for
-    decide() at every tick, about a minute a set here). Against raw candles and each set's own
-    warmup: tests/sweeps/test_sweep_workers.py."""
-    from strategies.backtesting.candles import candles_from_rows, candles_load
+    """How many of `count` sampled sets have the figures and trades_hash of a single backtest
+    (one candle load, with the most warmup any sample needs; a load with more warmup than a
+    set needs gives the same result: tests/sweeps/test_sweep_workers.py, which also loads
+    each set's own)."""
+    from strategies.backtesting.candles import candles_load
     from strategies.backtesting.engine import BacktestSpec, backtest_run
     from strategies.ordering import MarketRules
 
     rows = random.Random(3).sample(list(sweep.sets.all()), count)
     warmup = max(row.parameters["slow"] for row in rows) + 1
-    loaded = candles_load(
+    candles = candles_load(
         market_id=sweep.market_id, timeframe="1m", start=sweep.start, end=sweep.end, warmup=warmup
     )
-    rows_of_bars = [
-        (b[0], *(value.normalize() for value in b[1:])) for b in map(astuple, loaded.bars)
-    ]
-    candles = candles_from_rows("1m", rows_of_bars)
     equal = 0
     for row in rows:
         spec = BacktestSpec(

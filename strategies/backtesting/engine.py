@@ -27,10 +27,9 @@ from strategies.job import job_trigger
 from strategies.ordering import MarketRules
 from strategies.trades import Fill, Trade, round_trips
 
-# What every backtest's progress callback receives: (ticks done, ticks in all).
+# What a backtest's progress callback receives, about every 1% of its ticks: (ticks done, ticks
+# in all). It may raise to stop the backtest (a cancellation).
 Progress = Callable[[int, int], None]
-# Ticks between two progress calls (a cancelled backtest stops within this many).
-PROGRESS_EVERY = 20_000
 DEFAULT_RULES = MarketRules.from_ccxt(
     {"symbol": "BASE/QUOTE", "base": "BASE", "quote": "QUOTE"}, precision_mode=4
 )

@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from marketdata.models import PRICE, Timeframe
-from project.scheduling import Trigger, trigger_field_errors
+from project.scheduling import IntervalTrigger, Trigger, trigger_field_errors
 from project.validators import (
     amount_validators,
     interval_seconds_validators,
@@ -18,6 +18,9 @@ from project.validators import (
 )
 from strategies.engine import parameter_errors, strategy_choices
 from strategies.job import job_trigger
+
+# The most ticks one backtest replays: ten years of 1-minute ticks (its arrays stay in memory).
+MAX_TICKS = 5_256_000
 
 
 class Backtest(models.Model):
@@ -120,8 +123,18 @@ class Backtest(models.Model):
             errors["parameters"] = [f"{name}: {message}" for name, message in problems.items()]
         if self.start and self.end and self.end <= self.start:
             errors["end"] = ["must be after the start"]
+        elif self.start and self.end and not errors and self._ticks_at_most() > MAX_TICKS:
+            errors["end"] = [
+                f"the period has more than {MAX_TICKS:,} ticks of its trigger: shorten it"
+            ]
         if errors:
             raise ValidationError(errors)
+
+    def _ticks_at_most(self) -> float:
+        """How many ticks the period can hold: by the interval, or a crontab's once a minute."""
+        trigger = self.trigger
+        every = trigger.seconds if isinstance(trigger, IntervalTrigger) else 60
+        return (self.end - self.start).total_seconds() / every
 
     @property
     def trigger(self) -> Trigger:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from zoneinfo import available_timezones
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketdata.models import Market
 from project.api_fields import AmountField
 from strategies.backtesting.models import Backtest, BacktestFill, BacktestTrade
 from strategies.backtesting.services import FIELDS
+from strategies.engine import strategy_choices
+from strategies.engine.registry import parameters_as_answered
 from strategies.models import Strategy
 from strategies.serializers import ParametersField
 
@@ -34,6 +38,20 @@ RESULTS = (
 )
 
 
+# A fee rate as text, 0 to 0.1 (10%) with six places at most: the schema says what is accepted.
+FEE_RATE_PATTERN = r"^0(?:\.(?:0\d{0,5}|10{0,5}))?$"
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": FEE_RATE_PATTERN})
+class FeeRateField(serializers.DecimalField):
+    """The paper fee as a fraction of a fill's value, e.g. "0.001"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            max_digits=8, decimal_places=6, min_value=Decimal(0), max_value=Decimal("0.1"), **kwargs
+        )
+
+
 class BacktestSerializer(serializers.ModelSerializer):
     """A backtest: what it replays, and (read-only) its progress and results.
 
@@ -46,18 +64,31 @@ class BacktestSerializer(serializers.ModelSerializer):
         queryset=Strategy.objects.all(), required=False, allow_null=True
     )
     market = serializers.PrimaryKeyRelatedField(queryset=Market.objects.all(), required=False)
-    kind = serializers.CharField(required=False)
+    kind = serializers.ChoiceField(choices=[], required=False)
     parameters = ParametersField(required=False)
     crontab_timezone = serializers.ChoiceField(
         choices=sorted(available_timezones()), required=False
     )
     capital = AmountField(required=False)
+    fee_rate = FeeRateField(required=False)
     max_position = AmountField(required=False, allow_null=True)
 
     class Meta:
         model = Backtest
         fields = ["id", "owner", "strategy", *FIELDS, *RESULTS]
         read_only_fields = list(RESULTS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Read when used: kinds registered after this module loaded (plug-ins) are offered too.
+        self.fields["kind"].choices = strategy_choices()
+
+    def to_representation(self, instance: Backtest) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for name in ("parameters", "used_parameters"):
+            if isinstance(getattr(instance, name), dict):
+                data[name] = parameters_as_answered(instance.kind, getattr(instance, name))
+        return data
 
     def validate_strategy(self, strategy: Strategy | None) -> Strategy | None:
         user = self.context["request"].user

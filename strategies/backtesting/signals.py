@@ -47,7 +47,8 @@ def whole_closes(candles: Candles) -> np.ndarray | None:
     closes = [bar.close for bar in candles.bars]
     if not closes:
         return None
-    places = max(-min(close.as_tuple().exponent for close in closes), 0)
+    # By value, not by form: a stored 30000.120000000000 has two places, not twelve.
+    places = max(-min(close.normalize().as_tuple().exponent for close in closes), 0)
     scale = Decimal(10) ** places
     units = np.asarray([int(close * scale) for close in closes], dtype=np.int64)
     # Cumulative sums, and window sums times a window length (at most 10**6), stay in int64.

@@ -10,7 +10,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from strategies.backtesting.candles import Candles, candles_from_rows, candles_load
+from strategies.backtesting.candles import Candles, candles_load
 from strategies.backtesting.engine import BacktestResult, BacktestSpec, backtest_run
 from strategies.engine import get_strategy_class
 from strategies.engine.safety import strategy_build, strategy_candles_required
@@ -50,27 +50,8 @@ def window_candles(*, sweep: Sweep, start: datetime, end: datetime, warmup: int)
             end=end,
             warmup=warmup,
         )
-        _cache[key] = cached = (warmup, _normalised(loaded))
+        _cache[key] = cached = (warmup, loaded)
     return cached[1]
-
-
-def _normalised(candles: Candles) -> Candles:
-    """The same candles with prices as their shortest Decimal (30000.12, not the column's
-    30000.120000000000): equal values, so equal decisions, but the fast path's exact integer
-    sums (signals.whole_closes) refuse twelve places and would fall back to decide() at every
-    tick. To go when whole_closes counts the normalised places itself."""
-    rows = [
-        (
-            b.open_time,
-            b.open.normalize(),
-            b.high.normalize(),
-            b.low.normalize(),
-            b.close.normalize(),
-            b.volume.normalize(),
-        )
-        for b in candles.bars
-    ]
-    return candles_from_rows(candles.timeframe, rows)
 
 
 def set_backtest(

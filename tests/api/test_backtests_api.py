@@ -99,3 +99,15 @@ def test_another_users_backtest_and_strategy_are_not_yours(api, other_user, mark
     refused = api.post("/api/backtests/", {"strategy": their_strategy.pk, **PERIOD}, format="json")
     assert refused.status_code == 400
     assert "strategy" in refused.json()
+
+
+def test_a_period_of_more_ticks_than_a_backtest_replays_is_refused(api, market):
+    body = {"market": market.pk, "kind": "dca", "timeframe": "1m",
+            "start": "2000-01-01T00:00:00Z", "end": "2020-01-01T00:00:00Z"}  # fmt: skip
+
+    refused = api.post("/api/backtests/", body, format="json")
+    hourly = api.post("/api/backtests/", {**body, "timeframe": "1h"}, format="json")
+
+    assert refused.status_code == 400
+    assert "ticks" in refused.json()["end"][0]
+    assert hourly.status_code == 201  # 175,000 hourly ticks

@@ -95,6 +95,12 @@ def make_meaningful(case: schemathesis.Case, seed: Seed) -> None:
             body[field] = value
     if body.get("account") is not None:
         body["account"] = seed.account_id
+    if body.get("strategy") is not None:
+        body["strategy"] = seed.strategy_id
+    if "start" in body and "end" in body:  # a backtest's period: of the strategy, or from scratch
+        make_a_period(body)
+        if body.get("strategy") is None and not {"market", "kind"} <= body.keys():
+            body["strategy"] = seed.strategy_id
     if body.get("mode") == "live":
         body["account"] = seed.account_id
     elif "account" in body and body["account"] is None and "kind" in body:
@@ -117,6 +123,18 @@ def sweep_made_meaningful(body: dict[str, object]) -> None:
     body["space"] = {"fast": {"values": [2, 3]}, "slow": {"min": 10, "max": 12, "step": 1}}
     body["start"], body["end"] = "2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z"
     body["folds"] = 0
+
+
+def make_a_period(body: dict[str, object]) -> None:
+    """`start` before `end`, an hour to a year apart."""
+    start, end = sorted([parse_datetime(body["start"]), parse_datetime(body["end"])])
+    if end - start < timedelta(hours=1):
+        if end.year > 1:
+            start = end - timedelta(hours=1)
+        else:
+            end = start + timedelta(hours=1)
+    start = max(start, end - timedelta(days=365))
+    body["start"], body["end"] = start.isoformat(), end.isoformat()
 
 
 def parse_datetime(text: str) -> datetime:

@@ -3,6 +3,8 @@ warm-up and ties included, and a backtest on it trades exactly as one through `d
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,15 @@ def test_a_backtest_on_the_fast_path_trades_as_one_through_decide(year, kind, pa
     assert fast.fills == slow.fills
     assert fast.trades_hash == slow.trades_hash
     assert len(fast.fills) > 20
+
+
+def test_closes_stored_with_twelve_places_keep_the_fast_path() -> None:
+    stored = [close.quantize(Decimal("0.000000000001")) for close in walk_closes(1000)]
+    candles = candles_of(stored)
+
+    units = signals.whole_closes(candles)
+
+    # The walk moves in steps of 50 cents: 30001.500000000000 counts as one place, not twelve,
+    # so the whole numbers stay small and their sums exact.
+    assert units is not None
+    assert units.tolist() == [int(close * 10) for close in stored]
