@@ -6,12 +6,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from strategies.errors import StrategyError
 from strategies.sweeps import selectors, services
 from strategies.sweeps.models import Sweep, SweepPromotion, SweepSet
 
@@ -87,8 +87,8 @@ class SweepAdmin(admin.ModelAdmin):
         for sweep in queryset:
             try:
                 services.sweep_cancel(sweep=sweep)
-            except ValidationError as error:
-                messages.warning(request, f"{sweep}: {'; '.join(error.messages)}")
+            except StrategyError as error:
+                messages.warning(request, f"{sweep}: {error}")
 
     @admin.action(description="Resume every running sweep (re-send its missing work)")
     def resume(self, request: HttpRequest, queryset: QuerySet[Sweep]) -> None:

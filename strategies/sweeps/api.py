@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from project.api import OwnedViewSetMixin
+from strategies.api import Conflict
+from strategies.errors import StrategyError
+from strategies.serializers import ErrorSerializer
 from strategies.sweeps import planning, selectors, services
 from strategies.sweeps import serializers as s
 from strategies.sweeps.models import Sweep
+
+CONFLICT = OpenApiResponse(ErrorSerializer, description="Not possible in this state.")
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such set in this sweep.")
 
 
 class SweepViewSet(
@@ -35,11 +41,11 @@ class SweepViewSet(
             owner=self.request.user, data=serializer.validated_data
         )
 
-    @extend_schema(request=None, responses=s.SweepSerializer)
+    @extend_schema(request=None, responses={200: s.SweepSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         """Stop the sweep: each chunk stops before its next set; the results so far stay."""
-        sweep = services.sweep_cancel(sweep=self.get_object())
+        sweep = _call(services.sweep_cancel, sweep=self.get_object())
         return Response(self.get_serializer(sweep).data)
 
     @extend_schema(
@@ -61,7 +67,10 @@ class SweepViewSet(
         reports = selectors.sweep_folds_report(sweep=self.get_object())
         return Response(s.FoldSerializer(reports, many=True).data)
 
-    @extend_schema(request=s.PromoteSerializer, responses={201: s.PromotionSerializer})
+    @extend_schema(
+        request=s.PromoteSerializer,
+        responses={201: s.PromotionSerializer, 404: NOT_FOUND, 409: CONFLICT},
+    )
     @action(detail=True, methods=["post"])
     def promote(self, request: Request, pk: str | None = None) -> Response:
         """A stopped paper strategy with the set's parameters, recording the sweep and fold;
@@ -71,8 +80,9 @@ class SweepViewSet(
         body.is_valid(raise_exception=True)
         sweep_set = sweep.sets.filter(pk=body.validated_data["set"]).first()
         if sweep_set is None:
-            return Response({"set": ["not a set of this sweep"]}, status=400)
-        promotion = services.sweep_promote(
+            raise exceptions.NotFound("no such set in this sweep")
+        promotion = _call(
+            services.sweep_promote,
             sweep=sweep,
             sweep_set=sweep_set,
             owner=request.user,
@@ -80,3 +90,11 @@ class SweepViewSet(
             confirm_overfitted=body.validated_data["confirm_overfitted"],
         )
         return Response(s.PromotionSerializer(promotion).data, status=status.HTTP_201_CREATED)
+
+
+def _call(service: Any, **kwargs: Any) -> Any:
+    """A sweep service; a refusal in the sweep's or set's state is a 409."""
+    try:
+        return service(**kwargs)
+    except StrategyError as error:
+        raise Conflict(str(error)) from None

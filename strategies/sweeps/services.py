@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from strategies.engine import get_strategy_class
-from strategies.errors import UnknownStrategy
+from strategies.errors import StrategyError, UnknownStrategy
 from strategies.models import Strategy
 from strategies.services import strategy_create
 from strategies.sweeps import messages, planning
@@ -25,6 +25,10 @@ from strategies.sweeps.space import SpaceError, space_parse
 from strategies.sweeps.walkforward import MIN_FOLDS
 
 logger = logging.getLogger(__name__)
+
+
+class SweepConflict(StrategyError):
+    """Not possible in the sweep's or the set's state (the API's 409)."""
 
 
 def sweep_errors(sweep: Sweep) -> dict[str, list[str]]:
@@ -93,7 +97,7 @@ def sweep_cancel(*, sweep: Sweep) -> Sweep:
     )
     sweep.refresh_from_db()
     if not updated and sweep.status != Sweep.Status.CANCELLED:
-        raise ValidationError({"status": [f"the sweep is {sweep.status}, not running"]})
+        raise SweepConflict(f"the sweep is {sweep.status}, not running")
     return sweep
 
 
@@ -129,11 +133,11 @@ def sweep_promote(
     if sweep_set.sweep_id != sweep.pk:
         raise ValidationError({"set": ["not a set of this sweep"]})
     if sweep_set.done_at is None or sweep_set.error:
-        raise ValidationError({"set": ["only a backtested set can be promoted"]})
+        raise SweepConflict("only a backtested set can be promoted")
     overfitted, fold = set_overfitted(sweep=sweep, sweep_set=sweep_set)
     if overfitted and not confirm_overfitted:
-        raise ValidationError(
-            {"set": [f"fold {fold} flags this set as likely overfitted: confirm to promote it"]}
+        raise SweepConflict(
+            f"fold {fold} flags this set as likely overfitted: confirm to promote it"
         )
     if fold is None and sweep_set.window.startswith("is"):
         fold = int(sweep_set.window[2:])

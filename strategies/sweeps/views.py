@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from strategies.errors import StrategyError
 from strategies.sweeps import pictures, selectors, services
 from strategies.sweeps.models import Sweep
 
@@ -68,8 +69,8 @@ def sweep_promote_view(request: HttpRequest, pk: int) -> HttpResponse:
             name=request.POST.get("name", "").strip() or f"{sweep.name} #{sweep_set.pk}",
             confirm_overfitted=request.POST.get("confirm_overfitted") == "on",
         )
-    except ValidationError as error:
-        for text in error.messages:
+    except (ValidationError, StrategyError) as error:
+        for text in getattr(error, "messages", [str(error)]):
             messages.error(request, text)
         return redirect("sweeps:page", pk=sweep.pk)
     messages.success(request, f"Paper strategy {promotion.strategy.name!r} created (stopped).")
@@ -82,6 +83,6 @@ def sweep_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = get_object_or_404(Sweep, pk=pk)
     try:
         services.sweep_cancel(sweep=sweep)
-    except ValidationError as error:
-        messages.error(request, "; ".join(error.messages))
+    except StrategyError as error:
+        messages.error(request, str(error))
     return redirect("sweeps:page", pk=sweep.pk)

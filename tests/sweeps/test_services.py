@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from strategies.sweeps.models import Sweep, SweepPromotion, SweepSet
 from strategies.sweeps.running import chunk_run, set_record
-from strategies.sweeps.services import sweep_cancel, sweep_create, sweep_promote
+from strategies.sweeps.services import SweepConflict, sweep_cancel, sweep_create, sweep_promote
 from tests.factories import MarketFactory, UserFactory
 from tests.sweeps.helpers import candles_add, closes_path, sweep_data
 
@@ -106,7 +106,7 @@ def test_a_set_a_fold_flags_as_overfitted_is_promoted_only_when_confirmed() -> N
     )
     set_record(sweep=sweep, row=out, outcome={"total_return_pct": 0.1, "trades": 1})
 
-    with pytest.raises(ValidationError, match="fold 0 flags this set as likely overfitted"):
+    with pytest.raises(SweepConflict, match="fold 0 flags this set as likely overfitted"):
         sweep_promote(sweep=sweep, sweep_set=best, owner=sweep.owner, name="risky")
     promotion = sweep_promote(
         sweep=sweep, sweep_set=best, owner=sweep.owner, name="risky", confirm_overfitted=True
