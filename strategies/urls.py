@@ -7,4 +7,5 @@ from strategies import views
 app_name = "strategies"
 urlpatterns = [
     path("<int:pk>/", views.strategy_page, name="page"),
+    path("<int:pk>/run-now/", views.strategy_page_run_now, name="run-now"),
 ]

@@ -237,16 +237,22 @@ def test_a_year_of_minute_candles_answers_with_a_bounded_number_of_ohlc_preservi
     assert all(bar.low <= min(bar.open, bar.close) <= bar.high for bar in bars)
 
 
-def test_the_chart_of_a_strategy_marks_its_signals_and_fills(scripted: Strategy) -> None:
+def test_the_chart_marks_signals_on_their_tick_and_paper_fills_on_the_candle_of_their_price(
+    scripted: Strategy,
+) -> None:
     chart = strategy_chart(strategy=scripted)
 
     assert [bar["close"] for bar in chart["bars"]] == [100.0, 130.0, 120.0, 100.0, 140.0, 150.0]
     assert [signal["signal"] for signal in chart["signals"]] == ["buy", "buy", "sell", "sell"]
-    assert [fill["side"] for fill in chart["fills"]] == ["buy", "buy", "sell", "sell"]
-    assert chart["fills"][2] == {
-        "time": int((START + timedelta(hours=2)).timestamp()),
+    # A paper fill is priced at the close of the candle that closed at its tick: the hour
+    # before. The first fill's candle (before START) is not stored, so it is not drawn.
+    assert [fill["side"] for fill in chart["fills"]] == ["buy", "sell", "sell"]
+    tick = int((START + timedelta(hours=2)).timestamp())
+    assert chart["fills"][1] == {
+        "time": tick - 3600,
+        "filled_at": tick,
         "side": "sell",
         "amount": 1.5,
         "price": 120.0,
-        "bar_time": int((START + timedelta(hours=2)).timestamp()),
+        "bar_time": tick - 3600,
     }
