@@ -71,7 +71,7 @@ WSGI_APPLICATION = "project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -292,7 +292,15 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar): works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",  # served by project.redoc, without its one outside address
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": "system-ui, Helvetica, Arial, sans-serif",
+                "headings": {"fontFamily": "system-ui, Helvetica, Arial, sans-serif"},
+            }
+        }
+    },
     # Three models have a `status`: name each choice set (a generated client's type names).
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "marketdata.models.ExchangeAccount.Status",
