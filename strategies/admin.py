@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from marketdata.models import Market
 from project.display import decimal_column
 from project.scheduling import SchedulerError, get_scheduler
 from strategies.admin_display import (
@@ -23,6 +24,7 @@ from strategies.admin_display import (
     when,
 )
 from strategies.engine.registry import get_strategy_class, strategy_choices
+from strategies.market_fields import MarketLabelField
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.services import (
     EDITABLE_FIELDS,
@@ -79,6 +81,11 @@ class StrategyAdminForm(forms.ModelForm):
     the chosen kind's. Ticking `is_active` starts the strategy through the lifecycle service on
     save."""
 
+    market = MarketLabelField(
+        queryset=Market.objects.filter(active=True),
+        help_text="Type exchange:SYMBOL (e.g. demo:BTC/USD); active markets are suggested.",
+    )
+
     class Meta:
         model = Strategy
         fields = ("owner", *EDITABLE_FIELDS, "is_active")
@@ -132,7 +139,7 @@ class StrategyAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "mode", "kind")
     search_fields = ("name", "owner__username", "market__symbol")
     list_select_related = ("market__exchange",)
-    raw_id_fields = ("owner", "market", "account")
+    raw_id_fields = ("owner", "account")
     readonly_fields = (
         "page_link",
         "next_run",

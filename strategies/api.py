@@ -57,7 +57,7 @@ class StrategyViewSet(OwnedViewSetMixin, viewsets.ModelViewSet):
     strategy's job, `stop` removes it. Every change goes through the lifecycle services, so a
     strategy and its job never disagree, and a refused change saves nothing."""
 
-    queryset = Strategy.objects.select_related("owner", "market")
+    queryset = Strategy.objects.select_related("owner", "market__exchange")
     serializer_class = serializers.StrategySerializer
     write_error_statuses = (409, 503)  # see _call
 

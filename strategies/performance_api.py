@@ -114,7 +114,7 @@ class TradesSerializer(serializers.Serializer):
 class LastRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = StrategyRun
-        fields = ["id", "scheduled_tick", "status", "signal", "reason", "finished_at"]
+        fields = ["id", "scheduled_tick", "trigger", "status", "signal", "reason", "finished_at"]
         read_only_fields = fields
 
 
