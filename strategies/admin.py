@@ -132,6 +132,8 @@ class StrategyAdmin(admin.ModelAdmin):
         "market",
         "mode",
         "is_active",
+        "position",
+        "pnl",
         "next_run_at",
         "last_run_status",
         "page_link",
@@ -183,6 +185,14 @@ class StrategyAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[StrategyChangeList]:
         return StrategyChangeList
+
+    @admin.display(description="position")
+    def position(self, strategy: Strategy) -> str:
+        return getattr(strategy, "position_text", "-")
+
+    @admin.display(description="P&L")
+    def pnl(self, strategy: Strategy) -> str:
+        return getattr(strategy, "pnl_text", "-")
 
     @admin.display(description="last run")
     def last_run_status(self, strategy: Strategy) -> str:
