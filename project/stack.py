@@ -159,8 +159,11 @@ def embedded_servers() -> Iterator[None]:
             print("Embedded servers stopped.", flush=True)
 
 
-def manage(*args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], check=True, cwd=embedded.BASE_DIR)
+def manage(*args: str, verbose: bool = False) -> None:
+    """A set-up step; `verbose` lets it log the start-up lines every process would repeat."""
+    environ = {**os.environ, "AXES_VERBOSE": "1" if verbose else "0"}
+    command = [sys.executable, "manage.py", *args]
+    subprocess.run(command, check=True, cwd=embedded.BASE_DIR, env=environ)
 
 
 def run_until_signalled(command: list[str]) -> int:
@@ -240,9 +243,9 @@ def main(argv: list[str] | None = None) -> int:
             command[0] = sys.executable  # this virtualenv's, whatever PATH says
         os.execvp(command[0], command)  # noqa: S606 - replaces this process on purpose
     with embedded_servers():
-        for setup in SETUP_COMMANDS:
+        for index, setup in enumerate(SETUP_COMMANDS):
             try:
-                manage(*setup)
+                manage(*setup, verbose=index == 0)
             except subprocess.CalledProcessError:
                 print(f"Set-up step `manage.py {' '.join(setup)}` failed: see above.")
                 return 1

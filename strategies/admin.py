@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from marketdata.models import Market
-from project.display import decimal_column
+from project.display import WideChangeListMixin, decimal_column
 from project.scheduling import SchedulerError, get_scheduler
 from strategies.admin_display import (
     CappedCountPaginator,
@@ -294,7 +294,7 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(WideChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "client_order_id",
         "strategy",

@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from project import stack
+from project import embedded, stack
 from tests.processes import BASE_DIR
 
 # The stack launcher in a fresh interpreter with its two env files moved to a temporary folder.
@@ -119,3 +119,46 @@ def test_the_first_runs_admin_gets_the_kept_password_which_is_printed_with_the_u
     printed = capsys.readouterr().out
     assert "password 'kept-in-var-local-env'" in printed
     assert "LOCAL_ADMIN_PASSWORD in var/local.env" in printed
+
+
+def test_embedded_redis_is_out_of_the_terminals_process_group(tmp_path: Path) -> None:
+    """Ctrl-C signals the terminal's foreground process group: Redis, outside it, stays up
+    until the launcher has stopped Flower and the workers, then stops it."""
+    server = embedded.EmbeddedRedis(tmp_path / "redis", port=embedded.free_port())
+    server.start()
+    try:
+        pid = server._process.pid  # type: ignore[union-attr]
+
+        assert os.getsid(pid) == pid
+        assert os.getpgid(pid) != os.getpgid(os.getpid())
+    finally:
+        server.stop()
+
+
+LOG_ONCE = (
+    "import django, logging; django.setup(); "
+    "logging.getLogger('django.request').warning('Not Found: /nothing-here'); "
+    "logging.getLogger('apscheduler.scheduler').info('Scheduler started')"
+)
+
+
+@pytest.mark.parametrize(("backend", "apscheduler_lines"), [("celery", 0), ("apscheduler", 1)])
+def test_a_process_logs_a_request_warning_once_axes_not_at_all_and_apscheduler_only_in_use(
+    backend: str, apscheduler_lines: int
+) -> None:
+    environ = {k: v for k, v in os.environ.items() if k not in SET_BY_THE_TESTS}
+    environ.update(DEBUG="1", SCHEDULER_BACKEND=backend, DJANGO_SETTINGS_MODULE="project.settings")
+
+    result = subprocess.run(
+        [sys.executable, "-c", LOG_ONCE],
+        cwd=BASE_DIR,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Not Found: /nothing-here") == 1
+    assert result.stderr.count("Scheduler started") == apscheduler_lines
+    assert "AXES: BEGIN" not in result.stderr
