@@ -200,22 +200,25 @@ def print_urls() -> None:
     )
 
 
-def print_urls_when_up(timeout: float = 120.0) -> threading.Thread:
-    """Print the addresses once the web process answers, after the start-up lines."""
+def print_urls_when_up(timeout: float = 180.0, settle: float = 10.0) -> threading.Thread:
+    """Print the addresses once the site and Flower answer and the processes' start-up lines
+    (workers, beat, Flower's task list) are out: the last lines of the start, not lost in them."""
 
     def wait_then_print() -> None:
         deadline = time.monotonic() + timeout
-        address = ("127.0.0.1", int(os.environ["WEB_PORT"]))
-        while time.monotonic() < deadline:
+        ports = [int(os.environ["WEB_PORT"]), int(os.environ.get("FLOWER_PORT", "5555"))]
+        while ports and time.monotonic() < deadline:
             try:
-                socket.create_connection(address, timeout=1).close()
+                socket.create_connection(("127.0.0.1", ports[0]), timeout=1).close()
             except OSError:
                 time.sleep(0.5)
                 continue
-            time.sleep(3)  # the workers' and beat's own start-up lines come first
-            print_urls()
+            ports.pop(0)
+        if ports:
+            print(f"Nothing answered on port {ports[0]} within {timeout:.0f} s.", flush=True)
             return
-        print(f"The web process did not answer on port {address[1]} within {timeout:.0f} s.")
+        time.sleep(settle)
+        print_urls()
 
     thread = threading.Thread(target=wait_then_print, daemon=True)
     thread.start()
