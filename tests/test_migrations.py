@@ -52,7 +52,7 @@ def test_an_old_api_url_with_a_path_is_migrated_to_what_the_clients_expect() -> 
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
 
-    for index, (ccxt_id, _, api_url, api_urls) in enumerate(OLD_API_URLS):
+    for index, (_, _, api_url, api_urls) in enumerate(OLD_API_URLS):
         exchange = Exchange.objects.get(name=f"old-{index}")
         assert (exchange.api_url, exchange.api_urls) == (api_url, api_urls)
     # The simulator's value reaches the same URLs as before: every family at .../api.
