@@ -184,14 +184,8 @@ def _live_assets(strategy: Strategy) -> tuple[str, ...]:
 def performance_of(
     *, strategy: Strategy, inputs: Inputs, prices: Sequence[tuple[datetime, Decimal]] = ()
 ) -> Performance:
-    """Position, P&L and trade figures, the equity marked at `prices` (time, close) and fills.
-
-    Paper: the position is the PaperPosition; the starting capital is its quote balance before
-    the first fill. Live: the position and P&L come from the strategy's fills; the equity is the
-    account's, from its latest synced balances of the market's two assets (see `_live_start`),
-    and the starting capital is what the account held before the fills, at the last price.
-    Without a sync, live starts from zero capital.
-    """
+    """Position, P&L and trade figures, the equity marked at `prices` (time, close) and fills;
+    where paper and live strategies start from: `_start`."""
     start, synced_at = _start(strategy=strategy, inputs=inputs)
     ledger = fills_replay(fills=inputs.fills, start=start, prices=prices)
     price = inputs.last.value if inputs.last is not None else None
@@ -249,7 +243,9 @@ def _starting_capital(start: Start, price: Decimal | None) -> Decimal | None:
 
 
 def _start(*, strategy: Strategy, inputs: Inputs) -> tuple[Start, datetime | None]:
-    """Paper: today's quote balance with every fill's cash flow undone. Live: `_live_start`."""
+    """Paper: today's quote balance with every fill's cash flow undone. Live: `_live_start`
+    (the account's synced balances; the starting capital is what it held before the fills, at
+    the last price, so the position and P&L stay the strategy's own fills')."""
     if strategy.mode == Strategy.Mode.PAPER:
         quote = inputs.paper_quote
         if quote is None:
