@@ -268,3 +268,30 @@ def test_redoc_renders_with_no_request_leaving_the_machine(page: Page, live_serv
     assert [url for url in requests if not url.startswith(own)] == []
     assert base.startswith(("http://127.0.0.1:", "http://localhost:"))
     page.screenshot(path=str(ARTIFACTS / "redoc-offline.png"))  # the first screen: it is long
+
+
+def test_the_strategy_page_refreshes_itself_after_the_next_tick(
+    page: Page, live_server: object
+) -> None:
+    base = str(live_server.url)  # type: ignore[attr-defined]
+    market = MarketFactory(exchange__name="bitstamp-sim")
+    hourly_candles(market)
+    strategy = StrategyFactory(
+        market=market, timeframe="1h", interval_seconds=60, is_active=True, name="every minute"
+    )
+    logged_in(page, base)
+    page.goto(f"{base}/strategies/{strategy.pk}/")
+    page.wait_for_selector("#price-chart[data-drawn=true]")
+    page.evaluate("window.notReloaded = true")
+    assert "No trades yet" in page.locator("#trades").inner_text()
+    # What the worker would record at the tick: a run and its fill.
+    candle = Candle.objects.filter(market=market).order_by("-open_time").first()
+    assert candle is not None
+    fill_at_close(strategy, candle, "buy", "0.01")
+
+    page.wait_for_selector("#strategy-page[data-refreshed]", timeout=90_000)
+
+    assert page.evaluate("window.notReloaded") is True  # redrawn in place, zoom kept
+    assert "open" in page.locator("#trades tbody tr").first.inner_text()
+    assert "buy" in page.locator("#runs tbody tr").first.inner_text()
+    assert page.evaluate("window.strategyCharts.price.data.fills.length") == 1
