@@ -41,6 +41,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "title": "Strategies at a glance",
+        "is_nav_sidebar_enabled": False,  # the table and the chart get the whole width
         "rows": dashboard_rows(list(page.object_list)),
         "page": page,
         "shown": shown,

@@ -61,6 +61,7 @@ def strategy_page(request: HttpRequest, pk: int) -> HttpResponse:
         "page": page,
         "has_next": len(runs) > RUNS_PER_PAGE,
         "title": f"Strategy {strategy.name}",
+        "is_nav_sidebar_enabled": False,  # the table and the chart get the whole width
     }
     return render(request, "strategies/strategy_page.html", context)
 
