@@ -16,7 +16,7 @@ def test_no_model_change_lacks_a_migration() -> None:
 
 
 OLD_API_URLS = [
-    # (ccxt id, api_url saved before 0005, api_url after, api_urls after)
+    # (ccxt id, api_url saved before 0006, api_url after, api_urls after)
     ("bitstamp", "http://127.0.0.1:8765/api", "http://127.0.0.1:8765", {}),
     ("bitstamp", "http://127.0.0.1:8765/api/", "http://127.0.0.1:8765", {}),
     ("bitstamp", "http://127.0.0.1:8765", "http://127.0.0.1:8765", {}),  # no path: unchanged
@@ -42,7 +42,7 @@ def test_an_old_api_url_with_a_path_is_migrated_to_what_the_clients_expect() -> 
     from marketdata.exchanges.endpoints import rebased
     from marketdata.models import Exchange
 
-    before = [("marketdata", "0004_name_and_bound_validators")]
+    before = [("marketdata", "0005_market_precision_mode")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps.get_model("marketdata", "Exchange")

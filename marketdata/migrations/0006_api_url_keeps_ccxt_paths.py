@@ -24,6 +24,6 @@ def forward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("marketdata", "0004_name_and_bound_validators")]
+    dependencies = [("marketdata", "0005_market_precision_mode")]
 
     operations = [migrations.RunPython(forward, migrations.RunPython.noop)]
