@@ -167,3 +167,18 @@ def test_the_list_shows_position_and_pnl_in_as_many_queries_for_20_strategies_as
     assert len(listed) == 20
     assert {item["pnl"]["total"] for item in first + listed} == {"49.44"}
     assert all(item["last_run"] is not None for item in listed)
+
+
+def test_runs_carry_their_trigger_and_the_strategy_its_market_as_a_label(
+    scripted,  # noqa: F811
+) -> None:
+    api = APIClient()
+    api.force_authenticate(scripted.owner)
+
+    runs = api.get(f"/api/strategies/{scripted.pk}/runs/").json()["results"]
+    strategy = api.get(f"/api/strategies/{scripted.pk}/").json()
+
+    assert {run["trigger"] for run in runs} == {"schedule"}
+    assert strategy["last_run"]["trigger"] == "schedule"
+    assert strategy["market"] == scripted.market_id
+    assert strategy["market_label"] == f"{scripted.market.exchange.name}:{scripted.market.symbol}"
