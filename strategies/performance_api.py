@@ -70,6 +70,11 @@ class PnlSerializer(serializers.Serializer):
         "closed trades."
     )
     max_drawdown = PlainDecimalField(help_text="Largest fall from an equity peak, 0 to 1.")
+    profit_factor = RoundedDecimalField(
+        places=2,
+        source="summary.profit_factor",
+        help_text="Sum of closed trades' gains / sum of their losses; null: no losing trade.",
+    )
 
 
 class TradeSerializer(serializers.Serializer):

@@ -43,6 +43,7 @@ def test_the_strategy_resource_shows_the_hand_computed_position_and_pnl(
     assert data["pnl"]["unrealized"] == "19.87"
     assert data["pnl"]["total"] == "49.44"
     assert data["pnl"]["win_rate"] == "0.5"
+    assert data["pnl"]["profit_factor"] == "296.7"  # 29.67 / 0.10, as the trades endpoint
     assert data["pnl"]["max_drawdown"] == "0.006"
     assert data["last_run"]["signal"] == "sell"
 
