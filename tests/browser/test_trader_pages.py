@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from marketdata.models import Candle
+from marketdata.models import Candle, Ticker
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.services import strategy_start
 from tests.browser.conftest import ARTIFACTS, shot
@@ -205,6 +206,10 @@ def test_run_now_from_the_strategy_page_runs_it_on_a_worker(
     base = str(live_server.url)  # type: ignore[attr-defined]
     market = MarketFactory(exchange__name="bitstamp-sim")
     hourly_candles(market)
+    # A ticker of now: the run's price is fresh even when the hour turns after the candles.
+    last = Candle.objects.filter(market=market).order_by("-open_time").first()
+    assert last is not None
+    Ticker.objects.create(market=market, time=timezone.now(), last=last.close)
     strategy = strategy_start(
         strategy=StrategyFactory(market=market, timeframe="1h", kind="dca", is_active=False)
     )
@@ -268,6 +273,7 @@ def test_redoc_renders_with_no_request_leaving_the_machine(page: Page, live_serv
     assert [url for url in requests if not url.startswith(own)] == []
     assert base.startswith(("http://127.0.0.1:", "http://localhost:"))
     page.screenshot(path=str(ARTIFACTS / "redoc-offline.png"))  # the first screen: it is long
+    page.goto("about:blank")  # the fixture's full-page shot of ReDoc's long page times out
 
 
 def test_the_strategy_page_refreshes_itself_after_the_next_tick(
