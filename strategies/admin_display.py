@@ -20,7 +20,7 @@ from django.utils.safestring import SafeString
 from project.display import plain
 from strategies.engine import get_strategy_class, strategy_choices
 from strategies.models import Order, Strategy, StrategyRun
-from strategies.page_figures import base, money
+from strategies.page_figures import base, money, places_of
 from strategies.performance import strategies_performance
 from strategies.serializers import StrategyKindSerializer
 from strategies.status import strategies_last_runs
@@ -56,8 +56,9 @@ class StrategyChangeList(ChangeList):
         for strategy in self.result_list:
             run = last.get(strategy.pk)
             strategy.last_run_status = run.get_status_display() if run else "-"
-            strategy.position_text = base(figures[strategy.pk].base_amount)
-            strategy.pnl_text = money(figures[strategy.pk].total_pnl)
+            shown = places_of(strategy.market)
+            strategy.position_text = base(figures[strategy.pk].base_amount, shown.base)
+            strategy.pnl_text = money(figures[strategy.pk].total_pnl, shown.money)
 
 
 def recent_runs(strategy: Strategy) -> SafeString:

@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from strategies.models import Strategy, StrategyRun
-from strategies.page_figures import base, money
+from strategies.page_figures import base, money, places_of
 from strategies.performance import strategies_performance
 from strategies.status import Health, strategies_last_runs, strategy_health
 
@@ -61,13 +61,13 @@ def dashboard_rows(strategies: list[Strategy]) -> list[dict[str, Any]]:
     rows = []
     for strategy in strategies:
         run = last_runs.get(strategy.pk)
-        performance = figures[strategy.pk]
+        performance, shown = figures[strategy.pk], places_of(strategy.market)
         rows.append(
             {
                 "strategy": strategy,
                 "health": strategy_health(strategy=strategy, last_run=run, now=now, grace=grace),
-                "position": base(performance.base_amount),
-                "pnl": money(performance.total_pnl),
+                "position": base(performance.base_amount, shown.base),
+                "pnl": money(performance.total_pnl, shown.money),
                 "pnl_class": _sign(performance.total_pnl),
                 "last_run": run,
                 "lateness": None if run is None else (run.started_at - run.scheduled_tick),

@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from marketdata.models import Market
+from project.decimals import Step, precision_of
 from project.display import plain
 from strategies.performance import Performance
 from strategies.trades import Trade
 
-BASE_STEP = Decimal("0.00000001")
+MONEY_PLACES, BASE_PLACES, MOST_PLACES = 2, 8, 8
+
+
+@dataclass(frozen=True)
+class Places:
+    """How many places a market's quote amounts and prices, and its base amounts, are shown with."""
+
+    money: int = MONEY_PLACES
+    base: int = BASE_PLACES
+
+
+def places_of(market: Market) -> Places:
+    """Quote amounts and prices to the market's price tick (at least the cent, at most 8
+    places: 2 for BTC/USD, 6 for ETH/BTC), base amounts to its amount step (8 if unstated)."""
+    stated = market.precision or {}
+
+    def places(name: str, default: int, least: int) -> int:
+        if stated.get(name) is None:
+            return default
+        precision = precision_of(stated[name], market.precision_mode)
+        return (
+            min(max(precision.places, least), MOST_PLACES)
+            if isinstance(precision, Step)
+            else default
+        )
+
+    return Places(
+        money=places("price", MONEY_PLACES, MONEY_PLACES), base=places("amount", BASE_PLACES, 0)
+    )
+
 
 WIN_RATE_DEFINITION = (
     "Closed trades with a profit after fees, out of all closed trades. Each sell closes the "
@@ -20,14 +52,14 @@ WIN_RATE_DEFINITION = (
 PROFIT_PCT_DEFINITION = "Profit after all fees / (amount x entry price + entry fees)."
 
 
-def money(value: Decimal | None) -> str:
-    """Quote amounts to the cent."""
-    return "-" if value is None else f"{value:,.2f}"
+def money(value: Decimal | None, places: int = MONEY_PLACES) -> str:
+    """Quote amounts and prices with `places` places (the market's, `places_of`)."""
+    return "-" if value is None else f"{value:,.{places}f}"
 
 
-def base(value: Decimal | None) -> str:
-    """Base amounts to 8 places, trailing zeros dropped."""
-    return "-" if value is None else plain(value.quantize(BASE_STEP)) or "0"
+def base(value: Decimal | None, places: int = BASE_PLACES) -> str:
+    """Base amounts to `places` places, trailing zeros dropped."""
+    return "-" if value is None else plain(value.quantize(Decimal(1).scaleb(-places))) or "0"
 
 
 def percent(value: Decimal | None, places: int = 2) -> str:
@@ -49,20 +81,24 @@ def duration(value: timedelta | None) -> str:
     return f"{minutes} min {seconds:02d} s"
 
 
-def figures(performance: Performance) -> list[tuple[str, str, str]]:
+def figures(performance: Performance, shown: Places = Places()) -> list[tuple[str, str, str]]:
     """The cards as (label, text, definition)."""
     summary = performance.summary
+
+    def cash(value: Decimal | None) -> str:
+        return money(value, shown.money)
+
     return [
-        ("Position", base(performance.base_amount), "Base held."),
-        ("Average entry", money(performance.average_entry_price), "Of the open trade's lots."),
-        ("Quote balance", money(performance.quote_balance), ""),
-        ("Last price", money(performance.last_price), "The chart's Last line."),
-        ("Starting capital", money(performance.starting_capital), ""),
-        ("Equity", money(performance.equity), "The equity chart's last point."),
-        ("P&L", money(performance.total_pnl), "Equity less starting capital."),
-        ("Realized", money(performance.realized_pnl), "Closed trades' profit after fees."),
-        ("Unrealized", money(performance.unrealized_pnl), "The open trade at the last price."),
-        ("Fees", money(performance.fees_paid), ""),
+        ("Position", base(performance.base_amount, shown.base), "Base held."),
+        ("Average entry", cash(performance.average_entry_price), "Of the open trade's lots."),
+        ("Quote balance", cash(performance.quote_balance), ""),
+        ("Last price", cash(performance.last_price), "The chart's Last line."),
+        ("Starting capital", cash(performance.starting_capital), ""),
+        ("Equity", cash(performance.equity), "The equity chart's last point."),
+        ("P&L", cash(performance.total_pnl), "Equity less starting capital."),
+        ("Realized", cash(performance.realized_pnl), "Closed trades' profit after fees."),
+        ("Unrealized", cash(performance.unrealized_pnl), "The open trade at the last price."),
+        ("Fees", cash(performance.fees_paid), ""),
         ("Closed trades", str(summary.closed), "Sells, each closing the oldest lots (FIFO)."),
         ("Win rate", percent(summary.win_rate, 1), WIN_RATE_DEFINITION),
         ("Profit factor", _factor(summary.profit_factor), "Sum of gains / sum of losses."),
@@ -74,24 +110,26 @@ def _factor(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def trade_rows(trades: list[Trade], *, limit: int) -> list[dict[str, Any]]:
+def trade_rows(
+    trades: list[Trade], *, limit: int, shown: Places = Places()
+) -> list[dict[str, Any]]:
     """The open trade first, then the newest `limit` closed trades."""
     held = [trade for trade in trades[-1:] if trade.is_open]
     closed = trades[: len(trades) - len(held)]
-    return [_row(trade) for trade in held + list(reversed(closed[-limit:]))]
+    return [_row(trade, shown) for trade in held + list(reversed(closed[-limit:]))]
 
 
-def _row(trade: Trade) -> dict[str, Any]:
+def _row(trade: Trade, shown: Places) -> dict[str, Any]:
     return {
         "is_open": trade.is_open,
         "entry_time": trade.entry_time,
         "exit_time": trade.exit_time,
-        "amount": base(trade.amount),
-        "entry_price": money(trade.entry_price),
-        "exit_price": money(trade.exit_price),
-        "profit": money(trade.profit),
+        "amount": base(trade.amount, shown.base),
+        "entry_price": money(trade.entry_price, shown.money),
+        "exit_price": money(trade.exit_price, shown.money),
+        "profit": money(trade.profit, shown.money),
         "profit_pct": percent(trade.profit_pct),
         "won": trade.profit is not None and trade.profit > 0,
         "duration": duration(trade.duration),
-        "fees": money(trade.fees),
+        "fees": money(trade.fees, shown.money),
     }

@@ -20,6 +20,7 @@ from strategies.page_figures import (
     PROFIT_PCT_DEFINITION,
     WIN_RATE_DEFINITION,
     figures,
+    places_of,
     trade_rows,
 )
 from strategies.performance import strategy_performance
@@ -41,6 +42,7 @@ def strategy_page(request: HttpRequest, pk: int) -> HttpResponse:
         for bar in chart["bars"]
     ]
     performance = strategy_performance(strategy=strategy, prices=prices)
+    shown = places_of(strategy.market)
     chart["equity"] = _equity_json(performance.equity_curve)
     chart["last_price"] = _float(performance.last_price)
     next_run_at = strategy_next_run_at(strategy=strategy)
@@ -51,8 +53,8 @@ def strategy_page(request: HttpRequest, pk: int) -> HttpResponse:
         **admin.site.each_context(request),
         "strategy": strategy,
         "performance": performance,
-        "figures": figures(performance),
-        "trades": trade_rows(performance.trade_list, limit=TRADES_SHOWN),
+        "figures": figures(performance, shown),
+        "trades": trade_rows(performance.trade_list, limit=TRADES_SHOWN, shown=shown),
         "win_rate_definition": WIN_RATE_DEFINITION,
         "profit_pct_definition": PROFIT_PCT_DEFINITION,
         "next_run_at": next_run_at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,7 +12,9 @@ from django.test import Client
 from django.utils import timezone
 
 from strategies.models import Strategy, StrategyRun
-from tests.factories import StrategyFactory, UserFactory
+from strategies.page_figures import Places, places_of
+from tests.factories import MarketFactory, StrategyFactory, UserFactory
+from tests.strategies.conftest import add_candles
 from tests.strategies.test_performance import (
     START,
     live_scripted,
@@ -169,3 +172,35 @@ def test_run_now_of_a_stopped_strategy_says_why_not(staff: Client) -> None:
 
     assert "Not run: strategy" in response.content.decode()
     assert "start it first" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("precision", "mode", "shown"),
+    [
+        ({"price": "0.01", "amount": "0.00000001"}, 4, Places(money=2, base=8)),  # BTC/USD, ticks
+        ({"price": "0.000001", "amount": "0.0001"}, 4, Places(money=6, base=4)),  # ETH/BTC
+        ({"price": 1, "amount": 8}, 2, Places(money=2, base=8)),  # Kraken: decimal places
+        ({"price": 5, "amount": 5}, 3, Places()),  # significant digits: the defaults
+        ({}, 4, Places()),
+    ],
+)
+def test_prices_and_amounts_are_shown_with_their_markets_places(
+    precision: dict, mode: int, shown: Places
+) -> None:
+    market = MarketFactory.build(precision=precision, precision_mode=mode)
+
+    assert places_of(market) == shown
+
+
+def test_a_btc_quoted_strategy_shows_its_money_to_the_markets_tick(staff: Client) -> None:
+    market = MarketFactory(
+        base="ETH", quote="BTC", precision={"price": "0.000001", "amount": "0.0001"}
+    )
+    strategy = StrategyFactory(market=market, timeframe="1h")
+    add_candles(market, [Decimal("0.052345")], ended_at=START + timedelta(hours=1))
+
+    response = staff.get(page_of(strategy), secure=True)
+
+    cards = {label: text for label, text, _ in response.context["figures"]}
+    assert cards["Last price"] == "0.052345"
+    assert cards["Starting capital"] == "10,000.000000"
