@@ -246,6 +246,14 @@ def test_the_orders_and_periodic_task_lists_fit_1366_pixels(
     from tasks.jobs import system_jobs_install
 
     system_jobs_install()
+    # An order as wide as they come: the engine's client order id, 12 stored places each.
+    strategy, candles = traded
+    wide = fill_at_close(strategy, candles[-5], "buy", "0.001645576681")
+    Order.objects.filter(pk=wide.pk).update(
+        client_order_id=f"tw-{strategy.pk}-1796668440000000",
+        average_price=Decimal("60768.971234567891"),
+        fee=Decimal("0.099999999981"),
+    )
     page.set_viewport_size(WIDE)
     logged_in(page, base)
 
