@@ -18,8 +18,8 @@ from project.decimals import (
     Precision,
     PrecisionMode,
     SignificantDigits,
-    fixed,
     fixed_to,
+    fixed_trimmed,
     precision_of,
 )
 from strategies.engine.base import Action, Signal
@@ -165,8 +165,8 @@ def minimums_refusal(
     wanted = amount if wanted is None else wanted
     if rules.min_amount is not None and amount < rules.min_amount:
         return Refusal(
-            f"order of {fixed(SHOWN.truncate(wanted))} {rules.base} is below the "
-            f"market's minimum amount {fixed(rules.min_amount)}"
+            f"order of {fixed_trimmed(SHOWN.truncate(wanted))} {rules.base} is below the "
+            f"market's minimum amount {fixed_trimmed(rules.min_amount)}"
         )
     if not amount > 0:
         step = rules.amount
@@ -174,9 +174,9 @@ def minimums_refusal(
     cost = amount * price
     if rules.min_cost is not None and cost < rules.min_cost:
         return Refusal(
-            f"order of {fixed(amount)} {rules.base} at {fixed(price)} costs "
+            f"order of {fixed_trimmed(amount)} {rules.base} at {fixed_trimmed(price)} costs "
             f"{fixed_to(cost, rules.quote_precision)} {rules.quote}, below the market's "
-            f"minimum cost {fixed(rules.min_cost)} {rules.quote}"
+            f"minimum cost {fixed_trimmed(rules.min_cost)} {rules.quote}"
         )
     return None
 
@@ -200,11 +200,12 @@ def guardrail_refusal(
     if side == BUY:
         if max_position is not None and (held or ZERO) + amount > max_position:
             return Refusal(
-                f"max position {fixed(max_position)} would be exceeded: "
-                f"holding {fixed(held or ZERO)}, buying {fixed(amount)}"
+                f"max position {fixed_trimmed(max_position)} would be exceeded: "
+                f"holding {fixed_trimmed(held or ZERO)}, buying {fixed_trimmed(amount)}"
             )
     elif held is None or amount > held:
-        return Refusal(f"cannot sell {fixed(amount)}: the position is {fixed(held or ZERO)}")
+        held_text = fixed_trimmed(held or ZERO)
+        return Refusal(f"cannot sell {fixed_trimmed(amount)}: the position is {held_text}")
     return None
 
 
@@ -252,10 +253,21 @@ def paper_fill(
         return PaperFill(value, fee, after)
     if terms.amount > book.base:
         return Refusal(
-            f"cannot sell {fixed(terms.amount)} {rules.base}: the paper position is "
-            f"{fixed(book.base)} {rules.base}"
+            f"cannot sell {fixed_trimmed(terms.amount)} {rules.base}: the paper position is "
+            f"{fixed_trimmed(book.base)} {rules.base}"
         )
     held = book.base - terms.amount
     entry = book.average_entry if held else None
     after = PaperBook(held, rules.to_quote(book.quote + value - fee), entry, book.fees_paid + fee)
     return PaperFill(value, fee, after)
+
+
+def shown(rules: MarketRules, value: Decimal | None, what: str) -> str | None:
+    """A number of this market as people read it (admin, API, pages): an `amount` at the
+    amount precision, a `price` at the price tick, `money` in the quote currency's places
+    (0.10 USD, never 0.099999999981): no more places than the market or currency has."""
+    if value is None:
+        return None
+    if what == "amount":
+        return fixed_trimmed(rules.amount.round(value))
+    return fixed_to(value, rules.price if what == "price" else rules.quote_precision)

@@ -9,23 +9,18 @@ from decimal import Decimal
 import pytest
 
 from marketdata.models import Market
-from project.decimals import PrecisionMode
 from strategies.execution import strategy_execute
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
-from tests.factories import MarketFactory, StrategyFactory
+from tests.factories import StrategyFactory
 from tests.strategies.conftest import add_candles, tick
+from tests.strategies.markets import btc_usd_market
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def btc_usd() -> Market:
-    """A BTC/USD as a tick-size exchange states it through ccxt: 0.0001 BTC, cents, $10 min."""
-    return MarketFactory(
-        precision={"amount": 0.0001, "price": 0.01},
-        limits={"amount": {"min": 0.0001}, "cost": {"min": 10}},
-        precision_mode=PrecisionMode.TICK_SIZE,
-    )
+    return btc_usd_market()
 
 
 def dca(market: Market, quote_amount: str) -> Strategy:
