@@ -140,7 +140,7 @@ def order_terms(
     price precision.
     """
     side = signal.action  # a StrEnum: the text "buy" or "sell" itself
-    price = rules.price_to_precision(price)
+    price = rules.price.round(price)  # price_to_precision
     if signal.amount is not None:
         wanted = signal.amount
     elif signal.quote_amount is not None:
@@ -149,7 +149,7 @@ def order_terms(
         wanted = held
     else:
         return Refusal("nothing to sell: the position is empty")
-    amount = rules.amount_to_precision(wanted)
+    amount = rules.amount.truncate(wanted)  # amount_to_precision
     refusal = minimums_refusal(rules, amount=amount, price=price, wanted=wanted)
     return refusal or OrderTerms(side, amount, price)
 
@@ -235,8 +235,9 @@ def paper_fill(
     quote precision; a buy pays value + fee, a sell receives value - fee. The average entry is
     the volume-weighted buy price at the price precision, cleared when the position closes.
     """
-    value = rules.to_quote(terms.amount * terms.price)
-    fee = rules.to_quote(value * fee_rate)
+    money = rules.quote_precision.round  # rules.to_quote, looked up once: this is per candle
+    value = money(terms.amount * terms.price)
+    fee = money(value * fee_rate)
     if terms.side == BUY:
         cost = value + fee
         if cost > book.quote:
@@ -246,10 +247,10 @@ def paper_fill(
                 f"{rules.quote} available"
             )
         held = book.base + terms.amount
-        entry = rules.price_to_precision(
+        entry = rules.price.round(
             (book.base * (book.average_entry or ZERO) + terms.amount * terms.price) / held
         )
-        after = PaperBook(held, rules.to_quote(book.quote - cost), entry, book.fees_paid + fee)
+        after = PaperBook(held, money(book.quote - cost), entry, book.fees_paid + fee)
         return PaperFill(value, fee, after)
     if terms.amount > book.base:
         return Refusal(
@@ -258,7 +259,7 @@ def paper_fill(
         )
     held = book.base - terms.amount
     entry = book.average_entry if held else None
-    after = PaperBook(held, rules.to_quote(book.quote + value - fee), entry, book.fees_paid + fee)
+    after = PaperBook(held, money(book.quote + value - fee), entry, book.fees_paid + fee)
     return PaperFill(value, fee, after)
 
 
