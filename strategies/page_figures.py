@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from marketdata.models import Market
-from project.decimals import Step, precision_of
+from project.decimals import Step
 from project.display import plain
+from strategies.ordering import MarketRules
 from strategies.performance import Performance
 from strategies.trades import Trade
 
-MONEY_PLACES, BASE_PLACES, MOST_PLACES = 2, 8, 8
+MONEY_PLACES, BASE_PLACES, MOST_PLACES = 2, 8, 12
 
 
 @dataclass(frozen=True)
@@ -25,22 +26,20 @@ class Places:
 
 
 def places_of(market: Market) -> Places:
-    """Quote amounts and prices to the market's price tick (at least the cent, at most 8
-    places: 2 for BTC/USD, 6 for ETH/BTC), base amounts to its amount step (8 if unstated)."""
-    stated = market.precision or {}
+    """The places of the market's own rules (`strategies.ordering.MarketRules`: money in the
+    quote's precision, base at the amount step), as the API and admin show them; a market that
+    states no precision (or counts significant digits) keeps the cent and 8 places."""
+    stated = {name for name, value in (market.precision or {}).items() if value is not None}
+    rules = MarketRules.from_market(market)
 
-    def places(name: str, default: int, least: int) -> int:
-        if stated.get(name) is None:
+    def places(precision: Any, named: set[str], default: int) -> int:
+        if not stated & named or not isinstance(precision, Step):
             return default
-        precision = precision_of(stated[name], market.precision_mode)
-        return (
-            min(max(precision.places, least), MOST_PLACES)
-            if isinstance(precision, Step)
-            else default
-        )
+        return min(precision.places, MOST_PLACES)
 
     return Places(
-        money=places("price", MONEY_PLACES, MONEY_PLACES), base=places("amount", BASE_PLACES, 0)
+        money=places(rules.quote_precision, {"quote", "cost", "price"}, MONEY_PLACES),
+        base=places(rules.amount, {"amount"}, BASE_PLACES),
     )
 
 

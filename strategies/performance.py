@@ -16,12 +16,13 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from project.decimals import STORED_STEP
 from strategies import selectors
 from strategies.models import Order, PaperPosition, Strategy
 from strategies.trades import Fill, Trade, TradeSummary, round_trips, trades_summary
 
 ZERO = Decimal(0)
-STEP = Decimal("0.000000000001")  # the twelve decimal places the models store
+STEP = STORED_STEP  # the places the models store
 RATE = Decimal("0.0001")
 
 

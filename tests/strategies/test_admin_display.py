@@ -19,6 +19,7 @@ from strategies.admin_display import CappedCountPaginator
 from strategies.models import Order, PaperPosition, StrategyRun
 from tests.factories import StrategyFactory
 from tests.strategies.conftest import add_candles
+from tests.strategies.markets import btc_usd_market, order_with_twelve_places
 from tests.strategies.test_performance import START, script_fills
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +182,18 @@ def test_the_strategy_list_shows_each_strategys_position_and_pnl(boss: Client) -
     html = boss.get(f"{ADMIN}strategy/", secure=True).content.decode()
 
     assert re.search(r'<td class="field-position">1</td>\s*<td class="field-pnl">49.44</td>', html)
+
+
+def test_the_admin_lists_money_in_its_currencys_places(boss: Client) -> None:
+    strategy = StrategyFactory(market=btc_usd_market(), kind="dca")
+    order_with_twelve_places(strategy)
+    PaperPosition.objects.create(strategy=strategy, quote_balance=Decimal("9499.500000065047"))
+
+    orders = boss.get("/admin/strategies/order/", secure=True).content.decode()
+    positions = boss.get("/admin/strategies/paperposition/", secure=True).content.decode()
+
+    assert ">0.10<" in orders
+    assert "0.099999999981" not in orders
+    assert ">59755.40<" in orders
+    assert ">9499.50<" in positions
+    assert "9499.500000065047" not in positions

@@ -179,7 +179,7 @@ def test_run_now_of_a_stopped_strategy_says_why_not(staff: Client) -> None:
     [
         ({"price": "0.01", "amount": "0.00000001"}, 4, Places(money=2, base=8)),  # BTC/USD, ticks
         ({"price": "0.000001", "amount": "0.0001"}, 4, Places(money=6, base=4)),  # ETH/BTC
-        ({"price": 1, "amount": 8}, 2, Places(money=2, base=8)),  # Kraken: decimal places
+        ({"price": 1, "amount": 8}, 2, Places(money=1, base=8)),  # Kraken: decimal places
         ({"price": 5, "amount": 5}, 3, Places()),  # significant digits: the defaults
         ({}, 4, Places()),
     ],
