@@ -1,10 +1,11 @@
 """The /api/ routes: one router for every app's viewsets, plus the schema and its docs."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from marketdata import api as marketdata_api
+from project.redoc import OfflineRedocView, redoc_bundle
 from strategies import api as strategies_api
 from strategies.backtesting import api as backtests_api
 from strategies.sweeps import api as sweeps_api
@@ -25,6 +26,7 @@ router.register("sweeps", sweeps_api.SweepViewSet, basename="sweep")
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("redoc/", OfflineRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("redoc/redoc.standalone.js", redoc_bundle, name="api-redoc-bundle"),
     path("", include(router.urls)),
 ]

@@ -1,20 +1,20 @@
-"""How numbers read on pages: decimals without the padding zeros of their 12 stored places."""
+"""How numbers read on admin pages: decimals without the padding zeros of their stored places."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django.contrib import admin
 from django.db.models import Model
 
+from project.decimals import fixed_trimmed
+
 
 def plain(value: Decimal | None) -> str | None:
-    """A decimal as fixed-point text without trailing zeros: 57527.66, 0.00000001, 100."""
-    if value is None:
-        return None
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    """A decimal as fixed-point text without trailing zeros (57527.66, 0.00000001, 100)."""
+    return None if value is None else fixed_trimmed(value)
 
 
 def decimal_column(name: str, description: str | None = None) -> Callable[[Model], str]:
@@ -26,3 +26,12 @@ def decimal_column(name: str, description: str | None = None) -> Callable[[Model
 
     column.__name__ = f"{name}_plain"
     return column
+
+
+class WideChangeListMixin:
+    """A list with many columns gets the whole width: no navigation sidebar on its changelist
+    (the breadcrumbs lead back), so every column fits a 1366 px screen."""
+
+    def changelist_view(self, request: Any, extra_context: dict[str, Any] | None = None) -> Any:
+        context = {"is_nav_sidebar_enabled": False, **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)  # type: ignore[misc]

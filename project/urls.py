@@ -1,14 +1,16 @@
-"""URL routes: admin, health, the REST API with its schema and session login, the strategy
-pages, metrics."""
+"""URL routes: the dashboard at `/`, admin, health, the REST API with its schema and session
+login, the strategy pages, metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 from project import health
+from strategies.dashboard import dashboard
 from tasks import metrics
 from tasks.views import HealthDetailView
 
 urlpatterns = [
+    path("", dashboard, name="dashboard"),
     path("admin/", admin.site.urls),
     path("health/", health.health_view, name="health"),
     path("health/detail/", HealthDetailView.as_view(), name="health-detail"),

@@ -12,18 +12,21 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from project.display import decimal_column
+from marketdata.models import Market
+from project.display import WideChangeListMixin
 from project.scheduling import SchedulerError, get_scheduler
 from strategies.admin_display import (
     CappedCountPaginator,
     ParametersWidget,
     StrategyChangeList,
+    market_column,
     recent_orders,
     recent_runs,
     when,
 )
 from strategies.backtesting.admin import backtest_strategies
 from strategies.engine.registry import get_strategy_class, strategy_choices
+from strategies.market_fields import MarketLabelField
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.services import (
     EDITABLE_FIELDS,
@@ -80,6 +83,11 @@ class StrategyAdminForm(forms.ModelForm):
     the chosen kind's. Ticking `is_active` starts the strategy through the lifecycle service on
     save."""
 
+    market = MarketLabelField(
+        queryset=Market.objects.filter(active=True),
+        help_text="Type exchange:SYMBOL (e.g. demo:BTC/USD); active markets are suggested.",
+    )
+
     class Meta:
         model = Strategy
         fields = ("owner", *EDITABLE_FIELDS, "is_active")
@@ -126,6 +134,8 @@ class StrategyAdmin(admin.ModelAdmin):
         "market",
         "mode",
         "is_active",
+        "position",
+        "pnl",
         "next_run_at",
         "last_run_status",
         "page_link",
@@ -133,7 +143,7 @@ class StrategyAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "mode", "kind")
     search_fields = ("name", "owner__username", "market__symbol")
     list_select_related = ("market__exchange",)
-    raw_id_fields = ("owner", "market", "account")
+    raw_id_fields = ("owner", "account")
     readonly_fields = (
         "page_link",
         "next_run",
@@ -177,6 +187,14 @@ class StrategyAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[StrategyChangeList]:
         return StrategyChangeList
+
+    @admin.display(description="position")
+    def position(self, strategy: Strategy) -> str:
+        return getattr(strategy, "position_text", "-")
+
+    @admin.display(description="P&L")
+    def pnl(self, strategy: Strategy) -> str:
+        return getattr(strategy, "pnl_text", "-")
 
     @admin.display(description="last run")
     def last_run_status(self, strategy: Strategy) -> str:
@@ -278,15 +296,15 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(WideChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "client_order_id",
         "strategy",
         "mode",
         "side",
-        decimal_column("amount"),
-        decimal_column("average_price", "price"),
-        decimal_column("fee"),
+        market_column("amount", "amount"),
+        market_column("average_price", "price", description="price"),
+        market_column("fee", "money"),
         "status",
         "created_at",
     )
@@ -304,13 +322,13 @@ class PaperPositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = (
         "strategy",
-        decimal_column("base_amount", "base"),
-        decimal_column("quote_balance", "quote"),
-        decimal_column("average_entry_price", "average entry"),
-        decimal_column("fees_paid", "fees"),
+        market_column("base_amount", "amount", description="base"),
+        market_column("quote_balance", "money", description="quote"),
+        market_column("average_entry_price", "price", description="average entry"),
+        market_column("fees_paid", "money", description="fees"),
         "updated_at",
     )
-    list_select_related = ("strategy",)
+    list_select_related = ("strategy", "strategy__market")
     search_fields = ("strategy__name",)
     paginator = CappedCountPaginator
     show_full_result_count = False

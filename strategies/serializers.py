@@ -14,11 +14,14 @@ from rest_framework import serializers
 from marketdata.models import ExchangeAccount, Market
 from marketdata.serializers import MAX_ID
 from project.api_fields import AmountField
+from project.decimals import fixed
 from project.scheduling import trigger_field_errors
 from strategies.engine import BaseStrategy, ParamType, get_strategy_class, strategy_choices
 from strategies.engine import parameter_errors as engine_parameter_errors
 from strategies.engine.registry import parameters_as_answered
+from strategies.market_fields import MarketLabelSerializerField
 from strategies.models import Order, Strategy, StrategyRun
+from strategies.ordering import MarketRules, shown
 from strategies.performance_api import PerformanceFields
 from strategies.services import EDITABLE_FIELDS
 
@@ -64,8 +67,12 @@ class StrategySerializer(PerformanceFields, serializers.ModelSerializer):
         allow_null=True,
         help_text="Your exchange account on the market's exchange; needed for live mode.",
     )
-    market = serializers.PrimaryKeyRelatedField(
-        queryset=Market.objects.filter(active=True), help_text="An active market's id."
+    market = MarketLabelSerializerField(
+        queryset=Market.objects.filter(active=True),
+        help_text="An active market: its id, or exchange:SYMBOL (e.g. demo:BTC/USD).",
+    )
+    market_label = serializers.CharField(
+        source="market.__str__", read_only=True, help_text="The market as exchange:SYMBOL."
     )
     parameters = ParametersField(
         required=False,
@@ -87,6 +94,7 @@ class StrategySerializer(PerformanceFields, serializers.ModelSerializer):
             "id",
             "owner",
             *EDITABLE_FIELDS,
+            "market_label",
             "is_active",
             "paused_reason",
             "created_at",
@@ -162,12 +170,7 @@ class BoundField(serializers.Field):
     """A numeric bound as a decimal string (like every number in this API), or null."""
 
     def to_representation(self, value: Decimal | int | None) -> str | None:
-        return None if value is None else plain_decimal(value)
-
-
-def plain_decimal(value: Decimal | int | float | str) -> str:
-    """A number as fixed-point text: 0.00000001, never 1E-8."""
-    return format(Decimal(str(value)), "f")
+        return None if value is None else fixed(value)
 
 
 class ParameterSerializer(serializers.Serializer):
@@ -197,7 +200,7 @@ class StrategyKindSerializer(serializers.Serializer):
         for name, param in strategy_class.parameters.items():
             default = param.default
             if param.type is ParamType.DECIMAL:
-                default = plain_decimal(default)
+                default = fixed(default)
             described.append({**vars(param), "name": name, "default": default})
         return ParameterSerializer(described, many=True).data
 
@@ -218,11 +221,14 @@ class StrategyRunSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "celery_task_id",
+            "trigger",
         ]
         read_only_fields = fields
 
 
 class OrderSerializer(serializers.ModelSerializer):
+    """An order; its amounts, prices and fee as text in its market's precision (0.10 USD)."""
+
     class Meta:
         model = Order
         fields = [
@@ -245,6 +251,22 @@ class OrderSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: Order) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        rules = MarketRules.from_market(instance.strategy.market)
+        for name, what in ORDER_NUMBERS.items():
+            data[name] = shown(rules, getattr(instance, name), what)
+        return data
+
+
+ORDER_NUMBERS = {
+    "amount": "amount",
+    "filled_amount": "amount",
+    "price": "price",
+    "average_price": "price",
+    "fee": "money",
+}
 
 
 # --- Query parameters ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from django.urls import path
 
 from strategies import views
 from strategies.backtesting import views as backtest_views
+from strategies.market_fields import market_suggestions
 
 app_name = "strategies"
 urlpatterns = [
@@ -14,4 +15,6 @@ urlpatterns = [
         backtest_views.backtest_to_strategy,
         name="backtest-to-strategy",
     ),
+    path("markets/", market_suggestions, name="market-suggestions"),
+    path("<int:pk>/run-now/", views.strategy_page_run_now, name="run-now"),
 ]
