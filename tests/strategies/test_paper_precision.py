@@ -7,25 +7,23 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from marketdata.models import Market
-from project.decimals import PrecisionMode
 from strategies.execution import strategy_execute
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
-from tests.factories import MarketFactory, StrategyFactory
+from strategies.orders import client_order_id, paper_order_fill_ending_run, paper_order_send
+from strategies.runs import run_end
+from tests.factories import StrategyFactory
 from tests.strategies.conftest import add_candles, tick
+from tests.strategies.markets import btc_usd_market
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def btc_usd() -> Market:
-    """A BTC/USD as a tick-size exchange states it through ccxt: 0.0001 BTC, cents, $10 min."""
-    return MarketFactory(
-        precision={"amount": 0.0001, "price": 0.01},
-        limits={"amount": {"min": 0.0001}, "cost": {"min": 10}},
-        precision_mode=PrecisionMode.TICK_SIZE,
-    )
+    return btc_usd_market()
 
 
 def dca(market: Market, quote_amount: str) -> Strategy:
@@ -61,3 +59,46 @@ def test_a_signal_under_the_minimum_cost_is_skipped_with_the_reason(btc_usd) -> 
     # 5 / 59755.40 = 0.0000836744..., named with four significant digits.
     assert run.reason == "order of 0.00008367 BTC is below the market's minimum amount 0.0001"
     assert not Order.objects.filter(strategy=strategy).exists()
+
+
+def test_the_one_statement_fill_and_the_locked_fill_write_the_same_numbers(btc_usd) -> None:
+    """The fast path (one statement) and the slow one (position locked) beside each other."""
+    fast, slow = (dca(btc_usd, "100") for _ in range(2))
+    for strategy in (fast, slow):
+        PaperPosition.objects.create(
+            strategy=strategy, base_amount=Decimal("0.0016"), quote_balance=Decimal("9904.29")
+        )
+    fast_order, slow_order = (_new_order(strategy) for strategy in (fast, slow))
+    fast_run = fast_order.run
+
+    ended = run_end(fast_run, StrategyRun.Status.SUCCEEDED, signal="buy")
+    position = PaperPosition.objects.get(strategy=fast)
+    assert paper_order_fill_ending_run(fast_order, position=position, run=fast_run, ended=ended)
+    with transaction.atomic():
+        paper_order_send(slow_order)
+
+    numbers = ("amount", "average_price", "fee", "filled_amount", "status")
+    assert _values(fast_order, numbers) == _values(slow_order, numbers)
+    assert fast_order.fee == Decimal("0.06")  # 0.0010 x 60000.00 = 60.00, 0.1 %
+    amounts = ("base_amount", "quote_balance", "average_entry_price", "fees_paid")
+    fast_after, slow_after = (PaperPosition.objects.get(strategy=s) for s in (fast, slow))
+    assert _values(fast_after, amounts) == _values(slow_after, amounts)
+    assert fast_after.quote_balance == Decimal("9844.23")
+
+
+def _new_order(strategy: Strategy) -> Order:
+    run = StrategyRun.objects.create(strategy=strategy, scheduled_tick=tick())
+    return Order(
+        strategy=strategy,
+        run=run,
+        mode="paper",
+        side="buy",
+        amount=Decimal("0.0010"),
+        price=Decimal("60000.004"),  # rounded to the tick: 60000.00
+        client_order_id=client_order_id(strategy_id=strategy.pk, tick=tick()),
+    )
+
+
+def _values(row: object, names: tuple[str, ...]) -> tuple[object, ...]:
+    row.refresh_from_db()  # type: ignore[attr-defined]
+    return tuple(getattr(row, name) for name in names)

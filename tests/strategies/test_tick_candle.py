@@ -55,8 +55,9 @@ def test_run_inputs_leave_out_candles_closed_after_the_tick() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_run_at_the_close_waits_for_that_candle_and_fills_at_its_close(settings) -> None:
     # The run fires with collect_due_candles and goes first: the candle that closed at its
-    # tick is written a moment later (here by another connection, after 1.5 s).
-    settings.RUN_CANDLE_WAIT_SECONDS = 50
+    # tick is written a moment later (here by another connection, after 1.5 s). The wait
+    # outlasts the minute, so the test holds at any second of it.
+    settings.RUN_CANDLE_WAIT_SECONDS = 120
     market = MarketFactory()
     minute = timezone.now().replace(second=0, microsecond=0)
     add_candles(market, [Decimal(100)], timeframe="1m", ended_at=minute - timedelta(minutes=1))
