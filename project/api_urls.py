@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from marketdata import api as marketdata_api
 from project.redoc import OfflineRedocView, redoc_bundle
 from strategies import api as strategies_api
+from strategies.backtesting import api as backtests_api
 from tasks import api as tasks_api
 
 router = DefaultRouter()
@@ -18,6 +19,7 @@ router.register("balances", marketdata_api.BalanceViewSet, basename="balance")
 router.register("strategies", strategies_api.StrategyViewSet, basename="strategy")
 router.register("strategy-kinds", strategies_api.StrategyKindViewSet, basename="strategy-kind")
 router.register("jobs", tasks_api.JobViewSet, basename="job")
+router.register("backtests", backtests_api.BacktestViewSet, basename="backtest")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

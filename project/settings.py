@@ -140,9 +140,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.integer("CELERY_TASK_SOFT_TIME_LIMIT", ENV, 30
 CELERY_TASK_TIME_LIMIT = env.integer("CELERY_TASK_TIME_LIMIT", ENV, 360, minimum=1)
 if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
     raise SettingError("CELERY_TASK_TIME_LIMIT", "must be longer than CELERY_TASK_SOFT_TIME_LIMIT")
+# Backtests (queue `backtests`, their own worker line) run longer: their own task limits.
+BACKTEST_SOFT_TIME_LIMIT = env.integer("BACKTEST_SOFT_TIME_LIMIT", ENV, 3600, minimum=1)
+BACKTEST_TIME_LIMIT = BACKTEST_SOFT_TIME_LIMIT + 60
 # Redis redelivers an unacknowledged message after the visibility timeout; it must outlast
 # the longest task, or a slow task would run twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(3600, CELERY_TASK_TIME_LIMIT * 2)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": max(3600, CELERY_TASK_TIME_LIMIT * 2, BACKTEST_TIME_LIMIT * 2)
+}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = True
@@ -158,6 +163,7 @@ CELERY_IMPORTS = (
     "tasks.accounts",
     "tasks.strategies",
     "tasks.recovery",
+    "tasks.backtests",
     # Extra task modules, comma-separated: plug-ins, or test-only tasks in test workers.
     *(m.strip() for m in ENV.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()),
 )

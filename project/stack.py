@@ -43,6 +43,8 @@ SETUP_COMMANDS: list[list[str]] = [
     ["run_job", "collect_crypto_data"],
     ["run_job", "collect_due_candles"],
     ["run_job", "sync_user_balances"],
+    # One finished backtest on the demo market (its candles backfilled from the simulator).
+    ["seed_demo_backtest"],
 ]
 
 

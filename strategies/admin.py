@@ -24,6 +24,7 @@ from strategies.admin_display import (
     recent_runs,
     when,
 )
+from strategies.backtesting.admin import backtest_strategies
 from strategies.engine.registry import get_strategy_class, strategy_choices
 from strategies.market_fields import MarketLabelField
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
@@ -152,7 +153,7 @@ class StrategyAdmin(admin.ModelAdmin):
         "latest_runs",
         "latest_orders",
     )
-    actions = ("start_strategies", "stop_strategies", "run_strategies_now")
+    actions = ("start_strategies", "stop_strategies", "run_strategies_now", backtest_strategies)
     paginator = CappedCountPaginator
     show_full_result_count = False
 
