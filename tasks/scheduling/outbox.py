@@ -12,6 +12,13 @@ settled by the misfire rule of ticks no beat fired (`ticks.late_ticks_fate`) bef
 is published: missed with the reason, counted on the firing and its job, except that under
 `coalesce` the newest of a job's, if no newer tick stands in, is published once as its
 catch-up. An outage never sends a backlog of stale ticks, and loses none silently.
+
+The firing row is the truth and the broker a cache of it: a published firing whose task has
+not started (`run_started_at`, stamped by the worker's edge, `tasks.edge`) within
+BEAT_REDELIVER_AFTER_SECONDS of its publish (a broker restarted empty, a failover) goes back
+to `pending` (`firings_requeue_unstarted`) and is published again with the same task id, the
+deadline doubling each time, until it starts or its grace passes: then the rule above records
+it missed, with the reason. A copy whose twin did arrive makes no second run (`starts`).
 """
 
 from __future__ import annotations
@@ -142,10 +149,11 @@ SELECT_LATE = f"""
 SELECT f.id, f.job_name, f.periodic_task_id, f.task, f.kwargs, f.scheduled_tick, f.trigger,
        coalesce(js.misfire_policy, %(policy)s), coalesce(js.misfire_grace_seconds, %(grace)s),
        EXISTS (SELECT 1 FROM tasks_firing AS n
-                WHERE n.job_name = f.job_name AND n.scheduled_tick > f.scheduled_tick)
+                WHERE n.job_name = f.job_name AND n.scheduled_tick > f.scheduled_tick),
+       f.republished, f.reason
   FROM tasks_firing AS f
   LEFT JOIN tasks_jobschedule AS js ON js.periodic_task_id = f.periodic_task_id
- WHERE f.status = 'pending' AND {LATE}
+ WHERE f.status = 'pending' AND f.run_started_at IS NULL AND {LATE}
  ORDER BY f.job_name, f.scheduled_tick
    FOR UPDATE OF f SKIP LOCKED
 """  # noqa: S608 - constants only
@@ -182,6 +190,12 @@ class _Late:
     policy: str
     grace: int
     stood_in: bool
+    republished: int
+    reason: str
+
+    def cause(self, default: str) -> str:
+        """Why it did not run: a republished firing's own reason, else the beat's."""
+        return self.reason if self.republished else default
 
 
 def firings_settle_late(*, cause: str) -> int:
@@ -214,7 +228,8 @@ def firings_settle_late(*, cause: str) -> int:
 def _record_late(cursor: Any, missed: list[_Late], catch_ups: list[_Late], cause: str) -> None:
     if missed:
         reasons = [
-            f"{cause}; not published within the {row.grace}s misfire grace" for row in missed
+            f"{row.cause(cause)}; not started within the {row.grace}s misfire grace"[:300]
+            for row in missed
         ]
         cursor.execute(MARK_MISSED, [[row.pk for row in missed], reasons])
         per_job: dict[int, int] = {}
@@ -227,6 +242,42 @@ def _record_late(cursor: Any, missed: list[_Late], catch_ups: list[_Late], cause
             for row in catch_ups
         ]
         reasons = [
-            f"{cause}; published after its {row.grace}s grace as the catch-up" for row in catch_ups
+            f"{row.cause(cause)}; published after its {row.grace}s grace as the catch-up"[:300]
+            for row in catch_ups
         ]
         cursor.execute(MARK_CATCH_UP, [CATCH_UP, [row.pk for row in catch_ups], kwargs, reasons])
+
+
+# Published, not started, past the deadline (doubled per republish, up to 32 times): back to
+# `pending` for the outbox. The outer conditions are checked again on a row a worker's stamp
+# changed meanwhile, so a firing that started is never put back.
+REQUEUE_UNSTARTED = """
+UPDATE tasks_firing AS f
+   SET status = 'pending', republished = f.republished + 1,
+       reason = 'published ' || (f.republished + 1) || ' time(s), not started within '
+                || %(after)s * power(2, least(f.republished, 5)) || 's'
+                || ': the broker lost it or no worker took it'
+ WHERE f.id IN (SELECT u.id FROM tasks_firing AS u
+                 WHERE u.status = 'published' AND u.run_started_at IS NULL
+                   AND u.published_at < now() - make_interval(secs => %(after)s)
+                   AND u.published_at < now() - make_interval(
+                           secs => %(after)s * power(2, least(u.republished, 5)))
+                 ORDER BY u.published_at
+                 LIMIT %(limit)s
+                   FOR UPDATE SKIP LOCKED)
+   AND f.status = 'published' AND f.run_started_at IS NULL
+"""
+
+
+def firings_requeue_unstarted(*, limit: int = 5000) -> int:
+    """Put published firings whose task has not started within the deadline back in the
+    outbox, to be published again with their task id (or settled late); returns how many."""
+    after = settings.BEAT_REDELIVER_AFTER_SECONDS
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(REQUEUE_UNSTARTED, {"after": after, "limit": limit})
+        requeued = cursor.rowcount
+    if requeued:
+        logger.warning(
+            "%d published firings not started within %ss: published again", requeued, after
+        )
+    return requeued
