@@ -81,7 +81,7 @@ class Firing(models.Model):
     a second beat or a retry cannot fire a tick twice. `pending` rows are published after the
     commit by the beat that made them, or by the next tick of any beat if that one died. The
     row is the truth and the broker a cache of it: a published firing whose task has not
-    started (`run_started_at`) within BEAT_REDELIVER_AFTER_SECONDS goes back to `pending` and
+    started (`task_started_at`) within BEAT_REDELIVER_AFTER_SECONDS goes back to `pending` and
     is published again with the same task id, until it starts or its grace passes.
     """
 
@@ -110,12 +110,12 @@ class Firing(models.Model):
         db_default="",  # the beat's raw SQL inserts leave it out
         help_text="Why a firing was skipped or published late (the broker was unavailable).",
     )
-    run_started_at = models.DateTimeField(
+    task_started_at = models.DateTimeField(
         null=True,
         blank=True,
         help_text="When a worker began its task (`tasks.edge`): the firing ran, or is running.",
     )
-    run_finished_at = models.DateTimeField(
+    task_ended_at = models.DateTimeField(
         null=True,
         blank=True,
         help_text="When its task ended (done or failed for good); the job's next tick waits.",
@@ -140,7 +140,7 @@ class Firing(models.Model):
             models.Index(
                 fields=["published_at"],
                 name="firing_unstarted",
-                condition=models.Q(status="published", run_started_at__isnull=True),
+                condition=models.Q(status="published", task_started_at__isnull=True),
             ),
             models.Index(fields=["scheduled_tick"], name="firing_tick"),
         ]

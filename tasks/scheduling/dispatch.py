@@ -288,7 +288,7 @@ SELECT (SELECT min(next_fire_at) FROM tasks_jobschedule WHERE next_fire_at IS NO
        EXISTS (SELECT 1 FROM tasks_jobschedule WHERE stale),
        EXISTS (SELECT 1 FROM tasks_firing WHERE status = 'pending' AND scheduled_tick < %s),
        EXISTS (SELECT 1 FROM tasks_firing
-                WHERE status = 'published' AND run_started_at IS NULL AND published_at < %s)
+                WHERE status = 'published' AND task_started_at IS NULL AND published_at < %s)
 """
 
 

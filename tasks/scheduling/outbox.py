@@ -14,7 +14,7 @@ is published: missed with the reason, counted on the firing and its job, except 
 catch-up. An outage never sends a backlog of stale ticks, and loses none silently.
 
 The firing row is the truth and the broker a cache of it: a published firing whose task has
-not started (`run_started_at`, stamped by the worker's edge, `tasks.edge`) within
+not started (`task_started_at`, stamped by the worker's edge, `tasks.edge`) within
 BEAT_REDELIVER_AFTER_SECONDS of its publish (a broker restarted empty, a failover) goes back
 to `pending` (`firings_requeue_unstarted`) and is published again with the same task id, the
 deadline doubling each time, until it starts or its grace passes: then the rule above records
@@ -153,7 +153,7 @@ SELECT f.id, f.job_name, f.periodic_task_id, f.task, f.kwargs, f.scheduled_tick,
        f.republished, f.reason
   FROM tasks_firing AS f
   LEFT JOIN tasks_jobschedule AS js ON js.periodic_task_id = f.periodic_task_id
- WHERE f.status = 'pending' AND f.run_started_at IS NULL AND {LATE}
+ WHERE f.status = 'pending' AND f.task_started_at IS NULL AND {LATE}
  ORDER BY f.job_name, f.scheduled_tick
    FOR UPDATE OF f SKIP LOCKED
 """  # noqa: S608 - constants only
@@ -258,14 +258,14 @@ UPDATE tasks_firing AS f
                 || %(after)s * power(2, least(f.republished, 5)) || 's'
                 || ': the broker lost it or no worker took it'
  WHERE f.id IN (SELECT u.id FROM tasks_firing AS u
-                 WHERE u.status = 'published' AND u.run_started_at IS NULL
+                 WHERE u.status = 'published' AND u.task_started_at IS NULL
                    AND u.published_at < now() - make_interval(secs => %(after)s)
                    AND u.published_at < now() - make_interval(
                            secs => %(after)s * power(2, least(u.republished, 5)))
                  ORDER BY u.published_at
                  LIMIT %(limit)s
                    FOR UPDATE SKIP LOCKED)
-   AND f.status = 'published' AND f.run_started_at IS NULL
+   AND f.status = 'published' AND f.task_started_at IS NULL
 """
 
 

@@ -3,9 +3,9 @@ firing, one tick of a job at a time and in tick order, none once it was recorded
 
 The beat publishes a firing again when its task has not started within the deadline
 (`outbox.firings_requeue_unstarted`), so a worker may see several copies of one firing, all
-with its task id. The first to start stamps `run_started_at`; the others learn that they are
+with its task id. The first to start stamps `task_started_at`; the others learn that they are
 copies. A job's later tick waits while an earlier one (within the misfire grace) has not
-ended (`run_finished_at`): a backlog runs in order, one tick at a time, never colliding.
+ended (`task_ended_at`): a backlog runs in order, one tick at a time, never colliding.
 """
 
 from __future__ import annotations
@@ -41,23 +41,23 @@ class FiringStart:
 # finds it stamped when its own update waits on the row lock, and updates nothing.
 START_SQL = """
 WITH f AS (
-    SELECT id, job_name, scheduled_tick, status, run_started_at, reason
+    SELECT id, job_name, scheduled_tick, status, task_started_at, reason
       FROM tasks_firing WHERE celery_task_id = %(task_id)s
 ), earlier AS (
     SELECT e.scheduled_tick FROM tasks_firing AS e, f
      WHERE e.job_name = f.job_name AND e.scheduled_tick < f.scheduled_tick
        AND e.scheduled_tick > now() - make_interval(secs => %(wait)s)
-       AND e.status IN ('pending', 'published') AND e.run_finished_at IS NULL
+       AND e.status IN ('pending', 'published') AND e.task_ended_at IS NULL
      ORDER BY e.scheduled_tick LIMIT 1
 ), stamped AS (
-    UPDATE tasks_firing AS t SET run_started_at = now()
+    UPDATE tasks_firing AS t SET task_started_at = now()
       FROM f
-     WHERE t.id = f.id AND t.run_started_at IS NULL AND t.status <> 'skipped'
+     WHERE t.id = f.id AND t.task_started_at IS NULL AND t.status <> 'skipped'
        AND NOT EXISTS (SELECT 1 FROM earlier)
-    RETURNING t.run_started_at, set_config('synchronous_commit', 'off', true)
+    RETURNING t.task_started_at, set_config('synchronous_commit', 'off', true)
 )
-SELECT f.job_name, f.status, f.run_started_at, f.reason,
-       (SELECT scheduled_tick FROM earlier), (SELECT run_started_at FROM stamped)
+SELECT f.job_name, f.status, f.task_started_at, f.reason,
+       (SELECT scheduled_tick FROM earlier), (SELECT task_started_at FROM stamped)
   FROM f
 """
 
@@ -86,8 +86,8 @@ def firing_start(*, task_id: str, in_order: bool = True) -> FiringStart:
 
 
 FINISH_SQL = """
-UPDATE tasks_firing SET run_finished_at = now()
- WHERE celery_task_id = %s AND run_finished_at IS NULL
+UPDATE tasks_firing SET task_ended_at = now()
+ WHERE celery_task_id = %s AND task_ended_at IS NULL
 RETURNING set_config('synchronous_commit', 'off', true)
 """
 

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="firing",
-            name="run_started_at",
+            name="task_started_at",
             field=models.DateTimeField(
                 blank=True,
                 help_text="When a worker began its task (`tasks.edge`): the firing ran, or is running.",
@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
         # the beat would publish the recent ones again and health would call them lost.
         migrations.AddField(
             model_name="firing",
-            name="run_finished_at",
+            name="task_ended_at",
             field=models.DateTimeField(
                 blank=True,
                 help_text="When its task ended (done or failed for good); the job's next tick waits.",
@@ -39,14 +39,14 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunSQL(
-            "UPDATE tasks_firing SET run_started_at = published_at, run_finished_at = published_at"
+            "UPDATE tasks_firing SET task_started_at = published_at, task_ended_at = published_at"
             " WHERE status = 'published'",
             migrations.RunSQL.noop,
         ),
         migrations.AddIndex(
             model_name="firing",
             index=models.Index(
-                condition=models.Q(("run_started_at__isnull", True), ("status", "published")),
+                condition=models.Q(("status", "published"), ("task_started_at__isnull", True)),
                 fields=["published_at"],
                 name="firing_unstarted",
             ),
