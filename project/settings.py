@@ -115,8 +115,8 @@ BEAT_CLAIM_BATCH = env.integer("BEAT_CLAIM_BATCH", ENV, 1000, minimum=1)
 BEAT_LIVE_SECONDS = env.integer("BEAT_LIVE_SECONDS", ENV, 15, minimum=2)
 BEAT_OUTBOX_ADOPT_SECONDS = 2
 # A published firing whose task has not started this long after its publish (the broker lost
-# it) is published again, with the same task id, after twice as long the next time, until it
-# starts or its misfire grace passes. A few times the normal start lag (well under a second).
+# it) is published again, with the same task id (then every twice as long), until it starts or
+# its misfire grace passes. A few times the normal start lag (well under a second).
 BEAT_REDELIVER_AFTER_SECONDS = env.integer("BEAT_REDELIVER_AFTER_SECONDS", ENV, 10, minimum=1)
 
 # --- Secrets -------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import Ignore, Retry
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, connection
 
 from tasks.scheduling.messages import is_firing_task_id
-from tasks.scheduling.starts import Start, firing_finish, firing_start
+from tasks.scheduling.starts import Start, firing_finish, firing_release, firing_start
 
 logger = logging.getLogger(__name__)
 
@@ -42,26 +42,29 @@ class EdgeTask(Task):
         request = self.request
         if request.called_directly or request.is_eager:
             return super().__call__(*args, **kwargs)  # in-process: no message to retry
-        firing = bool(request.id) and is_firing_task_id(request.id)
+        firing: int | None = None
         try:
-            if firing:
-                self._firing_start(request.id)
+            if request.id and is_firing_task_id(request.id):
+                firing = self._firing_start(request.id)
             result = self.run(*args, **kwargs)
-        except (Retry, Ignore):
+        except Ignore:
+            raise
+        except Retry:
+            if firing is not None:
+                firing_release(firing_id=firing)  # the retry resumes it
             raise
         except DATABASE_ERRORS as error:
             raise self._database_retry(error) from error
         except Exception:
-            if firing:
-                self._firing_finish(request.id)
+            self._firing_finish(firing)
             raise
-        if firing:
-            self._firing_finish(request.id)
+        self._firing_finish(firing)
         return result
 
     def _database_retry(self, error: Exception) -> Retry:
-        """The retry of a task whose database was unreachable: backoff with jitter, same id."""
-        close_old_connections()
+        """The retry of a task whose database was unreachable: backoff with jitter, same id.
+        The connection is closed, which frees the firing's lease for the retry."""
+        connection.close()
         retries = self.request.retries
         countdown = min(2**retries, DATABASE_RETRY_MAX_COUNTDOWN)
         countdown *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
@@ -75,27 +78,26 @@ class EdgeTask(Task):
         )
         return self.retry(exc=error, countdown=countdown, max_retries=MAX_RETRIES)
 
-    def _firing_start(self, task_id: str) -> None:
-        """Stamp the firing's start; raise Ignore for a copy or a missed firing, Retry to wait
-        for the job's earlier tick."""
-        request = self.request
-        started = firing_start(task_id=task_id, in_order=request.retries < MAX_WAITS)
+    def _firing_start(self, task_id: str) -> int | None:
+        """Start the firing (its id, None if the message is no firing's); raise Ignore for a
+        copy or a missed firing, Retry to wait for the job's earlier tick."""
+        started = firing_start(task_id=task_id, in_order=self.request.retries < MAX_WAITS)
         if started.start is Start.WAIT:
             raise self.retry(countdown=WAIT_COUNTDOWN, max_retries=MAX_RETRIES)
-        if started.start is Start.MISSED:
-            logger.warning("task %s: %s (%s); not run", task_id, Start.MISSED.value, started.reason)
+        if not started.runs:
+            log = logger.warning if started.start is Start.MISSED else logger.info
+            log("task %s: %s %s; not run", task_id, started.start.value, started.reason)
             raise Ignore()
-        # A copy that is this message again (retried after an error, or redelivered after its
-        # worker was lost) resumes its run; only a second message of the firing is refused.
-        redelivered = bool((request.delivery_info or {}).get("redelivered"))
-        if started.start is Start.COPY and not (request.retries or redelivered):
-            logger.info("task %s: %s; not run", task_id, Start.COPY.value)
-            raise Ignore()
+        if started.start is Start.RESUMED:
+            logger.warning("task %s: %s", task_id, started.start.value)
+        return started.firing_id if started.start is not Start.NOT_A_FIRING else None
 
-    def _firing_finish(self, task_id: str) -> None:
+    def _firing_finish(self, firing: int | None) -> None:
         """The job's next tick may start. A stamp the database refuses is only logged: the run
         is done, and the next tick waits at most the grace for it."""
+        if firing is None:
+            return
         try:
-            firing_finish(task_id=task_id)
+            firing_finish(firing_id=firing)
         except DATABASE_ERRORS:
-            logger.warning("task %s: its end not stamped (database unreachable)", task_id)
+            logger.warning("firing %s: its end not stamped (database unreachable)", firing)

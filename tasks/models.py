@@ -81,8 +81,9 @@ class Firing(models.Model):
     a second beat or a retry cannot fire a tick twice. `pending` rows are published after the
     commit by the beat that made them, or by the next tick of any beat if that one died. The
     row is the truth and the broker a cache of it: a published firing whose task has not
-    started (`task_started_at`) within BEAT_REDELIVER_AFTER_SECONDS goes back to `pending` and
-    is published again with the same task id, until it starts or its grace passes.
+    started (`task_started_at`) within BEAT_REDELIVER_AFTER_SECONDS, or lost its worker, goes
+    back to `pending` and is published again with the same task id, until it ends
+    (`task_ended_at`) or, never started, its grace passes.
     """
 
     job_name = models.CharField(max_length=200, help_text="The PeriodicTask's name.")
@@ -136,11 +137,11 @@ class Firing(models.Model):
                 name="firing_outbox",
                 condition=models.Q(status="pending"),
             ),
-            # Published and not started: what the beat publishes again past the deadline.
+            # Published and not ended: what the beat may publish again past the deadline.
             models.Index(
                 fields=["published_at"],
-                name="firing_unstarted",
-                condition=models.Q(status="published", task_started_at__isnull=True),
+                name="firing_unended",
+                condition=models.Q(status="published", task_ended_at__isnull=True),
             ),
             models.Index(fields=["scheduled_tick"], name="firing_tick"),
         ]

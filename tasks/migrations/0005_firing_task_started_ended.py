@@ -46,9 +46,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="firing",
             index=models.Index(
-                condition=models.Q(("status", "published"), ("task_started_at__isnull", True)),
+                condition=models.Q(("status", "published"), ("task_ended_at__isnull", True)),
                 fields=["published_at"],
-                name="firing_unstarted",
+                name="firing_unended",
             ),
         ),
     ]

@@ -288,7 +288,7 @@ SELECT (SELECT min(next_fire_at) FROM tasks_jobschedule WHERE next_fire_at IS NO
        EXISTS (SELECT 1 FROM tasks_jobschedule WHERE stale),
        EXISTS (SELECT 1 FROM tasks_firing WHERE status = 'pending' AND scheduled_tick < %s),
        EXISTS (SELECT 1 FROM tasks_firing
-                WHERE status = 'published' AND task_started_at IS NULL AND published_at < %s)
+                WHERE status = 'published' AND task_ended_at IS NULL AND published_at < %s)
 """
 
 
@@ -299,7 +299,8 @@ class Probe:
     soonest: datetime | None
     stale: bool
     orphans: bool
-    # Published firings whose task has not started within the redelivery deadline.
+    # Published firings whose task has not ended within the redelivery deadline (the requeue
+    # then looks whether they started, and whether their worker lives).
     unstarted: bool
 
 

@@ -15,10 +15,13 @@ catch-up. An outage never sends a backlog of stale ticks, and loses none silentl
 
 The firing row is the truth and the broker a cache of it: a published firing whose task has
 not started (`task_started_at`, stamped by the worker's edge, `tasks.edge`) within
-BEAT_REDELIVER_AFTER_SECONDS of its publish (a broker restarted empty, a failover) goes back
-to `pending` (`firings_requeue_unstarted`) and is published again with the same task id, the
-deadline doubling each time, until it starts or its grace passes: then the rule above records
-it missed, with the reason. A copy whose twin did arrive makes no second run (`starts`).
+BEAT_REDELIVER_AFTER_SECONDS of its publish (a broker restarted empty, a failover), or started
+and lost its process (its lease is free) with its message, goes back to `pending`
+(`firings_requeue_unstarted`) and is published again with the same task id, until it ends or,
+never started, its grace passes: then the rule above records it missed, with the reason. The
+deadline doubles after the first time only: a firing waits at most twice it after a worker is
+back, and a worker away for a whole grace finds at most grace / deadline copies of each, which
+its edge refuses (`starts`): a copy whose twin did arrive makes no second run.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from kombu import Producer
 
+from project.locks import LockPurpose, lock_held_sql
 from tasks.models import MisfirePolicy
 from tasks.scheduling.messages import firing_kwargs
 from tasks.scheduling.ticks import CATCH_UP, late_ticks_fate
@@ -52,14 +56,15 @@ BEAT_HEADERS = {"celery_beat_task": True}
 LATE = """f.scheduled_tick < now() - make_interval(
            secs => greatest(coalesce(js.misfire_grace_seconds, %(grace)s), %(adopt)s))"""
 
-# Late firings wait for `firings_settle_late`, except a catch-up (late by design).
+# Late firings wait for `firings_settle_late`, except a catch-up (late by design) and one that
+# started (its process was lost: the copy resumes it).
 SELECT_PENDING = f"""
 SELECT f.id, f.celery_task_id, f.task, f.args, f.kwargs, f.queue
   FROM tasks_firing AS f
   LEFT JOIN tasks_jobschedule AS js ON js.periodic_task_id = f.periodic_task_id
  WHERE f.status = 'pending' AND f.scheduled_tick <= now()
    AND (f.id = ANY(%(own)s) OR f.scheduled_tick < %(adopt_before)s)
-   AND (f.trigger = '{CATCH_UP}' OR NOT {LATE})
+   AND (f.trigger = '{CATCH_UP}' OR f.task_started_at IS NOT NULL OR NOT {LATE})
  ORDER BY f.created_at
  LIMIT %(limit)s
    FOR UPDATE OF f SKIP LOCKED
@@ -248,36 +253,38 @@ def _record_late(cursor: Any, missed: list[_Late], catch_ups: list[_Late], cause
         cursor.execute(MARK_CATCH_UP, [CATCH_UP, [row.pk for row in catch_ups], kwargs, reasons])
 
 
-# Published, not started, past the deadline (doubled per republish, up to 32 times): back to
-# `pending` for the outbox. The outer conditions are checked again on a row a worker's stamp
-# changed meanwhile, so a firing that started is never put back.
-REQUEUE_UNSTARTED = """
+# Published and not ended past the deadline (doubled after the first republish), and either
+# never started or started by a process that is gone (its lease is free): back to `pending`.
+# The outer conditions are checked again on a row a worker's stamp changed meanwhile.
+LEASE_HELD = lock_held_sql(LockPurpose.FIRING_LEASE, "u.id")
+REQUEUE_UNSTARTED = f"""
 UPDATE tasks_firing AS f
    SET status = 'pending', republished = f.republished + 1,
-       reason = 'published ' || (f.republished + 1) || ' time(s), not started within '
-                || %(after)s * power(2, least(f.republished, 5)) || 's'
+       reason = 'published ' || (f.republished + 1) || ' time(s), '
+                || CASE WHEN f.task_started_at IS NULL THEN 'not started' ELSE 'its worker lost' END
+                || ' within ' || %(after)s * power(2, least(f.republished, 1)) || 's'
                 || ': the broker lost it or no worker took it'
  WHERE f.id IN (SELECT u.id FROM tasks_firing AS u
-                 WHERE u.status = 'published' AND u.task_started_at IS NULL
+                 WHERE u.status = 'published' AND u.task_ended_at IS NULL
                    AND u.published_at < now() - make_interval(secs => %(after)s)
                    AND u.published_at < now() - make_interval(
-                           secs => %(after)s * power(2, least(u.republished, 5)))
+                           secs => %(after)s * power(2, least(u.republished, 1)))
+                   AND (u.task_started_at IS NULL OR NOT {LEASE_HELD})
                  ORDER BY u.published_at
                  LIMIT %(limit)s
                    FOR UPDATE SKIP LOCKED)
-   AND f.status = 'published' AND f.task_started_at IS NULL
-"""
+   AND f.status = 'published' AND f.task_ended_at IS NULL
+"""  # noqa: S608 - constants only
 
 
 def firings_requeue_unstarted(*, limit: int = 5000) -> int:
-    """Put published firings whose task has not started within the deadline back in the
-    outbox, to be published again with their task id (or settled late); returns how many."""
+    """Put published firings whose task has not started within the deadline, or lost its
+    process, back in the outbox, to be published again with their task id (or settled late);
+    returns how many."""
     after = settings.BEAT_REDELIVER_AFTER_SECONDS
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(REQUEUE_UNSTARTED, {"after": after, "limit": limit})
         requeued = cursor.rowcount
     if requeued:
-        logger.warning(
-            "%d published firings not started within %ss: published again", requeued, after
-        )
+        logger.warning("%d published firings not started in %ss: published again", requeued, after)
     return requeued

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -14,7 +15,8 @@ from django_celery_beat.models import PeriodicTask
 from tasks.models import Firing
 from tasks.scheduling.messages import firing_task_id, is_firing_task_id, run_now_task_id
 from tasks.scheduling.outbox import firings_requeue_unstarted, firings_settle_late
-from tasks.scheduling.starts import Start, firing_finish, firing_start
+from tasks.scheduling.starts import START_SQL, Start, firing_finish, firing_start
+from tests.processes import database_url
 from tests.scheduling.test_outbox_misfire import CAUSE, job, publish_all, queued_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,6 +39,11 @@ def published(task: PeriodicTask, seconds_ago: float, published_ago: float) -> F
     )
 
 
+@pytest.fixture(autouse=True)
+def deadline(settings: object) -> None:
+    settings.BEAT_REDELIVER_AFTER_SECONDS = 10  # type: ignore[attr-defined]
+
+
 def test_a_firing_not_started_within_the_deadline_is_published_again_with_its_task_id(
     settings: object,
 ) -> None:
@@ -57,15 +64,21 @@ def test_a_firing_not_started_within_the_deadline_is_published_again_with_its_ta
     assert (recent.status, recent.republished) == ("published", 0)
 
 
-def test_the_deadline_doubles_with_each_republish(settings: object) -> None:
+def test_after_the_first_republish_the_deadline_is_doubled_once(settings: object) -> None:
     settings.BEAT_REDELIVER_AFTER_SECONDS = 5  # type: ignore[attr-defined]
     task = job("doubling", every=60, misfire_grace_seconds=60)
-    once = published(task, seconds_ago=20, published_ago=7)
+    once = published(task, seconds_ago=30, published_ago=7)
+    often = published(task, seconds_ago=29, published_ago=11)
     Firing.objects.filter(pk=once.pk).update(republished=1)
+    Firing.objects.filter(pk=often.pk).update(republished=4)
 
-    assert firings_requeue_unstarted() == 0  # 7 s < 10 s: its second deadline
-    Firing.objects.filter(pk=once.pk).update(published_at=timezone.now() - timedelta(seconds=11))
-    assert firings_requeue_unstarted() == 1
+    requeued = firings_requeue_unstarted()  # 7 s < 10 s; 11 s > 10 s, never 80 s
+
+    once.refresh_from_db()
+    often.refresh_from_db()
+    assert requeued == 1
+    assert (once.status, often.status) == ("published", "pending")
+    assert often.reason.startswith("published 5 time(s), not started within 10s")
 
 
 def test_a_firing_never_started_within_its_grace_is_recorded_missed_with_the_reason(
@@ -88,16 +101,43 @@ def test_a_firing_never_started_within_its_grace_is_recorded_missed_with_the_rea
     assert firing_start(task_id=lost.celery_task_id).start is Start.MISSED
 
 
-def test_a_started_firing_is_never_put_back() -> None:
-    task = job("started", every=60)
+def start_elsewhere(firing: Firing) -> psycopg.Connection:
+    """Start the firing as another worker's process does: on its own session, which holds the
+    firing's lease until it is closed."""
+    worker = psycopg.connect(database_url(), autocommit=True)
+    worker.execute(START_SQL, {"task_id": firing.celery_task_id, "wait": 60})
+    return worker
+
+
+def test_a_firing_running_elsewhere_is_left_alone_and_a_copy_of_it_not_run() -> None:
+    task = job("running", every=60)
     firing = published(task, seconds_ago=30, published_ago=30)
 
-    first = firing_start(task_id=firing.celery_task_id)
-    requeued = firings_requeue_unstarted()
+    with start_elsewhere(firing):
+        requeued = firings_requeue_unstarted()
+        copy = firing_start(task_id=firing.celery_task_id)
 
-    assert first.start is Start.STARTED
     assert requeued == 0
-    assert firing_start(task_id=firing.celery_task_id).start is Start.COPY
+    assert copy.start is Start.COPY
+
+
+def test_a_firing_whose_worker_was_lost_is_put_back_and_its_copy_resumes_it() -> None:
+    task = job("worker-lost", every=60)
+    firing = published(task, seconds_ago=30, published_ago=30)
+    start_elsewhere(firing).close()  # the worker's process dies: its session ends
+
+    requeued = firings_requeue_unstarted()
+    sent = publish_all()
+    copy = firing_start(task_id=firing.celery_task_id)
+    firing_finish(firing_id=copy.firing_id)
+    again = firing_start(task_id=firing.celery_task_id)
+
+    firing.refresh_from_db()
+    assert (requeued, sent) == (1, 1)
+    assert firing.reason.startswith("published 1 time(s), its worker lost within 10s")
+    assert copy.start is Start.RESUMED
+    assert again.start is Start.COPY  # ended: nothing more to run
+    assert firing.task_ended_at is not None
 
 
 def test_a_later_tick_waits_until_the_earlier_one_of_its_job_ends() -> None:
@@ -106,15 +146,22 @@ def test_a_later_tick_waits_until_the_earlier_one_of_its_job_ends() -> None:
     later = published(task, seconds_ago=2, published_ago=2)
 
     waiting = firing_start(task_id=later.celery_task_id)
-    firing_start(task_id=earlier.celery_task_id)
+    first = firing_start(task_id=earlier.celery_task_id)
     still = firing_start(task_id=later.celery_task_id)
-    firing_finish(task_id=earlier.celery_task_id)
+    firing_finish(firing_id=first.firing_id)
     started = firing_start(task_id=later.celery_task_id)
 
     assert (waiting.start, waiting.earlier_tick) == (Start.WAIT, earlier.scheduled_tick)
     assert still.start is Start.WAIT  # started is not enough: it must have ended
     assert started.start is Start.STARTED
-    assert firing_start(task_id=later.celery_task_id, in_order=False).start is Start.COPY
+
+
+def test_a_later_tick_that_gave_up_waiting_starts_anyway() -> None:
+    task = job("gave-up", every=1)
+    published(task, seconds_ago=3, published_ago=3)
+    later = published(task, seconds_ago=2, published_ago=2)
+
+    assert firing_start(task_id=later.celery_task_id, in_order=False).start is Start.STARTED
 
 
 def test_only_a_beat_firing_task_id_is_looked_up() -> None:
