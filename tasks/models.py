@@ -143,6 +143,12 @@ class Firing(models.Model):
                 name="firing_unended",
                 condition=models.Q(status="published", task_ended_at__isnull=True),
             ),
+            # Missed ticks, few: what health counts over its window on every /health/.
+            models.Index(
+                fields=["scheduled_tick"],
+                name="firing_missed",
+                condition=models.Q(status="skipped") | models.Q(missed_ticks__gt=0),
+            ),
             models.Index(fields=["scheduled_tick"], name="firing_tick"),
         ]
 

@@ -51,4 +51,12 @@ class Migration(migrations.Migration):
                 name="firing_unended",
             ),
         ),
+        migrations.AddIndex(
+            model_name="firing",
+            index=models.Index(
+                condition=models.Q(("status", "skipped"), ("missed_ticks__gt", 0), _connector="OR"),
+                fields=["scheduled_tick"],
+                name="firing_missed",
+            ),
+        ),
     ]
