@@ -174,6 +174,33 @@ RUN_COLUMNS = (
 )
 
 
+def _run_values(**values: Any) -> list[Any]:
+    """A new run's values in RUN_COLUMNS order, given by column name: the column list is the
+    one place that orders them (the statements below and the rows read back)."""
+    return [values[column] for column in RUN_COLUMNS]
+
+
+def _new_run(
+    *, strategy_id: int, tick: datetime, now: datetime, task_id: str, trigger: str, **fields: Any
+) -> dict[str, Any]:
+    """A run as the claim inserts it (running; `fields` override: a skipped one's)."""
+    return {
+        "strategy_id": strategy_id,
+        "scheduled_tick": tick,
+        "started_at": now,
+        "finished_at": None,
+        "status": RUNNING,
+        "signal": "",
+        "parameters": None,
+        "reason": "",
+        "error_class": "",
+        "error_message": "",
+        "celery_task_id": task_id,
+        "trigger": trigger,
+        **fields,
+    }
+
+
 STRATEGY_FIELDS = Strategy._meta.concrete_fields
 MARKET_FIELDS = Market._meta.concrete_fields
 
@@ -185,9 +212,19 @@ def _claim_sql() -> str:
     picked += [f'mk."{f.column}" AS m{n}' for n, f in enumerate(MARKET_FIELDS)]
     parameters = next(n for n, f in enumerate(STRATEGY_FIELDS) if f.name == "parameters")
     active = next(n for n, f in enumerate(STRATEGY_FIELDS) if f.name == "is_active")
-    # The columns of RUN_COLUMNS; the parameters snapshot is the strategy's until the run ends.
-    values = ["s.s0", "%s", "%s", "NULL", f"'{RUNNING.value}'", "''", f"s.s{parameters}"]
-    values += ["''", "''", "''", "%s", "%s"]
+    # The parameters snapshot is the strategy's until the run ends.
+    empty = dict.fromkeys(("signal", "reason", "error_class", "error_message"), "''")
+    values = _run_values(
+        strategy_id="s.s0",
+        scheduled_tick="%s",
+        started_at="%s",
+        finished_at="NULL",
+        status=f"'{RUNNING.value}'",
+        parameters=f"s.s{parameters}",
+        celery_task_id="%s",
+        trigger="%s",
+        **empty,
+    )
     return (
         f"WITH s AS (SELECT {', '.join(picked)} FROM {Strategy._meta.db_table} st "  # noqa: S608
         f"JOIN {Market._meta.db_table} mk ON mk.id = st.market_id WHERE st.id = %s), "
@@ -221,8 +258,8 @@ def _run_insert_claimed(
         return strategy, None
     if not leased:
         raise RuntimeError(f"the lease of new run {run_id} is held by another session")
-    values = [strategy.pk, tick, now, None, RUNNING, "", strategy.parameters, "", "", "", task_id]
-    values.append(trigger)
+    new = _new_run(strategy_id=strategy.pk, tick=tick, now=now, task_id=task_id, trigger=trigger)
+    values = _run_values(**{**new, "parameters": strategy.parameters})
     run = StrategyRun.from_db(connection.alias, ["id", *RUN_COLUMNS], [run_id, *values])
     run.strategy = strategy
     return strategy, run
@@ -250,11 +287,11 @@ def _run_insert(
     """Insert the tick's run, running with its lease taken (or skipped, with the reason), in one
     statement; None if a unique constraint is in the way: the tick has its run already, or
     (for a running one) the strategy has a run in progress."""
-    status = StrategyRun.Status.SKIPPED if skipped_because else RUNNING
-    finished_at = now if skipped_because else None
-    values = [strategy.pk, tick, now, finished_at, status, "", json.dumps(parameters)]
-    values += [skipped_because, "", "", task_id, trigger]
-    sql = INSERT_RUNNING_SQL if status == RUNNING else INSERT_SKIPPED_SQL
+    new = _new_run(strategy_id=strategy.pk, tick=tick, now=now, task_id=task_id, trigger=trigger)
+    if skipped_because:
+        new.update(status=StrategyRun.Status.SKIPPED, finished_at=now, reason=skipped_because)
+    values = _run_values(**{**new, "parameters": json.dumps(parameters)})
+    sql = INSERT_RUNNING_SQL if new["status"] == RUNNING else INSERT_SKIPPED_SQL
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
