@@ -257,6 +257,9 @@ def _record_late(cursor: Any, missed: list[_Late], catch_ups: list[_Late], cause
 # never started or started by a process that is gone (its lease is free): back to `pending`.
 # The outer conditions are checked again on a row a worker's stamp changed meanwhile.
 LEASE_HELD = lock_held_sql(LockPurpose.FIRING_LEASE, "u.id")
+# A started firing whose process keeps dying (a task past the hard time limit) is published
+# again this many times at most: its run's own recovery (`recover_runs`) takes over.
+MAX_RESUMES = 3
 REQUEUE_UNSTARTED = f"""
 UPDATE tasks_firing AS f
    SET status = 'pending', republished = f.republished + 1,
@@ -269,7 +272,8 @@ UPDATE tasks_firing AS f
                    AND u.published_at < now() - make_interval(secs => %(after)s)
                    AND u.published_at < now() - make_interval(
                            secs => %(after)s * power(2, least(u.republished, 1)))
-                   AND (u.task_started_at IS NULL OR NOT {LEASE_HELD})
+                   AND (u.task_started_at IS NULL
+                        OR (u.republished < {MAX_RESUMES} AND NOT {LEASE_HELD}))
                  ORDER BY u.published_at
                  LIMIT %(limit)s
                    FOR UPDATE SKIP LOCKED)
