@@ -137,8 +137,9 @@ def live_dca(market: Market, account: ExchangeAccount, **fields: object) -> Stra
         kind="dca",
         mode=Strategy.Mode.LIVE,
         account=account,
-        # 0.001 BTC a run (candles close at 100): about 60 USD at the simulator's price.
-        parameters={"quote_amount": "0.1"},
+        # 0.1 BTC a run (candles close at 100; the market's minimum cost is 10 USD): about
+        # 6,000 USD at the simulator's price, of the test account's 100,000.
+        parameters={"quote_amount": "10"},
         **fields,
     )
 
