@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from marketdata.models import TIMEFRAME_DURATIONS
 from strategies import selectors
-from strategies.engine import Action, Signal, get_strategy_class
+from strategies.engine import Action, Bar, Signal, get_strategy_class
 from strategies.engine.base import parameters_to_json
 from strategies.engine.safety import strategy_build, strategy_candles_required, strategy_decide
 from strategies.errors import OrderNotSent, StrategyCodeFailed, StrategyError
@@ -80,7 +80,7 @@ def _run_carry_out(*, run: StrategyRun, resumed: bool) -> None:
         if order is None:
             _run_decide_and_order(run=run)
         else:
-            _order_complete(run=run, order=order)
+            order_complete(run=run, order=order)
     except StrategyCodeFailed as error:
         run_finish(
             run,
@@ -132,13 +132,13 @@ def _run_decide_and_order(*, run: StrategyRun) -> None:
         # run read it (or cannot take the order), in one transaction with the position locked.
         if not paper_order_fill_ending_run(order, position=plan.paper_position, run=run):
             with transaction.atomic():
-                _order_complete(run=run, order=order)
+                order_complete(run=run, order=order)
     else:
         order.save()  # committed before it leaves
-        _order_complete(run=run, order=order)
+        order_complete(run=run, order=order)
 
 
-def _order_complete(*, run: StrategyRun, order: Order) -> None:
+def order_complete(*, run: StrategyRun, order: Order) -> None:
     """Send the order if it has not been, and end the run by the order's outcome."""
     error_class = "OrderNotSent"
     if order.status == Order.Status.NEW:
@@ -181,44 +181,54 @@ def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     instance = strategy_build(cls, cleaned)
     needed = strategy_candles_required(instance)
     inputs = selectors.run_inputs(strategy=strategy, candles_required=needed, now=now)
-    bars = inputs.bars
-    duration = TIMEFRAME_DURATIONS[strategy.timeframe]
-    if not bars:
-        return run_skip(run, "stale market data: no closed candles")
-    newest_closed_at = bars[-1].open_time + duration
-    if now - newest_closed_at > 2 * duration:
-        return run_skip(
-            run,
-            f"stale market data: the newest closed candle ended at {newest_closed_at.isoformat()}",
-        )
-    if len(bars) < needed:
-        return run_skip(
-            run, f"not enough market data: needs {needed} closed candles, has {len(bars)}"
-        )
+    problem = market_data_problem(inputs.bars, needed=needed, timeframe=strategy.timeframe, now=now)
+    if problem:
+        return run_skip(run, problem)
 
-    signal = strategy_decide(instance, bars)
+    signal = strategy_decide(instance, inputs.bars)
     run.signal = signal.action.value
     if signal.action is Action.HOLD:
         run_finish(run, StrategyRun.Status.SUCCEEDED, signal=run.signal)
         return None
-    return _order_plan(run=run, strategy=strategy, signal=signal, inputs=inputs)
+    plan = order_plan_of(run=run, strategy=strategy, signal=signal, inputs=inputs)
+    if isinstance(plan, str):
+        return run_skip(run, plan)
+    return plan
 
 
-def _order_plan(
+def market_data_problem(bars: list[Bar], *, needed: int, timeframe: str, now: datetime) -> str:
+    """Why a run cannot decide on these closed candles ("" when it can): none, stale, too few.
+
+    A batch of runs (`strategies.batch`) asks the same of the candles it read once."""
+    duration = TIMEFRAME_DURATIONS[timeframe]
+    if not bars:
+        return "stale market data: no closed candles"
+    newest_closed_at = bars[-1].open_time + duration
+    if now - newest_closed_at > 2 * duration:
+        ended = newest_closed_at.isoformat()
+        return f"stale market data: the newest closed candle ended at {ended}"
+    if len(bars) < needed:
+        return f"not enough market data: needs {needed} closed candles, has {len(bars)}"
+    return ""
+
+
+def order_plan_of(
     *,
     run: StrategyRun,
     strategy: Strategy,
     signal: Signal,
     inputs: selectors.RunInputs,
-) -> OrderPlan | None:
-    """Size the order and apply the guardrails; None when they skip the run."""
+) -> OrderPlan | str:
+    """Size the order and apply the guardrails: the plan, or why the run is skipped.
+
+    Writes nothing: a single run and a batch of runs (`strategies.batch`) both decide by it."""
     if settings.TRADING_KILL_SWITCH:
-        return run_skip(run, "kill switch is on: no orders are placed")
+        return "kill switch is on: no orders are placed"
     if inputs.price is None:
-        return run_skip(run, "no price to size the order with")
+        return "no price to size the order with"
     stale = _paper_price_stale(strategy, price=inputs.price, tick=run.scheduled_tick)
     if stale:
-        return run_skip(run, stale)
+        return stale
     position = None
     if signal.action is Action.SELL or strategy.max_position is not None:
         if strategy.mode == Strategy.Mode.PAPER:
@@ -230,7 +240,7 @@ def _order_plan(
         strategy, signal=signal, amount=amount, position=position, orders_today=inputs.orders_today
     )
     if reason:
-        return run_skip(run, reason)
+        return reason
     return OrderPlan(signal.action.value, amount, inputs.price.value, inputs.paper_position)
 
 

@@ -93,6 +93,19 @@ def paper_fill_problem(order: Order, *, position: PaperPosition, cost: Decimal) 
     return ""
 
 
+def paper_fill_of(
+    order: Order, *, position: PaperPosition
+) -> tuple[Decimal, list[Decimal | None]] | None:
+    """The fee of filling `order` at its price and the position's amounts after it
+    (POSITION_AMOUNTS), or None when the position cannot take it; a batch of runs
+    (`strategies.batch`) fills by it too."""
+    value = (order.amount * order.price).quantize(AMOUNT_STEP)
+    fee = (value * settings.PAPER_FEE_RATE).quantize(AMOUNT_STEP)
+    if paper_fill_problem(order, position=position, cost=value + fee):
+        return None
+    return fee, list(_position_moved(position, order, value=value, fee=fee).values())
+
+
 def _order_mark_filled(order: Order, *, price: Decimal, fee: Decimal) -> bool:
     """Move the order from new to filled; False if it was not new (filled once already)."""
     fill = _fill_fields(order, price=price, fee=fee, now=timezone.now())
@@ -152,12 +165,12 @@ def paper_order_fill_ending_run(order: Order, *, position: PaperPosition, run: S
     `position` is as the run read it, unlocked. False, with nothing written, if it cannot take
     the order or has changed since: the caller then fills in a transaction with it locked.
     """
-    value = (order.amount * order.price).quantize(AMOUNT_STEP)
-    fee = (value * settings.PAPER_FEE_RATE).quantize(AMOUNT_STEP)
-    if paper_fill_problem(order, position=position, cost=value + fee):
+    filled = paper_fill_of(order, position=position)
+    if filled is None:
         return False
+    fee, moved = filled
     now = timezone.now()
-    moved = [*_position_moved(position, order, value=value, fee=fee).values(), now]
+    moved = [*moved, now]
     fill = {**_fill_fields(order, price=order.price, fee=fee, now=now), "created_at": now}
     values = [
         field.get_db_prep_save(fill.get(field.attname, getattr(order, field.attname)), connection)

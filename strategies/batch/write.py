@@ -2,7 +2,7 @@
 fills (order, position, run end) in another.
 
 Each row is what a single run writes (`strategies.runs`, `strategies.orders`): the fill and
-its fee by the one order computation (`orders.paper_fill_of`), the position moved only if it
+its fee by the single run's rule (`orders.paper_fill_of`), the position moved only if it
 is still as the batch read it. A fill the position refuses or that changed under it is left
 to the caller (`PaperFills.fallback`), which fills it the single run's way, locked.
 Statements commit without waiting for the disk; `commits_flush` waits once for all of them.
@@ -21,7 +21,6 @@ from django.db import connection
 from strategies.batch.decide import SUCCEEDED, Outcome
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.orders import _fill_fields, client_order_id, paper_fill_of
-from strategies.ordering import Refusal
 
 RUNS = StrategyRun._meta.db_table
 POSITIONS = PaperPosition._meta.db_table
@@ -149,20 +148,21 @@ def _fill_row(outcome: Outcome, *, now: datetime) -> tuple[Order, tuple[Any, ...
         strategy=run.strategy,
         run=run,
         mode=Strategy.Mode.PAPER,
-        side=plan.terms.side,
+        side=plan.side,
         type=Order.Type.MARKET,
-        amount=plan.terms.amount,
-        price=plan.terms.price,  # a paper order fills at the price it was sized at
+        amount=plan.amount,
+        price=plan.price,  # a paper order fills at the price it was sized at
         client_order_id=client_order_id(strategy_id=run.strategy_id, tick=run.scheduled_tick),
     )
     position = plan.paper_position
-    price, filled = paper_fill_of(order, position=position, price=order.price)
-    if isinstance(filled, Refusal):
+    filled = paper_fill_of(order, position=position)
+    if filled is None:
         return order, None
-    fill = _fill_fields(order, price=price, fee=filled.fee, now=now)
+    fee, book = filled
+    fill = _fill_fields(order, price=order.price, fee=fee, now=now)
     values = [fill.get(name, getattr(order, name)) for name in ORDER_COLUMNS]
     read = [getattr(position, name) for name in BOOK]
-    row = (*values, *filled.book, *read, position.pk is None, json.dumps(run.parameters))
+    row = (*values, *book, *read, position.pk is None, json.dumps(run.parameters))
     return order, row
 
 
