@@ -37,7 +37,10 @@ def test_a_stopped_strategys_old_row_fires_but_places_no_order(
     dca = {"market": market, "parameters": {"quote_amount": "10"}, "interval_seconds": 1}
     running = StrategyFactory(**dca)  # the beat's start-up reconcile gives it its job
     stopped = StrategyFactory(**dca, is_active=False)
-    beat = start_beat()  # its start-up reconcile would remove the stopped one's row: add after
+    # One message per strategy (the batched way is tests/scheduling/test_beat_series.py): each
+    # firing's own result is what this test waits for. The start-up reconcile would remove the
+    # stopped one's row: added after.
+    beat = start_beat(STRATEGY_BATCHING="0")
     try:
         old_row(stopped)
         wait_for(
