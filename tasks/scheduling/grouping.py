@@ -5,7 +5,9 @@ a trigger, a queue and a series (market, timeframe) go out as one `execute_strat
 message naming every strategy (at most STRATEGY_BATCH_MAX each), so the worker reads the
 series once and writes its runs set-based (`strategies.batch`). Each strategy keeps its own
 firing row, job and run: only the message is shared. A series with one strategy due, and
-every other task, is sent as fired. The message's task id names the series and the tick,
+every other task, is sent as fired. Strategy messages store no task result (the runs they
+record are their result, and the result row was a third of a run's database work). The
+message's task id names the series and the tick,
 `series_demo:BTC/USD_1m@2026-12-01T12:00:00Z`, derived from the firings, so a message
 published again carries the same id.
 """
@@ -25,6 +27,8 @@ from strategies.services import EXECUTE_TASK
 from tasks.scheduling.messages import tick_text
 from tasks.scheduling.ticks import SCHEDULE
 
+# Tasks whose scheduled messages store no result: the run rows they write are the result.
+RESULTLESS = frozenset({EXECUTE_TASK, SERIES_TASK})
 # The keys a strategy firing's kwargs may carry for it to be grouped (what the beat adds).
 GROUPABLE_KWARGS = frozenset({"scheduled_tick", "trigger"})
 
@@ -39,6 +43,8 @@ class Outgoing:
     args: Any
     kwargs: Any
     queue: str
+    # A strategy message stores no task result: its runs are its result (and cost less).
+    ignore_result: bool = False
 
 
 def outgoing_messages(rows: Sequence[tuple[Any, ...]]) -> list[Outgoing]:
@@ -76,7 +82,8 @@ def _split(key: tuple[Any, ...], members: list[tuple[int, tuple[Any, ...]]]) -> 
             task_id += f"#{start // size + 1}"
         kwargs = {"strategy_ids": [sid for sid, _ in chunk], "scheduled_tick": tick}
         kwargs |= {"series": name} if trigger == SCHEDULE else {"series": name, "trigger": trigger}
-        yield Outgoing([row[0] for _, row in chunk], task_id, SERIES_TASK, [], kwargs, queue)
+        firings = [row[0] for _, row in chunk]
+        yield Outgoing(firings, task_id, SERIES_TASK, [], kwargs, queue, ignore_result=True)
 
 
 def series_task_id(series: str, tick: datetime) -> str:
@@ -103,7 +110,8 @@ def _trigger(kwargs: dict[str, Any]) -> str:
 
 def _as_fired(row: tuple[Any, ...]) -> Outgoing:
     firing_id, task_id, task, args, kwargs, queue = row
-    return Outgoing([firing_id], task_id, task, _decoded(args), _decoded(kwargs), queue or "")
+    args, kwargs, quiet = _decoded(args), _decoded(kwargs), task in RESULTLESS
+    return Outgoing([firing_id], task_id, task, args, kwargs, queue or "", ignore_result=quiet)
 
 
 def _decoded(value: Any) -> Any:

@@ -120,6 +120,7 @@ def _publish_batch(app: Celery, producer: Producer, messages: list[Outgoing]) ->
                 outgoing.kwargs,
                 argsrepr=_text(outgoing.args),  # as JSON text: no saferepr walk per message
                 kwargsrepr=_text(outgoing.kwargs),
+                ignore_result=outgoing.ignore_result,
             )
             amqp.send_task_message(
                 producer,

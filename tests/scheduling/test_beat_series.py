@@ -1,9 +1,11 @@
 """Strategies under a real beat and worker with batching on: a tick's strategies on one series
-run from one message named after the series and tick; each keeps its own firing and run."""
+run from one message named after the series and tick; each keeps its own firing and run, and
+no task result is stored (the runs are the result)."""
 
 from __future__ import annotations
 
 import pytest
+from django_celery_results.models import TaskResult
 
 from strategies.models import Order, StrategyRun
 from tasks.models import Firing
@@ -54,3 +56,6 @@ def test_a_ticks_strategies_on_one_series_run_from_one_message_each_with_its_own
         units.setdefault(tick, set()).add(task_id)
     assert all(len(task_ids) == 1 for task_ids in units.values()), units
     assert Order.objects.filter(strategy__in=together).count() >= 6
+    # The runs are the result: no result row is stored for a strategy message the beat sent.
+    task_ids = StrategyRun.objects.values_list("celery_task_id", flat=True)
+    assert not TaskResult.objects.filter(task_id__in=list(task_ids)).exists()
