@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from marketdata.models import Market
@@ -203,3 +204,27 @@ def test_a_batch_costs_the_same_statements_for_three_strategies_as_for_thirty(
     assert len(large) == len(small)
     assert len(small) <= 7
     assert Order.objects.count() == 33
+
+
+def test_each_run_links_to_the_runs_of_its_unit_of_work_in_the_admin(
+    market: Market, admin_client: Client, settings: object
+) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    together = dcas(market, 2)
+    apart = dcas(market, 1)[0]
+    run_batch(together)
+    run_batch([apart], task_id="series_other@2026-12-01T12:00:00Z")
+
+    listed = admin_client.get("/admin/strategies/strategyrun/").content.decode()
+    unit = admin_client.get("/admin/strategies/strategyrun/", {"celery_task_id": TASK_ID})
+
+    assert f'?celery_task_id={TASK_ID}">{TASK_ID}</a>' in listed
+    shown = unit.content.decode()
+    change = "/admin/strategies/strategyrun/{}/change/"
+    assert unit.status_code == 200
+    for strategy in together:
+        assert change.format(StrategyRun.objects.get(strategy=strategy).pk) in shown
+    assert change.format(StrategyRun.objects.get(strategy=apart).pk) not in shown
