@@ -73,21 +73,16 @@ class Fleet:
         self.phase = made
         return [strategy.pk for strategy in made]
 
-    def jobs_remove(self) -> None:
-        """Remove the phase's jobs (the beat's tables follow): no further tick is fired, and
-        the ticks already sent still run (the strategies stay active)."""
+    def stop(self) -> None:
+        """Stop the phase's strategies and remove their jobs (the beat's tables follow)."""
         from django_celery_beat.models import PeriodicTask, PeriodicTasks
+
+        from strategies.models import Strategy
 
         names = [strategy.job_id for strategy in self.phase]
         for start in range(0, len(names), BATCH):
             PeriodicTask.objects.filter(name__in=names[start : start + BATCH]).delete()
         PeriodicTasks.update_changed()
-
-    def stop(self) -> None:
-        """Stop the phase's strategies, and remove their jobs if they still have them."""
-        from strategies.models import Strategy
-
-        self.jobs_remove()
         ids = [strategy.pk for strategy in self.phase]
         for start in range(0, len(ids), BATCH):
             Strategy.objects.filter(pk__in=ids[start : start + BATCH]).update(is_active=False)

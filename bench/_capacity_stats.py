@@ -14,6 +14,13 @@ SELECT s.id, count(r.id), min(r.started_at), min(r.finished_at), min(r.status)
 """
 
 
+# When the beat published each firing of the tick (only the phase's jobs fire at its ticks).
+PUBLISHED = """
+SELECT extract(epoch FROM published_at - scheduled_tick)::float FROM tasks_firing
+ WHERE scheduled_tick = %s AND published_at IS NOT NULL
+"""
+
+
 def percentile(values: list[float], share: float) -> float | None:
     """The nearest-rank percentile (`share` in 0..1) of `values`; None when there are none."""
     if not values:
@@ -32,7 +39,7 @@ def _spread(values: list[float]) -> dict[str, float | None]:
 
 def tick_figures(strategy_ids: list[int], tick: datetime) -> dict[str, Any]:
     """For one tick: strategies with exactly one run, none, several; the runs' statuses; how
-    long after the tick they started and finished."""
+    long after the tick their firings were published and the runs started and finished."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -45,8 +52,12 @@ def tick_figures(strategy_ids: list[int], tick: datetime) -> dict[str, Any]:
             statuses[row[4]] = statuses.get(row[4], 0) + 1
     started = [(row[2] - tick).total_seconds() for row in rows if row[2] is not None]
     finished = [(row[3] - tick).total_seconds() for row in rows if row[3] is not None]
+    with connection.cursor() as cursor:
+        cursor.execute(PUBLISHED, [tick])
+        published = [row[0] for row in cursor.fetchall()]
     return {
         "tick": tick.isoformat(),
+        "publish_lateness_s": _spread(published),
         "exactly_one": counts.count(1),
         "none": counts.count(0),
         "several": sum(1 for count in counts if count > 1),

@@ -107,10 +107,13 @@ def _ticks_measured(
     for tick in ticks:
         _sleep_until(tick - timedelta(seconds=3))
         candles_close(fleet.markets[:markets], tick)
-    _sleep_until(ticks[-1] + timedelta(seconds=1))
-    fleet.jobs_remove()  # no tick after the last measured one is fired
+    # The beat stops once the last tick is published: no tick after the measured ones fires.
+    _published(ticks[-1], size, deadline=ticks[-1] + timedelta(seconds=grid))
+    beat_spent = cpu_seconds({"beat": procs.pop("beat")})["beat"] - before["beat"]
+    beat.stop()
     runs = _drained(ids, ticks, deadline=ticks[-1] + timedelta(seconds=grid * 2 + 60))
     spent = {kind: after - before[kind] for kind, after in cpu_seconds(procs).items()}
+    spent["beat"] = beat_spent
     per_run = {kind: round(seconds * 1000 / max(runs, 1), 3) for kind, seconds in spent.items()}
     return {
         "runs": runs,
@@ -119,6 +122,15 @@ def _ticks_measured(
         "cpu_ms_per_run": per_run,
         "cpu_ms_per_run_total": round(sum(per_run.values()), 3),
     }
+
+
+def _published(tick: datetime, size: int, deadline: datetime) -> None:
+    """Wait until every firing of the tick is published (or the deadline)."""
+    from tasks.models import Firing
+
+    published = Firing.objects.filter(scheduled_tick=tick, status="published")
+    while published.count() < size and datetime.now(UTC) < deadline:
+        time.sleep(0.2)
 
 
 def _sleep_until(moment: datetime) -> None:
