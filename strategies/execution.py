@@ -43,10 +43,13 @@ def strategy_execute(
     scheduled_tick: datetime | None = None,
     task_id: str = "",
     trigger: str = StrategyRun.Trigger.SCHEDULE,
+    wait: bool = False,
 ) -> StrategyRun | None:
     """Run the strategy for its tick (the trigger's tick now, unless given) at most once.
 
-    `trigger` says what fired it (StrategyRun.Trigger), recorded on the run.
+    `trigger` says what fired it (StrategyRun.Trigger), recorded on the run. With `wait`, a
+    tick that finds another run of the strategy in progress raises RunInProgress, for its task
+    to try again: ticks run one at a time and in order (without, it is recorded skipped).
 
     Returns the run it recorded or completed, or None when this delivery had nothing to do
     (the tick's run exists: a duplicate delivery or a second beat). Failures of the strategy,
@@ -60,6 +63,7 @@ def strategy_execute(
         task_id=task_id,
         trigger=StrategyRun.Trigger(trigger),
         now=now,
+        wait=wait,
     )
     if claimed is None:
         return None

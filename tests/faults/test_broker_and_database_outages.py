@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from project.embedded import EmbeddedPostgres, EmbeddedRedis
 from strategies.models import Strategy, StrategyRun
-from tasks.fault_health import ticks_lost
+from tasks.health.ticks import ticks_lost
 from tasks.models import Firing, JobSchedule
 from tests.api.conftest import client_for
 from tests.factories import StrategyFactory, UserFactory
