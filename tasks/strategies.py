@@ -8,12 +8,12 @@ from datetime import datetime
 from celery import Task, shared_task
 from django.conf import settings
 
-from strategies.batch import series_execute
 from strategies.batch.series import SERIES_TASK
 from strategies.batch.write import commits_flush
 from strategies.errors import RunInProgress
 from strategies.execution import strategy_execute
 from strategies.models import Strategy
+from tasks.scheduling.series_firings import series_run
 
 logger = logging.getLogger(__name__)
 
@@ -70,21 +70,20 @@ def execute_strategy_series(
     """A tick's strategies of one series, run together; idempotent per (strategy, tick), so a
     redelivery runs only what its first delivery did not. Its runs are its result (none is
     stored): each records this task id. `series` names the unit for Flower; the strategies'
-    own series are read afresh."""
+    own series are read afresh. Each strategy's own firing is started and ended here
+    (`series_firings`), as the edge does for a message of one firing."""
     tick = datetime.fromisoformat(scheduled_tick)
     if tick.tzinfo is None:
         raise ValueError(f"scheduled_tick {scheduled_tick!r} has no time zone offset")
-    report = series_execute(
-        strategy_ids=strategy_ids,
-        scheduled_tick=tick,
-        task_id=self.request.id or "",
-        trigger=trigger,
+    report = series_run(
+        strategy_ids=strategy_ids, tick=tick, task_id=self.request.id or "", trigger=trigger
     )
     logger.info(
-        "series %s at %s: %d batched, %d single, %d idle",
+        "series %s at %s: %d batched, %d single, %d idle, %d sent on to wait",
         series,
         scheduled_tick,
         len(report.batched),
         len(report.single),
         len(report.idle),
+        len(report.waiting),
     )

@@ -40,6 +40,7 @@ class BatchReport:
     batched: list[int] = field(default_factory=list)
     single: list[int] = field(default_factory=list)
     idle: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)  # sent on as messages of their own
 
 
 def series_execute(

@@ -46,6 +46,11 @@ def test_a_ticks_strategies_on_one_series_run_from_one_message_each_with_its_own
         assert run.celery_task_id == series + tick_text(run.scheduled_tick)
         firing = Firing.objects.get(job_name=run.strategy.job_id, scheduled_tick=run.scheduled_tick)
         assert firing.status == "published"
+        # Started and ended by the series' task: the beat neither publishes it again nor
+        # records it missed.
+        assert firing.task_started_at is not None
+        assert firing.task_ended_at is not None
+        assert firing.republished == 0
         assert firing.celery_task_id == f"{run.strategy.job_id}@{tick_text(run.scheduled_tick)}"
     for run in StrategyRun.objects.filter(strategy=alone, status="succeeded"):
         assert run.celery_task_id == f"{alone.job_id}@{tick_text(run.scheduled_tick)}"
