@@ -20,11 +20,11 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from strategies.batch.claim import leases_release, runs_claim
+from strategies.batch.claim import leases_release_flushing, runs_claim
 from strategies.batch.concurrent import singles_execute
 from strategies.batch.decide import Outcome, Prepared, run_decide, run_prepare
 from strategies.batch.inputs import run_inputs_of, series_read, strategies_books
-from strategies.batch.write import commits_flush, paper_fills_write, runs_end
+from strategies.batch.write import paper_fills_write, runs_end
 from strategies.execution import order_complete
 from strategies.models import StrategyRun
 from strategies.runs import RUNNING
@@ -63,9 +63,9 @@ def series_execute(
     try:
         runs_carry_out(claim.claimed, now=now)
     finally:
-        leases_release(claim.claimed)
         ran = singles.result()  # the single runs, each in its own thread, are done
-    commits_flush()
+        # Their leases back, and one wait for the disk for every relaxed commit before it.
+        leases_release_flushing(claim.claimed)
     report.batched = [run.strategy_id for run in claim.claimed]
     report.single = [pk for pk, run in ran.items() if run is not None]
     report.idle += [pk for pk, run in ran.items() if run is None]

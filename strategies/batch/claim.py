@@ -51,7 +51,9 @@ def _claim_sql() -> str:
 
 
 CLAIM_SQL = _claim_sql()
-RELEASE_SQL = "SELECT count(pg_advisory_unlock(%s, k)) FROM unnest(%s::int4[]) AS k"
+RELEASE_SQL = (
+    "SELECT count(pg_advisory_unlock(%s, k)), pg_current_xact_id() FROM unnest(%s::int4[]) AS k"
+)
 
 
 @dataclass
@@ -100,11 +102,11 @@ def _run(
     return run
 
 
-def leases_release(runs: Sequence[StrategyRun]) -> None:
-    """Give back the leases of the batch's runs, in one statement (a session that dies frees
-    them anyway)."""
-    if not runs:
-        return
+def leases_release_flushing(runs: Sequence[StrategyRun]) -> None:
+    """Give back the leases of the batch's runs (a session that dies frees them anyway) and
+    wait for the disk once, in one statement: `pg_current_xact_id()` gives it a transaction
+    that commits synchronously, and WAL is flushed in order, so every relaxed commit made
+    before it (this session's and the single runs' threads') is on disk when it returns."""
     purpose = int(LockPurpose.RUN_LEASE)
     keys = [lock_key(LockPurpose.RUN_LEASE, run.pk)[1] for run in runs]
     with connection.cursor() as cursor:

@@ -5,7 +5,8 @@ Each row is what a single run writes (`strategies.runs`, `strategies.orders`): t
 its fee by the single run's rule (`orders.paper_fill_of`), the position moved only if it
 is still as the batch read it. A fill the position refuses or that changed under it is left
 to the caller (`PaperFills.fallback`), which fills it the single run's way, locked.
-Statements commit without waiting for the disk; `commits_flush` waits once for all of them.
+Statements commit without waiting for the disk; the batch's last one waits once for them all
+(`claim.leases_release_flushing`), as `commits_flush` does after a single run.
 """
 
 from __future__ import annotations

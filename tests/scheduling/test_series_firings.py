@@ -11,10 +11,12 @@ from django.utils import timezone
 from strategies.models import Strategy
 from tasks.models import Firing
 from tasks.scheduling.series_firings import (
+    firings_start,
     series_firings_finish,
     series_firings_start,
     strategy_firing_task_id,
 )
+from tasks.scheduling.starts import Start, firing_start
 from tests.factories import StrategyFactory
 
 # The leases are session locks: the rows they guard must be committed for other sessions.
@@ -55,3 +57,57 @@ def test_each_firing_of_a_series_is_started_once_and_ended_and_a_later_tick_wait
     assert ran.task_started_at is not None
     assert ran.task_ended_at is not None
     assert Firing.objects.get(pk=firings[waiting.pk].pk).task_started_at is None
+
+
+def scenario(prefix: str, tick: datetime) -> list[str]:
+    """One firing of each kind a delivery can meet; their task ids, in a fixed order."""
+    rows = {
+        "fresh": {},
+        "resumed": {"task_started_at": tick},  # started; no process holds its lease
+        "copy": {"task_started_at": tick, "task_ended_at": tick},
+        "missed": {"status": "skipped"},
+        "waits": {},
+    }
+    ids = []
+    for kind, fields in rows.items():
+        firing = Firing.objects.create(
+            job_name=f"{prefix}-{kind}",
+            periodic_task_id=1,
+            scheduled_tick=tick,
+            task="execute_single_strategy",
+            celery_task_id=f"{prefix}-{kind}@{tick:%Y-%m-%dT%H:%M:%S}Z",
+            created_at=tick,
+            status=fields.pop("status", "published"),
+            **fields,
+        )
+        ids.append(firing.celery_task_id)
+    Firing.objects.create(
+        job_name=f"{prefix}-waits",
+        periodic_task_id=1,
+        scheduled_tick=tick - timedelta(seconds=5),
+        task="execute_single_strategy",
+        celery_task_id=f"{prefix}-waits-earlier",
+        created_at=tick,
+        status="published",
+    )
+    return [*ids, f"{prefix}-unfired@{tick:%Y-%m-%dT%H:%M:%S}Z"]
+
+
+def test_the_set_based_start_decides_as_firing_start_does_firing_by_firing() -> None:
+    tick = timezone.now().replace(microsecond=0)
+    batch_ids, single_ids = scenario("batch", tick), scenario("single", tick)
+
+    batched = firings_start(task_ids=batch_ids)
+    singles = [firing_start(task_id=task_id) for task_id in single_ids]
+
+    assert [batched[task_id].start for task_id in batch_ids] == [s.start for s in singles]
+    assert [s.start for s in singles] == [
+        Start.STARTED,
+        Start.RESUMED,
+        Start.COPY,
+        Start.MISSED,
+        Start.WAIT,
+        Start.NOT_A_FIRING,
+    ]
+    stamped = Firing.objects.filter(celery_task_id__in=batch_ids[:2])
+    assert all(firing.task_started_at is not None for firing in stamped)
