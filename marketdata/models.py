@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from marketdata.fields import EncryptedTextField
-from project.decimals import PrecisionMode
+from project.decimals import STORED_DIGITS, STORED_PLACES, PrecisionMode
 from project.validators import validate_name
 
 
@@ -38,7 +38,9 @@ TIMEFRAME_DURATIONS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
 }
 
-PRICE = {"max_digits": 30, "decimal_places": 12}
+# Every price, amount and money column: storage wide enough for any market; orders are
+# computed to their market's own precision (strategies.ordering).
+PRICE = {"max_digits": STORED_DIGITS, "decimal_places": STORED_PLACES}
 
 
 class Exchange(models.Model):

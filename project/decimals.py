@@ -59,7 +59,7 @@ class Step:
         return (value / self.size).to_integral_value(rounding=ROUND_HALF_UP) * self.size
 
     def __str__(self) -> str:
-        return fixed(self.size)
+        return fixed_trimmed(self.size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +99,22 @@ def precision_of(stated: Any, mode: int) -> Precision:
     return SignificantDigits(places)
 
 
-def fixed(value: Decimal) -> str:
-    """A decimal as fixed-point text without trailing zeros: 57527.66, 0.00000001, 100."""
-    text = format(value, "f")
+def fixed(value: Decimal | int | float | str) -> str:
+    """A number as fixed-point text with the places it carries: 0.00000001 (never 1E-8), 0.50."""
+    return format(value if isinstance(value, Decimal) else Decimal(str(value)), "f")
+
+
+def fixed_trimmed(value: Decimal | int | float | str) -> str:
+    """Fixed-point text without trailing zeros: 57527.66, 0.00000001, 100."""
+    text = fixed(value)
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def fixed_to(value: Decimal, precision: Precision) -> str:
-    """A decimal as fixed-point text with the places of `precision`: 0.10 USD, 59755.40."""
-    if isinstance(precision, Step):
+    """A decimal as fixed-point text with the places of `precision`: 0.10 USD, 59755.40.
+
+    Without a stated precision (the stored places) it is trimmed: 200, not 200.000000000000.
+    """
+    if isinstance(precision, Step) and precision.places < STORED_PLACES:
         return format(precision.round(value), f".{precision.places}f")
-    return fixed(precision.round(value))
+    return fixed_trimmed(precision.round(value))

@@ -205,6 +205,8 @@ PAPER_FEE_RATE = env.decimal(
 # STRATEGY_BATCH_MAX strategies a message (each run holds a lock while its batch runs).
 STRATEGY_BATCHING = env.boolean("STRATEGY_BATCHING", ENV, default=True)
 STRATEGY_BATCH_MAX = env.integer("STRATEGY_BATCH_MAX", ENV, 500, minimum=1)
+# How long after a candle closes a run at that moment waits for its collection to write it.
+RUN_CANDLE_WAIT_SECONDS = env.integer("RUN_CANDLE_WAIT_SECONDS", ENV, 20)
 
 # --- Health --------------------------------------------------------------------------------
 # Dotted paths of checks; a critical failure makes the service "down", any other "degraded".

@@ -15,16 +15,18 @@ from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
 from project.decimals import (
-    STORED_STEP,
     Precision,
     PrecisionMode,
-    fixed,
+    SignificantDigits,
     fixed_to,
+    fixed_trimmed,
     precision_of,
 )
 from strategies.engine.base import Action, Signal
 
 ZERO = Decimal(0)
+# How an amount the user asked for is named in a refusal: 0.00008367, not 28 digits.
+SHOWN = SignificantDigits(4)
 BUY = Action.BUY.value  # read once: an enum member's .value is a slow property
 
 
@@ -138,7 +140,7 @@ def order_terms(
     price precision.
     """
     side = signal.action  # a StrEnum: the text "buy" or "sell" itself
-    price = rules.price_to_precision(price)
+    price = rules.price.round(price)  # price_to_precision
     if signal.amount is not None:
         wanted = signal.amount
     elif signal.quote_amount is not None:
@@ -147,7 +149,7 @@ def order_terms(
         wanted = held
     else:
         return Refusal("nothing to sell: the position is empty")
-    amount = rules.amount_to_precision(wanted)
+    amount = rules.amount.truncate(wanted)  # amount_to_precision
     refusal = minimums_refusal(rules, amount=amount, price=price, wanted=wanted)
     return refusal or OrderTerms(side, amount, price)
 
@@ -163,8 +165,8 @@ def minimums_refusal(
     wanted = amount if wanted is None else wanted
     if rules.min_amount is not None and amount < rules.min_amount:
         return Refusal(
-            f"order of {fixed(wanted.quantize(STORED_STEP))} {rules.base} is below the "
-            f"market's minimum amount {fixed(rules.min_amount)}"
+            f"order of {fixed_trimmed(SHOWN.truncate(wanted))} {rules.base} is below the "
+            f"market's minimum amount {fixed_trimmed(rules.min_amount)}"
         )
     if not amount > 0:
         step = rules.amount
@@ -172,9 +174,9 @@ def minimums_refusal(
     cost = amount * price
     if rules.min_cost is not None and cost < rules.min_cost:
         return Refusal(
-            f"order of {fixed(amount)} {rules.base} at {fixed(price)} costs "
+            f"order of {fixed_trimmed(amount)} {rules.base} at {fixed_trimmed(price)} costs "
             f"{fixed_to(cost, rules.quote_precision)} {rules.quote}, below the market's "
-            f"minimum cost {fixed(rules.min_cost)} {rules.quote}"
+            f"minimum cost {fixed_trimmed(rules.min_cost)} {rules.quote}"
         )
     return None
 
@@ -198,11 +200,12 @@ def guardrail_refusal(
     if side == BUY:
         if max_position is not None and (held or ZERO) + amount > max_position:
             return Refusal(
-                f"max position {fixed(max_position)} would be exceeded: "
-                f"holding {fixed(held or ZERO)}, buying {fixed(amount)}"
+                f"max position {fixed_trimmed(max_position)} would be exceeded: "
+                f"holding {fixed_trimmed(held or ZERO)}, buying {fixed_trimmed(amount)}"
             )
     elif held is None or amount > held:
-        return Refusal(f"cannot sell {fixed(amount)}: the position is {fixed(held or ZERO)}")
+        held_text = fixed_trimmed(held or ZERO)
+        return Refusal(f"cannot sell {fixed_trimmed(amount)}: the position is {held_text}")
     return None
 
 
@@ -232,8 +235,9 @@ def paper_fill(
     quote precision; a buy pays value + fee, a sell receives value - fee. The average entry is
     the volume-weighted buy price at the price precision, cleared when the position closes.
     """
-    value = rules.to_quote(terms.amount * terms.price)
-    fee = rules.to_quote(value * fee_rate)
+    money = rules.quote_precision.round  # rules.to_quote, looked up once: this is per candle
+    value = money(terms.amount * terms.price)
+    fee = money(value * fee_rate)
     if terms.side == BUY:
         cost = value + fee
         if cost > book.quote:
@@ -243,17 +247,28 @@ def paper_fill(
                 f"{rules.quote} available"
             )
         held = book.base + terms.amount
-        entry = rules.price_to_precision(
+        entry = rules.price.round(
             (book.base * (book.average_entry or ZERO) + terms.amount * terms.price) / held
         )
-        after = PaperBook(held, rules.to_quote(book.quote - cost), entry, book.fees_paid + fee)
+        after = PaperBook(held, money(book.quote - cost), entry, book.fees_paid + fee)
         return PaperFill(value, fee, after)
     if terms.amount > book.base:
         return Refusal(
-            f"cannot sell {fixed(terms.amount)} {rules.base}: the paper position is "
-            f"{fixed(book.base)} {rules.base}"
+            f"cannot sell {fixed_trimmed(terms.amount)} {rules.base}: the paper position is "
+            f"{fixed_trimmed(book.base)} {rules.base}"
         )
     held = book.base - terms.amount
     entry = book.average_entry if held else None
-    after = PaperBook(held, rules.to_quote(book.quote + value - fee), entry, book.fees_paid + fee)
+    after = PaperBook(held, money(book.quote + value - fee), entry, book.fees_paid + fee)
     return PaperFill(value, fee, after)
+
+
+def shown(rules: MarketRules, value: Decimal | None, what: str) -> str | None:
+    """A number of this market as people read it (admin, API, pages): an `amount` at the
+    amount precision, a `price` at the price tick, `money` in the quote currency's places
+    (0.10 USD, never 0.099999999981): no more places than the market or currency has."""
+    if value is None:
+        return None
+    if what == "amount":
+        return fixed_trimmed(rules.amount.round(value))
+    return fixed_to(value, rules.price if what == "price" else rules.quote_precision)

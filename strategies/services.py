@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,13 +15,13 @@ from django.utils import timezone
 from project.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, get_scheduler
 from project.unique import owner_unique_save
 from strategies.errors import StrategyError
+from strategies.job import is_strategy_job
 from strategies.models import Strategy, StrategyRun
 from strategies.selectors import job_description, strategy_job_description
 
 logger = logging.getLogger(__name__)
 
 EXECUTE_TASK = "execute_single_strategy"
-STRATEGY_JOB = re.compile(r"^strategy_(\d+)$")
 # What an owner edits, in form order; `is_active` changes only through start and stop.
 EDITABLE_FIELDS = (
     "name",
@@ -157,7 +156,7 @@ def strategy_schedules_sync(*, scheduler: Scheduler | None = None) -> ScheduleSy
     """
     scheduler = scheduler or get_scheduler()
     result = ScheduleSync()
-    jobs = {job.id: job for job in scheduler.get_jobs() if STRATEGY_JOB.match(job.id)}
+    jobs = {job.id: job for job in scheduler.get_jobs() if is_strategy_job(job.id)}
     active = Strategy.objects.filter(is_active=True).annotate(job_description=job_description())
     for strategy in active.order_by("pk"):
         result.active += 1

@@ -82,7 +82,8 @@ def runs_carry_out(runs: Sequence[StrategyRun], *, now: datetime) -> None:
     books = strategies_books(strategy_ids=[p.run.strategy_id for p in prepared], now=now)
     for key, members in _per_series(prepared).items():
         limit = max(member.needed for member in members)
-        series = series_read(market_id=key[0], timeframe=key[1], limit=limit)
+        tick = members[0].run.scheduled_tick
+        series = series_read(market_id=key[0], timeframe=key[1], limit=limit, tick=tick)
         for member in members:
             orders_today, position = books[member.run.strategy_id]
             inputs = run_inputs_of(

@@ -1,8 +1,8 @@
-"""A batch's reads: the series' candles and ticker once, every strategy's book in one query.
+"""A batch's reads: the series' candles once, every strategy's book in one query.
 
 Each strategy then gets the same `selectors.RunInputs` a single run reads for itself: its
-newest closed candles (as many as it needs), the last price, today's orders and its paper
-position.
+newest closed candles up to its tick (as many as it needs), the last price, today's orders
+and its paper position.
 """
 
 from __future__ import annotations
@@ -10,42 +10,51 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from django.db import connection
 
-from marketdata.models import Ticker
+from marketdata.models import Candle
 from strategies.engine import Bar
+from strategies.execution import inputs_with_tick_candle
 from strategies.models import Order, PaperPosition
 from strategies.selectors import (
     POSITION_COLUMNS,
     REJECTED,
     RunInputs,
-    closed_bars,
     day_start,
+    newest_closed_open,
     price_newest,
 )
 
 
 @dataclass(frozen=True)
 class SeriesData:
-    """The newest closed candles of a series (oldest first) and its market's newest ticker."""
+    """The newest closed candles of a series a decision at the tick sees, oldest first."""
 
     timeframe: str
     bars: list[Bar]
-    ticker: tuple[datetime, Decimal] | None
 
 
-def series_read(*, market_id: int, timeframe: str, limit: int) -> SeriesData:
-    """The series' newest `limit` closed candles and its newest ticker (time, last)."""
-    bars = closed_bars(market_id=market_id, timeframe=timeframe, limit=limit) if limit else []
-    ticker = (
-        Ticker.objects.filter(market_id=market_id)
-        .order_by("-time")
-        .values_list("time", "last")
-        .first()
-    )
-    return SeriesData(timeframe, bars, ticker)
+SERIES_SQL = (
+    "SELECT open_time, open, high, low, close, volume FROM ("  # noqa: S608 - table name only
+    f"SELECT open_time, open, high, low, close, volume FROM {Candle._meta.db_table} "
+    "WHERE market_id = %s AND timeframe = %s AND is_closed AND open_time <= %s "
+    "ORDER BY open_time DESC LIMIT %s) c ORDER BY open_time"
+)
+
+
+def series_read(*, market_id: int, timeframe: str, limit: int, tick: datetime) -> SeriesData:
+    """The series' newest `limit` closed candles up to the one that closed at the tick (the
+    candles `selectors.run_inputs` gives a single run), waiting for that one as a single run
+    does (`execution.inputs_with_tick_candle`)."""
+    newest = newest_closed_open(tick=tick, timeframe=timeframe)
+
+    def read(_now: datetime) -> SeriesData:
+        with connection.cursor() as cursor:
+            cursor.execute(SERIES_SQL, [market_id, timeframe, newest, limit])
+            return SeriesData(timeframe, [Bar(*row) for row in cursor.fetchall()])
+
+    return inputs_with_tick_candle(read, tick=tick, timeframe=timeframe)
 
 
 BOOKS_SQL = (
@@ -83,10 +92,10 @@ def strategies_books(
 def run_inputs_of(
     series: SeriesData, *, needed: int, orders_today: int, position: PaperPosition
 ) -> RunInputs:
-    """One strategy's inputs from the series read once: as `selectors.run_inputs` gives them
-    (no candles, nothing else)."""
+    """One strategy's inputs from the series read once, as `selectors.run_inputs` gives them:
+    the price is the newest close (no candles, nothing else)."""
     bars = series.bars[-needed:]
     if not bars:
         return RunInputs([], None, 0, position)
-    price = price_newest(newest=bars[-1], timeframe=series.timeframe, ticker=series.ticker)
+    price = price_newest(newest=bars[-1], timeframe=series.timeframe, ticker=None)
     return RunInputs(bars, price, orders_today, position)

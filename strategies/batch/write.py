@@ -2,9 +2,10 @@
 fills (order, position, run end) in another.
 
 Each row is what a single run writes (`strategies.runs`, `strategies.orders`): the fill and
-its fee by the single run's rule (`orders.paper_fill_of`), the position moved only if it
-is still as the batch read it. A fill the position refuses or that changed under it is left
-to the caller (`PaperFills.fallback`), which fills it the single run's way, locked.
+its fee by the one order computation (`orders.paper_fill_of`, `strategies.ordering`), the
+position moved only if it is still as the batch read it. A fill the position refuses or that
+changed under it is left to the caller (`PaperFills.fallback`), which fills it the single
+run's way, locked.
 Statements commit without waiting for the disk; the batch's last one waits once for them all
 (`claim.leases_release_flushing`), as `commits_flush` does after a single run.
 """
@@ -21,6 +22,7 @@ from django.db import connection
 
 from strategies.batch.decide import SUCCEEDED, Outcome
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
+from strategies.ordering import Refusal
 from strategies.orders import _fill_fields, client_order_id, paper_fill_of
 
 RUNS = StrategyRun._meta.db_table
@@ -149,21 +151,20 @@ def _fill_row(outcome: Outcome, *, now: datetime) -> tuple[Order, tuple[Any, ...
         strategy=run.strategy,
         run=run,
         mode=Strategy.Mode.PAPER,
-        side=plan.side,
+        side=plan.terms.side,
         type=Order.Type.MARKET,
-        amount=plan.amount,
-        price=plan.price,  # a paper order fills at the price it was sized at
+        amount=plan.terms.amount,
+        price=plan.terms.price,  # a paper order fills at the price it was sized at
         client_order_id=client_order_id(strategy_id=run.strategy_id, tick=run.scheduled_tick),
     )
     position = plan.paper_position
-    filled = paper_fill_of(order, position=position)
-    if filled is None:
+    price, filled = paper_fill_of(order, position=position, price=order.price)
+    if isinstance(filled, Refusal):
         return order, None
-    fee, book = filled
-    fill = _fill_fields(order, price=order.price, fee=fee, now=now)
+    fill = _fill_fields(order, price=price, fee=filled.fee, now=now)
     values = [fill.get(name, getattr(order, name)) for name in ORDER_COLUMNS]
     read = [getattr(position, name) for name in BOOK]
-    row = (*values, *book, *read, position.pk is None, json.dumps(run.parameters))
+    row = (*values, *filled.book, *read, position.pk is None, json.dumps(run.parameters))
     return order, row
 
 

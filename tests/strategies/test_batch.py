@@ -170,9 +170,11 @@ def test_a_delivery_again_runs_only_what_is_missing(market: Market) -> None:
 
 
 def test_a_position_changed_since_it_was_read_is_filled_locked(
-    market: Market, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    strategy = dcas(market, 1)[0]
+    flat = MarketFactory()
+    add_candles(flat, [200, 200])
+    strategy = dcas(flat, 1)[0]
     run_batch([strategy], hours_ago=1)
 
     def moved_first(outcomes: list[Outcome], *, now: datetime) -> PaperFills:

@@ -8,7 +8,15 @@ from itertools import product
 import pytest
 from ccxt.base import decimal_to_precision as ccxt_precision
 
-from project.decimals import PrecisionMode, SignificantDigits, Step, fixed, fixed_to, precision_of
+from project.decimals import (
+    PrecisionMode,
+    SignificantDigits,
+    Step,
+    fixed,
+    fixed_to,
+    fixed_trimmed,
+    precision_of,
+)
 from strategies.engine import Action, Signal
 from strategies.ordering import (
     MarketRules,
@@ -264,6 +272,9 @@ def test_every_mode_agrees_with_ccxts_own_decimal_to_precision(mode):
 
 def test_fixed_text_never_uses_exponents_and_money_has_its_currencys_places():
     assert fixed(D("1E-8")) == "0.00000001"
-    assert fixed(D("100.000")) == "100"
+    assert fixed(D("0.50")) == "0.50"
+    assert fixed(1e-08) == "0.00000001"
+    assert fixed_trimmed(D("1E-8")) == "0.00000001"
+    assert fixed_trimmed(D("100.000")) == "100"
     assert fixed_to(D("0.099999999981"), Step.of(D("0.01"))) == "0.10"
     assert fixed_to(D("9499.500000065047"), Step.of(D("0.01"))) == "9499.50"
