@@ -15,9 +15,10 @@ from strategies.models import Order, Strategy, StrategyRun
 from tasks.scheduling.grouping import series_task_id
 from tasks.strategies import execute_strategy_series
 from tests.factories import StrategyFactory
-from tests.faults.helpers import live_dca, order_book, pool_children, recorded_orders
+from tests.faults.helpers import order_book, pool_children, recorded_orders
 from tests.processes import wait_for
 from tests.strategies.conftest import add_candles, start_strategy_worker, tick
+from tests.strategies.test_live import live_dca
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
