@@ -88,7 +88,7 @@ class EdgeTask(Task):
             log = logger.warning if started.start is Start.MISSED else logger.info
             log("task %s: %s %s; not run", task_id, started.start.value, started.reason)
             raise Ignore()
-        if started.start is Start.RESUMED:
+        if started.start is Start.RESUMED and not self.request.retries:  # not its own retry
             logger.warning("task %s: %s", task_id, started.start.value)
         return started.firing_id if started.start is not Start.NOT_A_FIRING else None
 

@@ -16,7 +16,7 @@ from tasks.models import Firing
 from tasks.scheduling.messages import firing_task_id, is_firing_task_id, run_now_task_id
 from tasks.scheduling.outbox import firings_requeue_unstarted, firings_settle_late
 from tasks.scheduling.starts import START_SQL, Start, firing_finish, firing_start
-from tests.processes import database_url
+from tests.processes import database_url, wait_for
 from tests.scheduling.test_outbox_misfire import CAUSE, job, publish_all, queued_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,7 +126,8 @@ def test_a_firing_whose_worker_was_lost_is_put_back_and_its_copy_resumes_it() ->
     firing = published(task, seconds_ago=30, published_ago=30)
     start_elsewhere(firing).close()  # the worker's process dies: its session ends
 
-    requeued = firings_requeue_unstarted()
+    # The server frees the lease as the session's backend exits, a moment after the close.
+    requeued = wait_for(firings_requeue_unstarted, timeout=30, what="the lease to be freed")
     sent = publish_all()
     copy = firing_start(task_id=firing.celery_task_id)
     firing_finish(firing_id=copy.firing_id)
