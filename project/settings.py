@@ -71,7 +71,7 @@ WSGI_APPLICATION = "project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -244,6 +244,9 @@ AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", ENV, 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env.integer("LOGIN_LOCKOUT_MINUTES", ENV, 30, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# axes logs "AXES: BEGIN ..." in every process that loads Django (13 under `make run`); the
+# launcher turns it on for its first set-up step only, so it is printed once.
+AXES_VERBOSE = env.boolean("AXES_VERBOSE", ENV, default=False)
 # Its log lines name the user and address (the operator lifts by them); passwords stay masked.
 AXES_SENSITIVE_PARAMETERS: list[str] = []
 AUTH_PASSWORD_VALIDATORS = [
@@ -306,7 +309,15 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar): works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",  # served by project.redoc, without its one outside address
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": "system-ui, Helvetica, Arial, sans-serif",
+                "headings": {"fontFamily": "system-ui, Helvetica, Arial, sans-serif"},
+            }
+        }
+    },
     # Three models have a `status`: name each choice set (a generated client's type names).
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "marketdata.models.ExchangeAccount.Status",
@@ -326,10 +337,22 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": ENV.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own console handler (on with DEBUG) printed each request warning twice.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # Under the Celery backend, APScheduler is only opened to clear its jobs (sync_schedules):
+        # its "Scheduler started" and "shut down" lines would tell of a scheduler not in use.
+        **(
+            {"apscheduler.scheduler": {"level": "WARNING"}}
+            if SCHEDULER_BACKEND_NAME != "apscheduler"
+            else {}
+        ),
+    },
 }

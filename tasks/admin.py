@@ -8,7 +8,10 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
+from project.display import WideChangeListMixin
 from strategies.admin import ReadOnlyAdminMixin
 from tasks.models import BeatInstance, Firing, JobSchedule
 from tasks.selectors import firings_with_timing, schedules_with_lateness
@@ -141,3 +144,14 @@ class BeatInstanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "refused_duplicates",
     )
     ordering = ("-last_tick_at",)
+
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class WidePeriodicTaskAdmin(WideChangeListMixin, PeriodicTaskAdmin):
+    """django-celery-beat's own admin, its list at full width and without the interval column
+    (the scheduler column already says `every 60 seconds`)."""
+
+    list_display = ("name", "enabled", "scheduler", "start_time", "last_run_at", "one_off")
