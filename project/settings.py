@@ -206,6 +206,11 @@ TRADING_KILL_SWITCH = env.boolean("TRADING_KILL_SWITCH", ENV, default=False)
 PAPER_FEE_RATE = env.decimal(
     "PAPER_FEE_RATE", ENV, Decimal("0.001"), minimum=Decimal(0), maximum=Decimal("0.5")
 )
+# On: the beat sends a tick's strategies on one market and timeframe as one message, run
+# together (`strategies.batch`); off: one message per strategy run. At most
+# STRATEGY_BATCH_MAX strategies a message (each run holds a lock while its batch runs).
+STRATEGY_BATCHING = env.boolean("STRATEGY_BATCHING", ENV, default=True)
+STRATEGY_BATCH_MAX = env.integer("STRATEGY_BATCH_MAX", ENV, 500, minimum=1)
 # How long after a candle closes a run at that moment waits for its collection to write it.
 RUN_CANDLE_WAIT_SECONDS = env.integer("RUN_CANDLE_WAIT_SECONDS", ENV, 20)
 

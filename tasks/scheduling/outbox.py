@@ -42,6 +42,7 @@ from kombu import Producer
 
 from project.locks import LockPurpose, lock_held_sql
 from tasks.models import MisfirePolicy
+from tasks.scheduling.grouping import Outgoing, outgoing_messages
 from tasks.scheduling.messages import firing_kwargs
 from tasks.scheduling.ticks import CATCH_UP, late_ticks_fate
 
@@ -101,18 +102,20 @@ def firings_publish(*, app: Celery, producer: Producer, own: list[int], limit: i
         if not rows:
             return 0
         ids, stamps = [], []
-        for start in range(0, len(rows), PUBLISH_BATCH):
-            batch = rows[start : start + PUBLISH_BATCH]
+        messages = outgoing_messages(rows)  # strategy firings grouped per series (grouping)
+        for start in range(0, len(messages), PUBLISH_BATCH):
+            batch = messages[start : start + PUBLISH_BATCH]
             _publish_batch(app, producer, batch)
             at = datetime.fromtimestamp(time.time(), UTC)
-            ids += [row[0] for row in batch]
-            stamps += [at] * len(batch)
+            published = [pk for message in batch for pk in message.firing_ids]
+            ids += published
+            stamps += [at] * len(published)
         with connection.cursor() as cursor:
             cursor.execute(MARK_PUBLISHED, [ids, stamps])
     return len(rows)
 
 
-def _publish_batch(app: Celery, producer: Producer, rows: list[tuple[Any, ...]]) -> None:
+def _publish_batch(app: Celery, producer: Producer, messages: list[Outgoing]) -> None:
     """One pipeline to the broker for the whole batch (kombu's `Producer.batch`).
 
     Celery's own message format and routing, without what costs most per message in
@@ -120,18 +123,24 @@ def _publish_batch(app: Celery, producer: Producer, rows: list[tuple[Any, ...]])
     `task-sent` event (the firing row records the publish; workers still send theirs).
     """
     amqp = app.amqp
-    with producer.batch(max_size=len(rows)):
-        for _, task_id, task, args, kwargs, queue in rows:
+    with producer.batch(max_size=len(messages)):
+        for outgoing in messages:
             message = amqp.create_task_message(
-                task_id,
-                task,
-                _decoded(args),
-                _decoded(kwargs),
-                argsrepr=_text(args),  # as the JSON text: no saferepr walk per message
-                kwargsrepr=_text(kwargs),
+                outgoing.task_id,
+                outgoing.task,
+                outgoing.args,
+                outgoing.kwargs,
+                argsrepr=_text(outgoing.args),  # as JSON text: no saferepr walk per message
+                kwargsrepr=_text(outgoing.kwargs),
+                ignore_result=outgoing.ignore_result,
             )
             amqp.send_task_message(
-                producer, task, message, queue=queue or None, declare=[], headers=BEAT_HEADERS
+                producer,
+                outgoing.task,
+                message,
+                queue=outgoing.queue or None,
+                declare=[],
+                headers=BEAT_HEADERS,
             )
 
 
