@@ -340,6 +340,11 @@ class Scheduler(abc.ABC):
         """
         return ""
 
+    def processes(self) -> list[dict[str, Any]]:
+        """The processes that fire this backend's jobs (celery: the live beats; APScheduler:
+        its leader), as plain values for /health/detail/; empty where none is known."""
+        return []
+
 
 def get_scheduler() -> Scheduler:
     """The configured backend (settings.SCHEDULER_BACKEND); one instance per process."""

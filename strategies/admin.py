@@ -22,6 +22,7 @@ from strategies.admin_display import (
     market_column,
     recent_orders,
     recent_runs,
+    unit_of_work,
     when,
 )
 from strategies.backtesting.admin import backtest_strategies
@@ -285,6 +286,7 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "error_class",
         "started_at",
         "finished_at",
+        "unit",
     )
     list_filter = ("status", "trigger", "signal", "strategy__mode", "strategy__kind")
     list_select_related = ("strategy",)
@@ -293,6 +295,10 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     inlines = (RunOrderInline,)
+
+    @admin.display(description="unit of work", ordering="celery_task_id")
+    def unit(self, run: StrategyRun) -> str:
+        return unit_of_work(run)
 
 
 @admin.register(Order)

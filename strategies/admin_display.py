@@ -169,3 +169,14 @@ class ParametersWidget(forms.Textarea):
         context = super().get_context(name, value, attrs)
         context["kinds_json"] = json.dumps(kinds_schema())
         return context
+
+
+def unit_of_work(run: StrategyRun) -> SafeString | str:
+    """The Celery task id that ran the run, linked to every run of that unit of work: a
+    series' batch (`series_demo:BTC/USD_1m@...Z`) lists the strategies it ran together."""
+    if not run.celery_task_id:
+        return "-"
+    url = reverse("admin:strategies_strategyrun_changelist")
+    return format_html(
+        '<a href="{}?celery_task_id={}">{}</a>', url, run.celery_task_id, run.celery_task_id
+    )

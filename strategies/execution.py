@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -22,7 +24,7 @@ from django.utils import timezone
 
 from marketdata.models import TIMEFRAME_DURATIONS
 from strategies import selectors
-from strategies.engine import Action, Signal, get_strategy_class
+from strategies.engine import Action, Bar, Signal, get_strategy_class
 from strategies.engine.base import parameters_to_json
 from strategies.engine.safety import strategy_build, strategy_candles_required, strategy_decide
 from strategies.errors import OrderNotSent, StrategyCodeFailed, StrategyError
@@ -37,16 +39,26 @@ logger = logging.getLogger(__name__)
 CANDLE_POLL_SECONDS = 0.2
 
 
+class HasBars(Protocol):
+    bars: list[Bar]
+
+
+Inputs = TypeVar("Inputs", bound=HasBars)
+
+
 def strategy_execute(
     *,
     strategy_id: int,
     scheduled_tick: datetime | None = None,
     task_id: str = "",
     trigger: str = StrategyRun.Trigger.SCHEDULE,
+    wait: bool = False,
 ) -> StrategyRun | None:
     """Run the strategy for its tick (the trigger's tick now, unless given) at most once.
 
-    `trigger` says what fired it (StrategyRun.Trigger), recorded on the run.
+    `trigger` says what fired it (StrategyRun.Trigger), recorded on the run. With `wait`, a
+    tick that finds another run of the strategy in progress raises RunInProgress, for its task
+    to try again: ticks run one at a time and in order (without, it is recorded skipped).
 
     Returns the run it recorded or completed, or None when this delivery had nothing to do
     (the tick's run exists: a duplicate delivery or a second beat). Failures of the strategy,
@@ -60,6 +72,7 @@ def strategy_execute(
         task_id=task_id,
         trigger=StrategyRun.Trigger(trigger),
         now=now,
+        wait=wait,
     )
     if claimed is None:
         return None
@@ -80,7 +93,7 @@ def _run_carry_out(*, run: StrategyRun, resumed: bool) -> None:
         if order is None:
             _run_decide_and_order(run=run)
         else:
-            _order_complete(run=run, order=order)
+            order_complete(run=run, order=order)
     except StrategyCodeFailed as error:
         run_finish(
             run,
@@ -134,15 +147,15 @@ def _run_decide_and_order(*, run: StrategyRun) -> None:
         if not paper_order_fill_ending_run(
             order, position=plan.paper_position, run=run, ended=ended
         ):
-            run.status = RUNNING  # not ended after all: `_order_complete` ends it
+            run.status = RUNNING  # not ended after all: `order_complete` ends it
             with transaction.atomic():
-                _order_complete(run=run, order=order)
+                order_complete(run=run, order=order)
     else:
         order.save()  # committed before it leaves
-        _order_complete(run=run, order=order)
+        order_complete(run=run, order=order)
 
 
-def _order_complete(*, run: StrategyRun, order: Order) -> None:
+def order_complete(*, run: StrategyRun, order: Order) -> None:
     """Send the order if it has not been, and end the run by the order's outcome."""
     error_class = "OrderNotSent"
     if order.status == Order.Status.NEW:
@@ -181,74 +194,91 @@ def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     run.parameters = parameters_to_json(cleaned)
     instance = strategy_build(cls, cleaned)
     needed = strategy_candles_required(instance)
-    inputs = _run_inputs_with_tick_candle(strategy, needed=needed, tick=run.scheduled_tick)
-    now = timezone.now()
-    bars = inputs.bars
-    duration = TIMEFRAME_DURATIONS[strategy.timeframe]
-    if not bars:
-        return run_skip(run, "stale market data: no closed candles")
-    newest_closed_at = bars[-1].open_time + duration
-    if now - newest_closed_at > 2 * duration:
-        return run_skip(
-            run,
-            f"stale market data: the newest closed candle ended at {newest_closed_at.isoformat()}",
-        )
-    if len(bars) < needed:
-        return run_skip(
-            run, f"not enough market data: needs {needed} closed candles, has {len(bars)}"
-        )
+    inputs = inputs_with_tick_candle(
+        lambda now: selectors.run_inputs(
+            strategy=strategy, candles_required=needed, tick=run.scheduled_tick, now=now
+        ),
+        tick=run.scheduled_tick,
+        timeframe=strategy.timeframe,
+    )
+    problem = market_data_problem(
+        inputs.bars, needed=needed, timeframe=strategy.timeframe, now=timezone.now()
+    )
+    if problem:
+        return run_skip(run, problem)
 
-    signal = strategy_decide(instance, bars)
+    signal = strategy_decide(instance, inputs.bars)
     run.signal = signal.action.value
     if signal.action is Action.HOLD:
         run_finish(run, StrategyRun.Status.SUCCEEDED, signal=run.signal)
         return None
-    return _order_plan(run=run, strategy=strategy, signal=signal, inputs=inputs)
+    plan = order_plan_of(run=run, strategy=strategy, signal=signal, inputs=inputs)
+    if isinstance(plan, str):
+        return run_skip(run, plan)
+    return plan
 
 
-def _run_inputs_with_tick_candle(
-    strategy: Strategy, *, needed: int, tick: datetime
-) -> selectors.RunInputs:
-    """The run's inputs once they hold the candle that closed at its tick.
+def market_data_problem(bars: list[Bar], *, needed: int, timeframe: str, now: datetime) -> str:
+    """Why a run cannot decide on these closed candles ("" when it can): none, stale, too few.
+
+    A batch of runs (`strategies.batch`) asks the same of the candles it read once."""
+    duration = TIMEFRAME_DURATIONS[timeframe]
+    if not bars:
+        return "stale market data: no closed candles"
+    newest_closed_at = bars[-1].open_time + duration
+    if now - newest_closed_at > 2 * duration:
+        ended = newest_closed_at.isoformat()
+        return f"stale market data: the newest closed candle ended at {ended}"
+    if len(bars) < needed:
+        return f"not enough market data: needs {needed} closed candles, has {len(bars)}"
+    return ""
+
+
+def inputs_with_tick_candle(
+    read: Callable[[datetime], Inputs], *, tick: datetime, timeframe: str
+) -> Inputs:
+    """Inputs (`read(now)`: a run's, or a batch's series) once they hold the candle that
+    closed at the tick.
 
     `collect_due_candles` fires at the same instant as the run and writes that candle a
     moment later: until RUN_CANDLE_WAIT_SECONDS after the close the inputs are read again
     every CANDLE_POLL_SECONDS; after that (a late run, a collection that failed) they are
     taken as they are, and the staleness rules judge them.
     """
-    due = selectors.newest_closed_open(tick=tick, timeframe=strategy.timeframe)
-    closed_at = due + TIMEFRAME_DURATIONS[strategy.timeframe]
+    due = selectors.newest_closed_open(tick=tick, timeframe=timeframe)
+    closed_at = due + TIMEFRAME_DURATIONS[timeframe]
     give_up_at = closed_at + timedelta(seconds=settings.RUN_CANDLE_WAIT_SECONDS)
     while True:
         now = timezone.now()
-        inputs = selectors.run_inputs(
-            strategy=strategy, candles_required=needed, tick=tick, now=now
-        )
-        if (inputs.bars and inputs.bars[-1].open_time >= due) or now >= give_up_at:
+        inputs = read(now)
+        bars = inputs.bars
+        if (bars and bars[-1].open_time >= due) or now >= give_up_at:
             return inputs
         time.sleep(CANDLE_POLL_SECONDS)
 
 
-def _order_plan(
+def order_plan_of(
     *,
     run: StrategyRun,
     strategy: Strategy,
     signal: Signal,
     inputs: selectors.RunInputs,
-) -> OrderPlan | None:
-    """Size the order and apply the guardrails; None when they skip the run."""
+) -> OrderPlan | str:
+    """Size the order and apply the guardrails: the plan, or why the run is skipped.
+
+    Writes nothing: a single run and a batch of runs (`strategies.batch`) both decide by it."""
     if settings.TRADING_KILL_SWITCH:
-        return run_skip(run, "kill switch is on: no orders are placed")
+        return "kill switch is on: no orders are placed"
     if inputs.price is None:
-        return run_skip(run, "no price to size the order with")
+        return "no price to size the order with"
     stale = _paper_price_stale(strategy, price=inputs.price, tick=run.scheduled_tick)
     if stale:
-        return run_skip(run, stale)
+        return stale
     held = _held(strategy, signal=signal, inputs=inputs)
     rules = MarketRules.from_market(strategy.market)
     terms = order_terms(rules, signal, price=inputs.price.value, held=held)
     if isinstance(terms, Refusal):
-        return run_skip(run, terms.reason)
+        return terms.reason
     refusal = guardrail_refusal(
         side=terms.side,
         amount=terms.amount,
@@ -258,7 +288,7 @@ def _order_plan(
         max_orders_per_day=strategy.max_orders_per_day,
     )
     if refusal is not None:
-        return run_skip(run, refusal.reason)
+        return refusal.reason
     return OrderPlan(terms, inputs.paper_position)
 
 

@@ -9,12 +9,12 @@ from strategies.market_fields import market_suggestions
 app_name = "strategies"
 urlpatterns = [
     path("<int:pk>/", views.strategy_page, name="page"),
+    path("markets/", market_suggestions, name="market-suggestions"),
+    path("<int:pk>/run-now/", views.strategy_page_run_now, name="run-now"),
     path("backtests/<int:pk>/", backtest_views.backtest_page, name="backtest-page"),
     path(
         "backtests/<int:pk>/to-strategy/",
         backtest_views.backtest_to_strategy,
         name="backtest-to-strategy",
     ),
-    path("markets/", market_suggestions, name="market-suggestions"),
-    path("<int:pk>/run-now/", views.strategy_page_run_now, name="run-now"),
 ]

@@ -1,4 +1,4 @@
-"""The strategy job: one execution of one strategy for one tick."""
+"""The strategy jobs: one strategy for one tick, or a tick's strategies of one series."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ import logging
 from datetime import datetime
 
 from celery import Task, shared_task
+from django.conf import settings
 
+from strategies.batch.series import SERIES_TASK
+from strategies.batch.write import commits_flush
+from strategies.errors import RunInProgress
 from strategies.execution import strategy_execute
 from strategies.models import Strategy
+from tasks.scheduling.series_firings import series_run
 
 logger = logging.getLogger(__name__)
+
+# A tick that finds the strategy's previous run in progress looks again this often, for at
+# most the hard time limit (that run ends by then); the last look records it skipped.
+WAIT_COUNTDOWN = 1.0
 
 
 @shared_task(name="execute_single_strategy", bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -19,21 +28,62 @@ def execute_single_strategy(
 ) -> dict[str, object] | None:
     """Idempotent per (strategy, tick), so a message redelivered after a lost worker is safe.
 
-    `trigger` (schedule, run_now, catch_up) is recorded on the run.
+    `trigger` (schedule, run_now, catch_up) is recorded on the run. Ticks of one strategy run
+    one at a time: a tick that finds another in progress is retried shortly, not skipped.
     """
     tick = datetime.fromisoformat(scheduled_tick) if scheduled_tick else None
     if tick is not None and tick.tzinfo is None:
         raise ValueError(f"scheduled_tick {scheduled_tick!r} has no time zone offset")
+    waits = int(settings.CELERY_TASK_TIME_LIMIT / WAIT_COUNTDOWN)
     try:
         run = strategy_execute(
             strategy_id=strategy_id,
             scheduled_tick=tick,
             task_id=self.request.id or "",
             trigger=trigger,
+            wait=not self.request.is_eager and self.request.retries < waits,
         )
+    except RunInProgress:
+        raise self.retry(countdown=WAIT_COUNTDOWN, max_retries=None) from None
     except Strategy.DoesNotExist:
         logger.warning("strategy %s does not exist; nothing to run", strategy_id)
         return None
+    if getattr(self.request, "ignore_result", False):
+        # No result row commits synchronously before the acknowledgement: wait for the disk
+        # once here, for the run's relaxed commits.
+        commits_flush()
     if run is None:
         return None
     return {"run": run.pk, "status": run.status}
+
+
+@shared_task(
+    name=SERIES_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
+def execute_strategy_series(
+    self: Task,
+    strategy_ids: list[int],
+    scheduled_tick: str,
+    trigger: str = "schedule",
+    series: str = "",
+) -> None:
+    """A tick's strategies of one series, run together; idempotent per (strategy, tick), so a
+    redelivery runs only what its first delivery did not. Its runs are its result (none is
+    stored): each records this task id. `series` names the unit for Flower; the strategies'
+    own series are read afresh. Each strategy's own firing is started and ended here
+    (`series_firings`), as the edge does for a message of one firing."""
+    tick = datetime.fromisoformat(scheduled_tick)
+    if tick.tzinfo is None:
+        raise ValueError(f"scheduled_tick {scheduled_tick!r} has no time zone offset")
+    report = series_run(
+        strategy_ids=strategy_ids, tick=tick, task_id=self.request.id or "", trigger=trigger
+    )
+    logger.info(
+        "series %s at %s: %d batched, %d single, %d idle, %d sent on to wait",
+        series,
+        scheduled_tick,
+        len(report.batched),
+        len(report.single),
+        len(report.idle),
+        len(report.waiting),
+    )

@@ -30,6 +30,7 @@ from project.scheduling import (
     SchedulerError,
     Trigger,
 )
+from tasks.scheduling.beat_liveness import beats_described, beats_firing
 from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.common import first_tick_after, json_arguments
 from tasks.scheduling.messages import run_now_task_id
@@ -146,14 +147,18 @@ class CeleryBeatScheduler(Scheduler):
         """Nothing to stop: see `start`."""
 
     def health(self) -> str:
-        """Overdue jobs are one indexed count over the beat's next fire times, never a job list."""
+        """No overdue job, and a live beat: one indexed count over the beat's next fire times
+        (never a job list), one look for a job to fire, one at the live beats."""
         overdue, example = overdue_jobs(late_by=OVERDUE_AFTER)
         if overdue:
             raise SchedulerError(
                 f"celery beat is not firing jobs: {overdue} overdue by more than "
                 f"{OVERDUE_AFTER}, e.g. {example} (is beat running?)"
             )
-        return "celery beat: none overdue"
+        return f"celery beat: none overdue, {beats_firing()}"
+
+    def processes(self) -> list[dict[str, Any]]:
+        return beats_described()
 
     def _send(self, row: PeriodicTask, extra_kwargs: Mapping[str, Any]) -> str:
         args, kwargs = job_arguments(row)

@@ -86,3 +86,16 @@ class AlternatingStrategy(BaseStrategy):
         if candles[-1].open_time.minute % 2 == 0:
             return Signal(Action.BUY, amount=self.params["amount"])
         return Signal(Action.SELL)
+
+
+@register
+class SlowStrategy(BaseStrategy):
+    """Holds after `seconds`: a run long enough that two ticks running at once would meet."""
+
+    key = "test_slow"
+    display_name = "Test: holds after a while"
+    parameters = {"seconds": Param(ParamType.DECIMAL, default=Decimal("0.6"), minimum=Decimal(0))}
+
+    def decide(self, candles: Sequence[Bar]) -> Signal:
+        time.sleep(float(self.params["seconds"]))
+        return Signal(Action.HOLD)
