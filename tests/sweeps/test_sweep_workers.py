@@ -55,15 +55,16 @@ def test_every_set_of_a_sweep_equals_its_single_backtest(backtest_worker: Manage
 
 def test_a_pool_process_and_then_a_whole_worker_killed_mid_sweep_lose_and_repeat_no_set() -> None:
     market = MarketFactory()
-    candles_add(market, closes_path(3000))
+    candles_add(market, closes_path(30_000))
     space = {"fast": {"min": 2, "max": 9, "step": 1}, "slow": {"min": 10, "max": 60, "step": 2}}
-    data = sweep_data(market, hours=3000, space=space, chunk_size=8)
+    data = sweep_data(market, hours=30_000, space=space, chunk_size=8)
     worker = start_celery_worker(concurrency=2, queues="backtests")
     try:
         sweep = sweep_create(owner=UserFactory(), data=data)
         total = sweep.sets.count()
         wait_for(lambda: done_count(sweep.pk) >= total // 4, 240, "a quarter of the sets")
-        os.kill(pool_children(worker)[0], signal.SIGKILL)  # mid-chunk: redelivered
+        for child in pool_children(worker):  # both busy with a chunk: each is redelivered
+            os.kill(child, signal.SIGKILL)
         wait_for(lambda: done_count(sweep.pk) >= total // 2, 240, "half of the sets")
         lost_log = worker.log()
         worker.kill(signal.SIGKILL)  # every process: its messages wait in Redis, unacked
