@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -218,6 +218,40 @@ class JobRecord:
     description: str = ""  # for people reading job lists: what the job is for
 
 
+@dataclass(frozen=True)
+class DesiredJobs:
+    """The jobs that should exist under one id prefix, as queries a backend reads in bulk.
+
+    `rows` is a Django values() query with the columns `job_id`, `task`, `args` (a JSON list as
+    text), `every` (seconds; NULL for a crontab), `cron` (five fields as text; NULL for an
+    interval), `timezone` and `description`. A job is enabled, on the epoch grid, with no
+    kwargs. `changed_since(moment)` returns the same set narrowed to the ids that may have
+    changed since then (`covered`), so a backend that synced before reads only those; a
+    `covered` of None means every id under `prefix`.
+    """
+
+    prefix: str
+    rows: Any
+    covered: Any = None
+    changed_since: Callable[[datetime], DesiredJobs] | None = None
+
+
+@dataclass
+class JobsSync:
+    """What a `jobs_sync` changed, job id by job id, for the log and `sync_schedules`."""
+
+    desired: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    full: bool = True
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.removed)
+
+
 class Scheduler(abc.ABC):
     """Schedules Celery tasks, by their stable registered name, on triggers.
 
@@ -228,10 +262,6 @@ class Scheduler(abc.ABC):
     strategy and its job never disagree after a rollback.
     Arguments are JSON values: a job must survive a restart of any process.
     """
-
-    #: What holds the jobs, for maintenance done in bulk beside this interface (the start-up
-    #: reconcile): "django_celery_beat" for its PeriodicTask tables, "" when opaque.
-    job_store: str = ""
 
     @abc.abstractmethod
     def add_job(
@@ -299,6 +329,26 @@ class Scheduler(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Stop firing jobs in this process and release what `start` took."""
+
+    @abc.abstractmethod
+    def jobs_sync(self, desired: DesiredJobs, *, full: bool = False) -> JobsSync:
+        """Make the jobs under `desired.prefix` exactly `desired.rows`, set-based.
+
+        Missing jobs are created, drifted or paused ones rewritten and enabled, and jobs under
+        the prefix that are not desired removed; jobs outside the prefix are never touched.
+        The work is a fixed number of bulk statements, whatever the number of jobs. Unless
+        `full`, a backend that recorded an earlier sync of this prefix reads only
+        `desired.changed_since(<that sync> - a margin)`: start-up costs what changed, not what
+        exists. A desired row whose schedule cannot be read is reported in `failed`.
+        """
+
+    @abc.abstractmethod
+    def firing_check(self) -> str:
+        """Whether jobs fire now, judged by the process that fires them under this backend.
+
+        Returns one line for the health report; raises SchedulerError with the reason when no
+        process fires jobs, or jobs are overdue. Reads a fixed number of rows at any size.
+        """
 
     def health(self) -> str:
         """One line on the state of the scheduler for /health/.

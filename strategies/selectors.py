@@ -51,18 +51,24 @@ def job_description() -> Concat:
     )
 
 
-def _schedule_text() -> Case:
-    """When the job runs, worded as `Trigger.describe()`: `every 60s`, `cron 30 2 * * * (UTC)`.
-
-    The interval falls back to the timeframe as `Strategy.interval` does.
-    """
+def job_interval_seconds() -> Coalesce:
+    """A strategy's interval in seconds, as `Strategy.interval` has it: its own, else its
+    timeframe's (as a database expression, for the set-based job reads)."""
     timeframe_seconds = Case(
         *(
             When(timeframe=name, then=Value(int(duration.total_seconds())))
             for name, duration in TIMEFRAME_DURATIONS.items()
         )
     )
-    every = Coalesce(NullIf(F("interval_seconds"), Value(0)), timeframe_seconds)
+    return Coalesce(NullIf(F("interval_seconds"), Value(0)), timeframe_seconds)
+
+
+def _schedule_text() -> Case:
+    """When the job runs, worded as `Trigger.describe()`: `every 60s`, `cron 30 2 * * * (UTC)`.
+
+    The interval falls back to the timeframe as `Strategy.interval` does.
+    """
+    every = job_interval_seconds()
     cron = Func(
         Func(F("crontab"), function="btrim"),
         Value(r"\s+"),

@@ -142,3 +142,20 @@ class BeatInstance(models.Model):
 
     def __str__(self) -> str:
         return f"beat {self.id} on {self.host} pid {self.pid}"
+
+
+class JobsSyncMark(models.Model):
+    """When a backend last synced the jobs under one prefix in full or in part: the next
+    start-up's `jobs_sync` reads only what changed since (the desired set's own filter)."""
+
+    backend = models.CharField(max_length=40)
+    prefix = models.CharField(max_length=100)
+    synced_at = models.DateTimeField(help_text="When that sync's snapshot was taken.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["backend", "prefix"], name="jobs_sync_mark_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.prefix}* synced at {self.synced_at}"

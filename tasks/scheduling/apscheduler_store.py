@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 from datetime import datetime
 from typing import Any
 
 from apscheduler.job import Job
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
-from sqlalchemy import Column, Float, and_, null, select
+from sqlalchemy import Column, Float, String, and_, func, inspect, null, select, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
 
-from tasks.scheduling.leader import (
-    connection_kwargs,
-)
+from tasks.scheduling.apscheduler_jobs import job_spec_of
+from tasks.scheduling.leader import connection_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +32,19 @@ class KeepingJobStore(SQLAlchemyJobStore):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.jobs_t.append_column(Column("last_run_time", Float(25), nullable=True))
+        # A digest of what the job does (`job_spec`): `jobs_sync` compares it, not the pickle.
+        self.jobs_t.append_column(Column("spec", String(32), nullable=True))
         self.broken: dict[str, str] = {}
         self._broken_lock = threading.Lock()
+
+    def start(self, scheduler: Any, alias: str) -> None:
+        super().start(scheduler, alias)
+        table = self.jobs_t.name
+        with self.engine.begin() as conn:  # a table made before these columns existed
+            have = {column["name"] for column in inspect(conn).get_columns(table)}
+            for column in ("last_run_time double precision", "spec varchar(32)"):
+                if column.split()[0] not in have:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}"))
 
     def lookup_job(self, job_id: str) -> Job | None:
         selectable = select(self.jobs_t.c.job_state).where(self.jobs_t.c.id == job_id)
@@ -54,8 +67,26 @@ class KeepingJobStore(SQLAlchemyJobStore):
             return utc_timestamp_to_datetime(conn.execute(selectable).scalar())
 
     def add_job(self, job: Job) -> None:
-        super().add_job(job)
+        insert = self.jobs_t.insert().values(id=job.id, **self._columns(job))
+        with self.engine.begin() as conn:
+            try:
+                conn.execute(insert)
+            except IntegrityError:
+                raise ConflictingIdError(job.id) from None
         self._forget_broken(job.id)
+
+    def update_job(self, job: Job) -> None:
+        update = self.jobs_t.update().values(**self._columns(job)).where(self.jobs_t.c.id == job.id)
+        with self.engine.begin() as conn:
+            if conn.execute(update).rowcount == 0:
+                raise JobLookupError(job.id)
+
+    def _columns(self, job: Job) -> dict[str, Any]:
+        return {
+            "next_run_time": datetime_to_utc_timestamp(job.next_run_time),
+            "job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
+            "spec": job_spec_of(job),
+        }
 
     def remove_job(self, job_id: str) -> None:
         super().remove_job(job_id)
@@ -69,6 +100,23 @@ class KeepingJobStore(SQLAlchemyJobStore):
         )
         with self.engine.begin() as conn:
             conn.execute(update)
+
+    def overdue(self, *, before: datetime, hidden: str) -> tuple[int, str]:
+        """How many enabled jobs were due before `before` (ids starting with `hidden` aside),
+        and the oldest: one count and one row over the indexed next run time."""
+        jobs = self.jobs_t.c
+        late = and_(
+            jobs.next_run_time <= datetime_to_utc_timestamp(before),
+            ~jobs.id.startswith(hidden, autoescape=True),
+        )
+        count = select(func.count()).select_from(self.jobs_t).where(late)
+        oldest = select(jobs.id, jobs.next_run_time).where(late).order_by(jobs.next_run_time)
+        with self.engine.begin() as conn:
+            found = conn.execute(count).scalar() or 0
+            first = conn.execute(oldest.limit(1)).first() if found else None
+        if first is None:
+            return found, ""
+        return found, f"{first.id!r} due at {utc_timestamp_to_datetime(first.next_run_time)}"
 
     def last_run_times(self, job_id: str | None = None) -> dict[str, datetime]:
         selectable = select(self.jobs_t.c.id, self.jobs_t.c.last_run_time).where(

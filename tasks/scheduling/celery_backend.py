@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,18 +23,22 @@ from django_celery_beat.models import (
 from project.scheduling import (
     EPOCH,
     CrontabTrigger,
+    DesiredJobs,
     IntervalTrigger,
     InvalidTrigger,
     JobNotFound,
     JobRecord,
+    JobsSync,
     Scheduler,
     SchedulerError,
     Trigger,
 )
+from tasks.heartbeat import beat_heartbeat_read
 from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
+from tasks.scheduling.celery_sync import celery_jobs_sync
 from tasks.scheduling.common import first_tick_after, json_arguments
 from tasks.scheduling.messages import run_now_task_id
-from tasks.scheduling.selectors import overdue_jobs
+from tasks.scheduling.selectors import live_beats, overdue_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +54,6 @@ class CeleryBeatScheduler(Scheduler):
     Interval jobs fire on their grid (`tasks.scheduling.beat`), not "N seconds after the last
     run" as django-celery-beat's stock interval schedule does; the anchor is `start_time`.
     """
-
-    job_store = "django_celery_beat"
 
     def add_job(
         self,
@@ -145,6 +148,10 @@ class CeleryBeatScheduler(Scheduler):
     def shutdown(self) -> None:
         """Nothing to stop: see `start`."""
 
+    def jobs_sync(self, desired: DesiredJobs, *, full: bool = False) -> JobsSync:
+        """A fixed number of SQL statements on django-celery-beat's tables (`celery_sync`)."""
+        return celery_jobs_sync(desired, full=full)
+
     def health(self) -> str:
         """Overdue jobs are one indexed count over the beat's next fire times, never a job list."""
         overdue, example = overdue_jobs(late_by=OVERDUE_AFTER)
@@ -154,6 +161,15 @@ class CeleryBeatScheduler(Scheduler):
                 f"{OVERDUE_AFTER}, e.g. {example} (is beat running?)"
             )
         return "celery beat: none overdue"
+
+    def firing_check(self) -> str:
+        """A live beat that fires (its heartbeat row), and no job overdue."""
+        firing = [beat for beat in live_beats() if beat.firing]
+        if not firing:
+            last = beat_heartbeat_read()
+            since = f", last heartbeat {time.time() - last:.0f}s ago" if last else ""
+            raise SchedulerError(f"no live beat fires jobs: beat is not running{since}")
+        return f"{len(firing)} live beat(s) firing; {self.health()}"
 
     def _send(self, row: PeriodicTask, extra_kwargs: Mapping[str, Any]) -> str:
         args, kwargs = job_arguments(row)
