@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,9 +14,8 @@ from marketdata.models import TIMEFRAME_DURATIONS, Candle, Exchange, Watchlist
 from project import health
 from project.celery import app
 from project.health import CheckResult
-from project.scheduling import SchedulerError
+from project.scheduling import SchedulerError, get_scheduler
 from strategies.models import Strategy
-from tasks.heartbeat import beat_heartbeat_read
 from tasks.scheduling.selectors import live_beats
 
 WORKER_PING_TIMEOUT = 1.0
@@ -44,8 +42,8 @@ def check_workers() -> CheckResult:
 
 
 def check_beat() -> CheckResult:
-    """The live beats (each stamps its own row every tick); fails when none fires jobs."""
-    beats = live_beats()
+    """Whether jobs fire, as the configured backend judges it (`Scheduler.firing_check`): our
+    beat's heartbeat rows, or APScheduler's leader; and no job overdue. The beats are listed."""
     data = [
         {
             "id": beat.id,
@@ -55,14 +53,13 @@ def check_beat() -> CheckResult:
             "last_tick_at": _iso(beat.last_tick_at),
             "firing": beat.firing,
         }
-        for beat in beats
+        for beat in live_beats()
     ]
-    firing = [beat for beat in beats if beat.firing]
-    if not firing:
-        last = beat_heartbeat_read()
-        since = f", last heartbeat {time.time() - last:.0f}s ago" if last else ""
-        return CheckResult(False, f"no live beat fires jobs: beat is not running{since}", data=data)
-    return CheckResult(True, f"{len(firing)} live beat(s) firing", data=data)
+    try:
+        detail = get_scheduler().firing_check()
+    except SchedulerError as error:
+        return CheckResult(False, str(error), data=data)
+    return CheckResult(True, detail, data=data)
 
 
 def check_exchanges() -> CheckResult:

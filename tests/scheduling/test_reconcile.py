@@ -138,4 +138,3 @@ def test_a_full_sync_repairs_what_the_start_up_sync_does_not_read(backend: Sched
     assert not start_up.changed
     assert full.updated == [strategy.job_id]
     assert backend.get_job(strategy.job_id).trigger == IntervalTrigger(120)
-
