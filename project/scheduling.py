@@ -350,6 +350,10 @@ class Scheduler(abc.ABC):
         process fires jobs, or jobs are overdue. Reads a fixed number of rows at any size.
         """
 
+    @abc.abstractmethod
+    def due_jobs_count(self) -> int:
+        """Enabled jobs whose tick has come and that have not fired yet (one indexed count)."""
+
     def health(self) -> str:
         """One line on the state of the scheduler for /health/.
 

@@ -45,3 +45,7 @@ class APSchedulerHealth(APSchedulerProcess):
                 f"{OVERDUE_AFTER}, e.g. {example} ({leader})"
             )
         return f"{leader}; none overdue"
+
+    def due_jobs_count(self) -> int:
+        now = datetime.now(UTC)
+        return self._store_or_fail().overdue(before=now, hidden=RUN_NOW_PREFIX)[0]

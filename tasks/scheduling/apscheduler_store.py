@@ -35,6 +35,7 @@ class KeepingJobStore(SQLAlchemyJobStore):
         # A digest of what the job does (`job_spec`): `jobs_sync` compares it, not the pickle.
         self.jobs_t.append_column(Column("spec", String(32), nullable=True))
         self.broken: dict[str, str] = {}
+        self.due_since: dict[str, datetime] = {}
         self._broken_lock = threading.Lock()
 
     def start(self, scheduler: Any, alias: str) -> None:
@@ -54,7 +55,16 @@ class KeepingJobStore(SQLAlchemyJobStore):
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         due = self.jobs_t.c.next_run_time <= datetime_to_utc_timestamp(now)
-        return self._get_jobs(due, *self._not_broken())
+        jobs = self._get_jobs(due, *self._not_broken())
+        with self._broken_lock:
+            self.due_since.update({job.id: job.next_run_time for job in jobs})
+        return jobs
+
+    def first_due(self, job_id: str) -> datetime | None:
+        """The tick a job was due at when last found due: before it, if it fired late, the
+        ticks its firing coalesced (APScheduler moves the stored job on before telling)."""
+        with self._broken_lock:
+            return self.due_since.pop(job_id, None)
 
     def get_next_run_time(self) -> datetime | None:
         selectable = (

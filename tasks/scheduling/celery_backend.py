@@ -38,7 +38,7 @@ from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.celery_sync import celery_jobs_sync
 from tasks.scheduling.common import first_tick_after, json_arguments
 from tasks.scheduling.messages import run_now_task_id
-from tasks.scheduling.selectors import live_beats, overdue_jobs
+from tasks.scheduling.selectors import due_jobs_count, live_beats, overdue_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,9 @@ class CeleryBeatScheduler(Scheduler):
                 f"{OVERDUE_AFTER}, e.g. {example} (is beat running?)"
             )
         return "celery beat: none overdue"
+
+    def due_jobs_count(self) -> int:
+        return due_jobs_count()
 
     def firing_check(self) -> str:
         """A live beat that fires (its heartbeat row), and no job overdue."""

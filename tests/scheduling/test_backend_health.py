@@ -45,10 +45,8 @@ def make_overdue(backend: Scheduler, job_id: str, by: timedelta) -> None:
             next_fire_at=long_ago, stale=False
         )
         return
-    store: Any = backend._store_or_fail()  # type: ignore[attr-defined]
-    update = store.jobs_t.update().where(store.jobs_t.c.id == job_id)
-    with store.engine.begin() as conn:
-        conn.execute(update.values(next_run_time=long_ago.timestamp()))
+    aps: Any = backend._scheduler()  # type: ignore[attr-defined]
+    aps.modify_job(job_id, next_run_time=long_ago)  # the pickled state and the indexed column
 
 
 def test_the_beat_check_says_why_when_no_process_fires_jobs(
