@@ -159,3 +159,23 @@ class JobsSyncMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.backend} {self.prefix}* synced at {self.synced_at}"
+
+
+class APSchedulerJob(models.Model):
+    """A job in the APScheduler backend's store (`apscheduler_jobs`), read for the job list,
+    the admin and the API. APScheduler creates and writes the table: Django never migrates it.
+    The job's task, arguments, trigger and description are in its pickled state."""
+
+    id = models.CharField(max_length=191, primary_key=True)
+    next_run_time = models.FloatField(null=True, help_text="Unix time; empty when paused.")
+    job_state = models.BinaryField()
+    last_run_time = models.FloatField(null=True, help_text="Unix time of its latest firing.")
+    spec = models.CharField(max_length=32, null=True)  # noqa: DJ001 - APScheduler's table
+
+    class Meta:
+        managed = False
+        db_table = "apscheduler_jobs"
+        verbose_name = "APScheduler job"
+
+    def __str__(self) -> str:
+        return self.id
