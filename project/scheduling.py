@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import functools
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,22 @@ from django.utils.module_loading import import_string
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A job that starts this much before its tick is counted as that tick (clock skew, rounding).
 EARLY_TOLERANCE = timedelta(seconds=2)
+# A crontab's five fields, in order, and what separates them: the same text is a Python and a
+# PostgreSQL regular expression (and trim set), so SQL splits a crontab as `crontab_split` does.
+CRONTAB_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+CRONTAB_BLANKS = " \t\n\r\f\v"
+CRONTAB_SEPARATOR = r"[ \t\n\r\f\v]+"
+
+
+def crontab_split(expression: str) -> list[str]:
+    """The fields of a crontab expression, blanks around and between them dropped."""
+    trimmed = expression.strip(CRONTAB_BLANKS)
+    return re.split(CRONTAB_SEPARATOR, trimmed) if trimmed else []
+
+
+def crontab_join(fields: Sequence[str]) -> str:
+    """A crontab expression from its fields, one space between them."""
+    return " ".join(fields)
 
 
 class SchedulerError(Exception):
@@ -95,8 +112,8 @@ class CrontabTrigger:
 
     @classmethod
     def parse(cls, expression: str, timezone: str = "UTC") -> CrontabTrigger:
-        fields = expression.split()
-        if len(fields) != 5:
+        fields = crontab_split(expression)
+        if len(fields) != len(CRONTAB_FIELDS):
             raise InvalidTrigger(
                 f"a crontab has five fields (minute hour day month weekday), got {expression!r}"
             )
@@ -104,9 +121,7 @@ class CrontabTrigger:
 
     @property
     def expression(self) -> str:
-        return " ".join(
-            (self.minute, self.hour, self.day_of_month, self.month_of_year, self.day_of_week)
-        )
+        return crontab_join([getattr(self, name) for name in CRONTAB_FIELDS])
 
     @functools.cached_property
     def _cron(self) -> Any:
@@ -223,11 +238,11 @@ class DesiredJobs:
     """The jobs that should exist under one id prefix, as queries a backend reads in bulk.
 
     `rows` is a Django values() query with the columns `job_id`, `task`, `args` (a JSON list as
-    text), `every` (seconds; NULL for a crontab), `cron` (five fields as text; NULL for an
-    interval), `timezone` and `description`. A job is enabled, on the epoch grid, with no
-    kwargs. `changed_since(moment)` returns the same set narrowed to the ids that may have
-    changed since then (`covered`), so a backend that synced before reads only those; a
-    `covered` of None means every id under `prefix`.
+    text), `every` (seconds; NULL for a crontab), `cron` (the crontab's fields as a text array,
+    as `crontab_split` splits them; NULL for an interval), `timezone` and `description`. A job
+    is enabled, on the epoch grid, with no kwargs. `changed_since(moment)` returns the same set
+    narrowed to the ids that may have changed since then (`covered`), so a backend that synced
+    before reads only those; a `covered` of None means every id under `prefix`.
     """
 
     prefix: str

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from marketdata.models import PRICE, TIMEFRAME_DURATIONS, ExchangeAccount, Market, Timeframe
-from project.scheduling import CrontabTrigger, IntervalTrigger, Trigger, trigger_field_errors
+from marketdata.models import PRICE, ExchangeAccount, Market, Timeframe
+from project.scheduling import Trigger, trigger_field_errors
 from project.validators import (
     amount_validators,
     interval_seconds_validators,
     orders_per_day_validators,
     validate_name,
 )
+from strategies import job
 from strategies.engine import parameter_errors, strategy_choices
 
 
@@ -124,20 +124,17 @@ class Strategy(models.Model):
 
     @property
     def job_id(self) -> str:
-        return f"strategy_{self.pk}"
-
-    @property
-    def interval(self) -> timedelta:
-        if self.interval_seconds:
-            return timedelta(seconds=self.interval_seconds)
-        return TIMEFRAME_DURATIONS[self.timeframe]
+        return job.job_id(self.pk)
 
     @property
     def trigger(self) -> Trigger:
         """When the job runs: the crontab if one is set, else the interval on the epoch grid."""
-        if self.crontab:
-            return CrontabTrigger.parse(self.crontab, self.crontab_timezone)
-        return IntervalTrigger(int(self.interval.total_seconds()))
+        return job.job_trigger(
+            crontab=self.crontab,
+            crontab_timezone=self.crontab_timezone,
+            interval_seconds=self.interval_seconds,
+            timeframe=self.timeframe,
+        )
 
 
 class StrategyRun(models.Model):

@@ -10,17 +10,21 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.db.models import F, QuerySet, TextField, Value
-from django.db.models.functions import Cast, Concat, NullIf
+from django.db.models import Case, F, QuerySet, TextField, Value, When
+from django.db.models.functions import Cast, Concat
 
 from project.scheduling import DesiredJobs, JobsSync, Scheduler, get_scheduler
+from strategies.job import (
+    JOB_PREFIX,
+    crontab_fields_expression,
+    every_seconds_expression,
+    job_name_expression,
+)
 from strategies.models import Strategy
-from strategies.selectors import job_description, job_interval_seconds
+from strategies.selectors import job_description
 from strategies.services import EXECUTE_TASK
 
 logger = logging.getLogger(__name__)
-
-JOB_PREFIX = "strategy_"  # `Strategy.job_id` is this and the strategy's id
 
 
 def strategy_jobs_desired() -> DesiredJobs:
@@ -29,13 +33,13 @@ def strategy_jobs_desired() -> DesiredJobs:
 
 
 def _desired(strategies: QuerySet[Strategy], *, covered: bool) -> DesiredJobs:
-    job_id = Concat(Value(JOB_PREFIX), Cast(F("id"), TextField()), output_field=TextField())
+    job_id = job_name_expression()
     rows = strategies.filter(is_active=True).values(
         job_id=job_id,
         task=Value(EXECUTE_TASK, output_field=TextField()),
         args=Concat(Value("["), Cast(F("id"), TextField()), Value("]"), output_field=TextField()),
-        every=job_interval_seconds(),
-        cron=NullIf(F("crontab"), Value("")),
+        every=every_seconds_expression(),
+        cron=Case(When(crontab="", then=None), default=crontab_fields_expression()),
         timezone=F("crontab_timezone"),
         description=job_description(),
     )

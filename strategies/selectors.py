@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Case, F, Func, Q, Sum, TextField, Value, When
-from django.db.models.functions import Cast, Coalesce, Concat, NullIf
+from django.db.models import Case, F, Q, Sum, TextField, Value, When
+from django.db.models.functions import Cast, Concat
 
 from marketdata.models import TIMEFRAME_DURATIONS, BalanceSnapshot, Candle, Ticker
 from strategies.engine import Bar
+from strategies.job import crontab_text_expression, every_seconds_expression
 from strategies.models import Order, PaperPosition, Strategy
 
 
@@ -51,32 +52,10 @@ def job_description() -> Concat:
     )
 
 
-def job_interval_seconds() -> Coalesce:
-    """A strategy's interval in seconds, as `Strategy.interval` has it: its own, else its
-    timeframe's (as a database expression, for the set-based job reads)."""
-    timeframe_seconds = Case(
-        *(
-            When(timeframe=name, then=Value(int(duration.total_seconds())))
-            for name, duration in TIMEFRAME_DURATIONS.items()
-        )
-    )
-    return Coalesce(NullIf(F("interval_seconds"), Value(0)), timeframe_seconds)
-
-
 def _schedule_text() -> Case:
-    """When the job runs, worded as `Trigger.describe()`: `every 60s`, `cron 30 2 * * * (UTC)`.
-
-    The interval falls back to the timeframe as `Strategy.interval` does.
-    """
-    every = job_interval_seconds()
-    cron = Func(
-        Func(F("crontab"), function="btrim"),
-        Value(r"\s+"),
-        Value(" "),
-        Value("g"),
-        function="regexp_replace",
-        output_field=TextField(),
-    )
+    """When the job runs, worded as `Trigger.describe()`: `every 60s`, `cron 30 2 * * * (UTC)`."""
+    every = every_seconds_expression()
+    cron = crontab_text_expression()
     text = TextField()
     return Case(
         When(

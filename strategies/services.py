@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,6 @@ from strategies.selectors import strategy_job_description
 logger = logging.getLogger(__name__)
 
 EXECUTE_TASK = "execute_single_strategy"
-STRATEGY_JOB = re.compile(r"^strategy_(\d+)$")
 # What an owner edits, in form order; `is_active` changes only through start and stop.
 EDITABLE_FIELDS = (
     "name",

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from project.health import CheckFailed, CheckResult, health_check
 from project.locks import LockPurpose
+from strategies.job import JOB_NAME_PATTERN
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.recovery import SWEEP_GRACE
 from tasks.health import MAX_LISTED
@@ -61,7 +62,7 @@ LOST_TICKS_SQL = f"""
 SELECT f.job_name, f.scheduled_tick, f.published_at
   FROM {Firing._meta.db_table} f
   JOIN {Strategy._meta.db_table} s
-    ON f.job_name ~ '^strategy_[0-9]+$' AND s.id = split_part(f.job_name, '_', 2)::bigint
+    ON s.id = substring(f.job_name, %s)::bigint
    AND s.is_active
  WHERE f.status = 'published' AND f.published_at BETWEEN %s AND %s
    AND NOT EXISTS (SELECT 1 FROM {StrategyRun._meta.db_table} r
@@ -78,7 +79,7 @@ def ticks_lost(*, since: datetime, before: datetime) -> list[dict[str, str | Non
     """Strategy ticks published between `since` and `before` that have no run: a task that
     failed before its body (its database down) left only its firing row behind."""
     with connection.cursor() as cursor:
-        cursor.execute(LOST_TICKS_SQL, [since, before])
+        cursor.execute(LOST_TICKS_SQL, [JOB_NAME_PATTERN, since, before])
         return [
             {"job": job, "scheduled_tick": _iso(tick), "published_at": _iso(published)}
             for job, tick, published in cursor.fetchall()

@@ -7,8 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import (
-    BigIntegerField,
-    Case,
     Count,
     DurationField,
     ExpressionWrapper,
@@ -22,30 +20,15 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
-    When,
 )
-from django.db.models.functions import Cast, Substr
 from django_celery_beat.models import PeriodicTask
 
+from strategies.job import job_id, strategy_id_expression
 from strategies.models import Strategy, StrategyRun
-from strategies.services import STRATEGY_JOB
 from tasks.models import BeatInstance, Firing, FiringStatus, JobSchedule
 
-STRATEGY_JOB_PREFIX = "strategy_"  # what `Strategy.job_id` puts before the strategy's id
 # Upper bounds (seconds) of the lateness histogram's buckets; +Inf is implied.
 LATENESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
-
-
-def _strategy_id_of_job() -> Case:
-    """The strategy id in a strategy job's name (`strategy_42`), NULL for any other job."""
-    return Case(
-        When(
-            job_name__regex=STRATEGY_JOB.pattern,
-            then=Cast(Substr("job_name", len(STRATEGY_JOB_PREFIX) + 1), BigIntegerField()),
-        ),
-        default=None,
-        output_field=BigIntegerField(),
-    )
 
 
 def firings_with_timing(firings: QuerySet[Firing] | None = None) -> QuerySet[Firing]:
@@ -60,7 +43,7 @@ def firings_with_timing(firings: QuerySet[Firing] | None = None) -> QuerySet[Fir
     return (
         (firings if firings is not None else Firing.objects.all())
         .annotate(
-            strategy_id=_strategy_id_of_job(),
+            strategy_id=strategy_id_expression("job_name"),
             lateness=ExpressionWrapper(
                 F("published_at") - F("scheduled_tick"), output_field=DurationField()
             ),
@@ -122,7 +105,7 @@ def refused_duplicates_total() -> int:
 def jobs_of_owner(*, owner_id: int) -> QuerySet[PeriodicTask]:
     """The jobs of one user's strategies."""
     ids = Strategy.objects.filter(owner_id=owner_id).values_list("pk", flat=True)
-    return PeriodicTask.objects.filter(name__in=[f"{STRATEGY_JOB_PREFIX}{pk}" for pk in ids])
+    return PeriodicTask.objects.filter(name__in=[job_id(pk) for pk in ids])
 
 
 @dataclass

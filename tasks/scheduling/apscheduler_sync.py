@@ -92,7 +92,7 @@ def _changed_rows(
 
 
 def _trigger(row: Mapping[str, Any]) -> Trigger:
-    cron = (row["cron"] or "").split()
+    cron = row["cron"] or []
     if cron:
         if len(cron) != 5:
             raise InvalidTrigger("its crontab does not have five fields")

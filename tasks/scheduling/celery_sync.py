@@ -16,12 +16,10 @@ logger = logging.getLogger(__name__)
 BACKEND = "celery"
 
 # `{rows}`: the desired rows' query; `{covered}`: the ids this sync covers (or every id).
-DESIRED = r"""
+DESIRED = """
 CREATE TEMP TABLE jobs_desired ON COMMIT DROP AS
 SELECT d.job_id AS name, d.task, d.args, d.description,
-       CASE WHEN coalesce(d.cron, '') = '' THEN d.every END AS every,
-       CASE WHEN coalesce(d.cron, '') <> ''
-            THEN regexp_split_to_array(btrim(d.cron), '\s+') END AS cron,
+       CASE WHEN d.cron IS NULL THEN d.every END AS every, d.cron::text[] AS cron,
        d.timezone AS zone, NULL::integer AS interval_id, NULL::integer AS crontab_id
   FROM ({rows}) AS d
 """

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from project.scheduling import get_scheduler
+from strategies.job import is_strategy_job
 from strategies.reconcile import strategy_jobs_reconcile
-from strategies.services import STRATEGY_JOB
 from tasks.jobs import jobs_leave_other_backends, system_jobs, system_jobs_install
 
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             get_scheduler().shutdown()
         system_ids = {job.id for job in system_jobs()}
         moved = jobs_leave_other_backends(
-            is_recreated=lambda job_id: job_id in system_ids or bool(STRATEGY_JOB.match(job_id))
+            is_recreated=lambda job_id: job_id in system_ids or is_strategy_job(job_id)
         )
         for label, job_ids in (
             ("created", result.created + installed.created),
