@@ -58,11 +58,9 @@ class Fleet:
 
     def grow(self, size: int, rows: bool = True) -> None:
         """Strategies up to `size`, each with its `PeriodicTask` row (unless `rows` is off)."""
-        from django_celery_beat.models import PeriodicTask, PeriodicTasks
+        from django_celery_beat.models import PeriodicTasks
 
         from strategies.models import Strategy
-        from strategies.selectors import job_description
-        from strategies.services import EXECUTE_TASK
 
         every = _every(self.quiet[0])
         for start in range(self.size, size, BATCH):
@@ -80,25 +78,8 @@ class Fleet:
             )
             Strategy.objects.filter(pk__in=[s.pk for s in made]).update(updated_at=SAVED_AT)
             self.strategies.extend(made)
-            if not rows:
-                continue
-            descriptions = dict(
-                Strategy.objects.filter(pk__in=[s.pk for s in made])
-                .annotate(text=job_description())
-                .values_list("pk", "text")
-            )
-            PeriodicTask.objects.bulk_create(
-                PeriodicTask(
-                    name=strategy.job_id,
-                    task=EXECUTE_TASK,
-                    interval=every,
-                    args=json.dumps([strategy.pk]),
-                    kwargs=json.dumps({}),
-                    enabled=True,
-                    description=descriptions[strategy.pk],
-                )
-                for strategy in made
-            )
+            if rows:
+                _rows_of(made, every)
         PeriodicTasks.update_changed()
         _analyze()
 
@@ -174,6 +155,33 @@ class Fleet:
             return time.time()
 
         return strategy.job_id, seconds, edit
+
+
+def _rows_of(strategies: list[Any], every: Any) -> None:
+    """The `PeriodicTask` rows `add_job` writes for these strategies, in bulk."""
+    from django_celery_beat.models import PeriodicTask
+
+    from strategies.models import Strategy
+    from strategies.selectors import job_description
+    from strategies.services import EXECUTE_TASK
+
+    descriptions = dict(
+        Strategy.objects.filter(pk__in=[s.pk for s in strategies])
+        .annotate(text=job_description())
+        .values_list("pk", "text")
+    )
+    PeriodicTask.objects.bulk_create(
+        PeriodicTask(
+            name=strategy.job_id,
+            task=EXECUTE_TASK,
+            interval=every,
+            args=json.dumps([strategy.pk]),
+            kwargs=json.dumps({}),
+            enabled=True,
+            description=descriptions[strategy.pk],
+        )
+        for strategy in strategies
+    )
 
 
 def _analyze() -> None:

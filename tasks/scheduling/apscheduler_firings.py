@@ -44,36 +44,36 @@ def firing_record(
 
     Runs on APScheduler's thread: a database error is logged, never raised into it.
     """
-    task, args, kwargs = job.args
     missed = _ticks_between(getattr(job.trigger, "trigger", None), due, tick)
-    now = datetime.now(UTC)
-    published = status == FiringStatus.PUBLISHED
     try:
-        Firing.objects.bulk_create(
-            [
-                Firing(
-                    job_name=job.id,
-                    periodic_task_id=0,
-                    scheduled_tick=tick,
-                    task=task,
-                    args=list(args),
-                    kwargs=dict(kwargs),
-                    celery_task_id=firing_task_id(job.id, tick),
-                    trigger=SCHEDULE,  # the latest tick runs, standing in for those missed
-                    missed_ticks=missed if published else missed + 1,
-                    status=status,
-                    created_at=now,
-                    published_at=now if published else None,
-                    beat_id=leader_id(),
-                    reason=reason,
-                )
-            ],
-            ignore_conflicts=True,
-        )
+        row = _firing(job, tick, missed=missed, status=status, reason=reason)
+        Firing.objects.bulk_create([row], ignore_conflicts=True)
     except DatabaseError:
         logger.exception("the firing of %s for %s was not recorded", job.id, tick)
     finally:
         close_old_connections()
+
+
+def _firing(job: Any, tick: datetime, *, missed: int, status: str, reason: str) -> Firing:
+    task, args, kwargs = job.args
+    now = datetime.now(UTC)
+    published = status == FiringStatus.PUBLISHED
+    return Firing(
+        job_name=job.id,
+        periodic_task_id=0,
+        scheduled_tick=tick,
+        task=task,
+        args=list(args),
+        kwargs=dict(kwargs),
+        celery_task_id=firing_task_id(job.id, tick),
+        trigger=SCHEDULE,  # the latest tick runs, standing in for those missed
+        missed_ticks=missed if published else missed + 1,
+        status=status,
+        created_at=now,
+        published_at=now if published else None,
+        beat_id=leader_id(),
+        reason=reason,
+    )
 
 
 def firing_missed(job_id: str, tick: datetime) -> None:

@@ -67,11 +67,7 @@ def test_a_fired_job_is_listed_with_its_runs_lateness_and_firings(
         "a published latest firing",
     )
     firings = staff_api().get(f"/api/jobs/{row['id']}/firings/").json()["results"]
-    staff = UserFactory(is_staff=True, is_superuser=True)
-    browser = Client()
-    browser.force_login(staff)
-    page = browser.get(ADMIN_JOB_PAGE[backend_name]).content.decode()
-    scraped = browser.get("/metrics").content.decode()
+    page, scraped = admin_and_metrics(ADMIN_JOB_PAGE[backend_name])
 
     assert (row["description"], row["task"], row["enabled"]) == (
         "two-second job",
@@ -88,6 +84,16 @@ def test_a_fired_job_is_listed_with_its_runs_lateness_and_firings(
     fired = 'tickwork_beat_firings_total{status="published",trigger="schedule"}'
     assert metric(scraped, fired) >= 2
     assert metric(scraped, "tickwork_beat_lateness_seconds_count") >= 2
+
+
+def admin_and_metrics(admin_page: str) -> tuple[str, str]:
+    """The admin's job page and a /metrics scrape, as a staff user sees them."""
+    browser = Client()
+    browser.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return (
+        browser.get(admin_page).content.decode(),
+        browser.get("/metrics").content.decode(),
+    )
 
 
 def test_ticks_missed_while_nothing_fired_are_coalesced_and_counted(
