@@ -15,12 +15,12 @@ logger = logging.getLogger(__name__)
 
 BACKEND = "celery"
 
-# `{rows}`: the desired rows' query; `{covered}`: the ids this sync covers (or every id).
+# `{rows}`: the desired rows' query. Analyzed: the planner then joins it by hash at any size.
 DESIRED = """
 CREATE TEMP TABLE jobs_desired ON COMMIT DROP AS
 SELECT d.job_id AS name, d.task, d.args, d.description,
        CASE WHEN d.cron IS NULL THEN d.every END AS every, d.cron::text[] AS cron,
-       d.timezone AS zone, NULL::integer AS interval_id, NULL::integer AS crontab_id
+       d.timezone AS zone
   FROM ({rows}) AS d
 """
 
@@ -38,27 +38,32 @@ SELECT DISTINCT d.cron[1], d.cron[2], d.cron[3], d.cron[4], d.cron[5], d.zone
        SELECT 1 FROM django_celery_beat_crontabschedule AS c
         WHERE (c.minute, c.hour, c.day_of_month, c.month_of_year, c.day_of_week, c.timezone)
             = (d.cron[1], d.cron[2], d.cron[3], d.cron[4], d.cron[5], d.zone));
-UPDATE jobs_desired AS d SET interval_id = i.id
-  FROM (SELECT every, min(id) AS id FROM django_celery_beat_intervalschedule
-         WHERE period = 'seconds' GROUP BY every) AS i
- WHERE i.every = d.every;
-UPDATE jobs_desired AS d SET crontab_id = c.id
-  FROM (SELECT minute, hour, day_of_month, month_of_year, day_of_week, timezone, min(id) AS id
-          FROM django_celery_beat_crontabschedule
-         GROUP BY minute, hour, day_of_month, month_of_year, day_of_week, timezone) AS c
- WHERE array_length(d.cron, 1) = 5
-   AND (c.minute, c.hour, c.day_of_month, c.month_of_year, c.day_of_week, c.timezone)
-     = (d.cron[1], d.cron[2], d.cron[3], d.cron[4], d.cron[5], d.zone);
 """
 
+# Only the rows that differ reach ON CONFLICT (one hash join against the jobs as they are);
+# its WHERE still guards against a concurrent writer.
 UPSERT = """
 INSERT INTO django_celery_beat_periodictask AS pt
        (name, task, args, kwargs, headers, one_off, enabled, total_run_count, date_changed,
         description, interval_id, crontab_id)
-SELECT d.name, d.task, d.args, '{}', '{}', false, true, 0, now(), d.description, d.interval_id,
-       d.crontab_id
+SELECT d.name, d.task, d.args, '{}', '{}', false, true, 0, now(), d.description, i.id, c.id
   FROM jobs_desired AS d
- WHERE d.interval_id IS NOT NULL OR d.crontab_id IS NOT NULL
+  LEFT JOIN (SELECT every, min(id) AS id FROM django_celery_beat_intervalschedule
+              WHERE period = 'seconds' GROUP BY every) AS i ON i.every = d.every
+  LEFT JOIN (SELECT minute, hour, day_of_month, month_of_year, day_of_week, timezone,
+                    min(id) AS id
+               FROM django_celery_beat_crontabschedule
+              GROUP BY minute, hour, day_of_month, month_of_year, day_of_week, timezone) AS c
+         ON array_length(d.cron, 1) = 5
+        AND (c.minute, c.hour, c.day_of_month, c.month_of_year, c.day_of_week, c.timezone)
+          = (d.cron[1], d.cron[2], d.cron[3], d.cron[4], d.cron[5], d.zone)
+  LEFT JOIN django_celery_beat_periodictask AS cur ON cur.name = d.name
+ WHERE (i.id IS NOT NULL OR c.id IS NOT NULL)
+   AND (cur.id IS NULL
+        OR (cur.task, cur.args, cur.kwargs, cur.enabled, cur.interval_id, cur.crontab_id,
+            cur.solar_id, cur.clocked_id, cur.start_time, cur.description, cur.one_off)
+           IS DISTINCT FROM (d.task, d.args, '{}', true, i.id, c.id, NULL::integer,
+                             NULL::integer, NULL::timestamptz, d.description, false))
     ON CONFLICT (name) DO UPDATE
    SET task = EXCLUDED.task, args = EXCLUDED.args, kwargs = '{}', enabled = true,
        interval_id = EXCLUDED.interval_id, crontab_id = EXCLUDED.crontab_id, solar_id = NULL,
@@ -80,7 +85,9 @@ DELETE FROM django_celery_beat_periodictask AS pt{covered}
 RETURNING pt.name
 """
 
-UNREADABLE = "SELECT name FROM jobs_desired WHERE interval_id IS NULL AND crontab_id IS NULL"
+UNREADABLE = """
+SELECT name FROM jobs_desired WHERE every IS NULL AND coalesce(array_length(cron, 1), 0) <> 5
+"""
 
 
 def celery_jobs_sync(desired: DesiredJobs, *, full: bool) -> JobsSync:
@@ -95,8 +102,7 @@ def celery_jobs_sync(desired: DesiredJobs, *, full: bool) -> JobsSync:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('jobs_sync'), hashtext(%s))",
                        [desired.prefix])  # fmt: skip
         started = snapshot_time()
-        _desired_table(cursor, scope)
-        result.desired = cursor.rowcount
+        result.desired = _desired_table(cursor, scope)
         cursor.execute(SCHEDULE_ROWS)
         cursor.execute(UPSERT)
         for name, created in cursor.fetchall():
@@ -112,9 +118,13 @@ def celery_jobs_sync(desired: DesiredJobs, *, full: bool) -> JobsSync:
     return result
 
 
-def _desired_table(cursor: Any, scope: DesiredJobs) -> None:
+def _desired_table(cursor: Any, scope: DesiredJobs) -> int:
+    """The desired rows in a temporary table, analyzed; how many there are."""
     rows, params = scope.rows.query.sql_with_params()
     cursor.execute(DESIRED.format(rows=rows), params)
+    count = cursor.rowcount
+    cursor.execute("ANALYZE jobs_desired")
+    return count
 
 
 def _orphans_removed(cursor: Any, scope: DesiredJobs) -> list[str]:
