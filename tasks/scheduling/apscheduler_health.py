@@ -26,7 +26,7 @@ class APSchedulerHealth(APSchedulerProcess):
                 "no process leads APScheduler, so no job fires: start the web processes or "
                 "`manage.py run_scheduler`"
             )
-        broken = dict(self._store_or_fail().broken)
+        broken = self._store_or_fail().load_errors()
         if broken:
             listed = "; ".join(f"{job_id}: {why}" for job_id, why in sorted(broken.items()))
             raise SchedulerError(f"{len(broken)} jobs cannot be loaded (kept): {listed}")

@@ -21,6 +21,9 @@ from tasks.scheduling.leader import connection_kwargs
 
 logger = logging.getLogger(__name__)
 
+# Our columns beside APScheduler's, added to a table made before they existed.
+COLUMNS = ("last_run_time double precision", "spec varchar(32)", "load_error varchar(300)")
+
 
 class KeepingJobStore(SQLAlchemyJobStore):
     """SQLAlchemyJobStore that keeps (and reports) jobs it cannot load, and their last run.
@@ -34,6 +37,8 @@ class KeepingJobStore(SQLAlchemyJobStore):
         self.jobs_t.append_column(Column("last_run_time", Float(25), nullable=True))
         # A digest of what the job does (`job_spec`): `jobs_sync` compares it, not the pickle.
         self.jobs_t.append_column(Column("spec", String(32), nullable=True))
+        # Why the job could not be loaded, as the process that tried wrote it (health reads it).
+        self.jobs_t.append_column(Column("load_error", String(300), nullable=True))
         self.broken: dict[str, str] = {}
         self.due_since: dict[str, datetime] = {}
         self._broken_lock = threading.Lock()
@@ -42,10 +47,18 @@ class KeepingJobStore(SQLAlchemyJobStore):
         super().start(scheduler, alias)
         table = self.jobs_t.name
         with self.engine.begin() as conn:  # a table made before these columns existed
-            have = {column["name"] for column in inspect(conn).get_columns(table)}
-            for column in ("last_run_time double precision", "spec varchar(32)"):
+            found = inspect(conn)
+            have = {column["name"] for column in found.get_columns(table)}
+            for column in COLUMNS:
                 if column.split()[0] not in have:
                     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}"))
+            if f"{table}_load_error" not in {index["name"] for index in found.get_indexes(table)}:
+                conn.execute(
+                    text(
+                        f"CREATE INDEX IF NOT EXISTS {table}_load_error ON {table} (id)"
+                        " WHERE load_error IS NOT NULL"
+                    )
+                )
 
     def lookup_job(self, job_id: str) -> Job | None:
         selectable = select(self.jobs_t.c.job_state).where(self.jobs_t.c.id == job_id)
@@ -96,6 +109,7 @@ class KeepingJobStore(SQLAlchemyJobStore):
             "next_run_time": datetime_to_utc_timestamp(job.next_run_time),
             "job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
             "spec": job_spec_of(job),
+            "load_error": None,
         }
 
     def remove_job(self, job_id: str) -> None:
@@ -155,14 +169,32 @@ class KeepingJobStore(SQLAlchemyJobStore):
         try:
             job = self._reconstitute_job(state)
         except Exception as error:
+            why = f"{type(error).__name__}: {error}"[:300]
             with self._broken_lock:
                 first_time = job_id not in self.broken
-                self.broken[job_id] = f"{type(error).__name__}: {error}"
+                self.broken[job_id] = why
             if first_time:
                 logger.error("job %s cannot be loaded (kept in the store): %s", job_id, error)
+                self._load_error_write(job_id, why)
             return None
         self._forget_broken(job_id)
         return job
+
+    def _load_error_write(self, job_id: str, why: str) -> None:
+        """Tell every process (health asks any of them) that this job cannot be loaded."""
+        update = self.jobs_t.update().where(self.jobs_t.c.id == job_id).values(load_error=why)
+        with self.engine.begin() as conn:
+            conn.execute(update)
+
+    def load_errors(self, limit: int = 20) -> dict[str, str]:
+        """Jobs some process could not load, with why (a partial index holds only those), and
+        this process's own."""
+        jobs = self.jobs_t.c
+        query = select(jobs.id, jobs.load_error).where(jobs.load_error.is_not(None)).limit(limit)
+        with self.engine.begin() as conn:
+            found = {row.id: row.load_error for row in conn.execute(query)}
+        with self._broken_lock:
+            return {**found, **self.broken}
 
     def _forget_broken(self, job_id: str) -> None:
         with self._broken_lock:
