@@ -23,6 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+# No worker takes the bench's messages: the beat must not publish them again as lost.
+os.environ.setdefault("BEAT_REDELIVER_AFTER_SECONDS", "86400")
 
 IDLE_TICKS = int(os.environ.get("BENCH_IDLE_TICKS", "10"))
 

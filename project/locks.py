@@ -18,6 +18,7 @@ class LockPurpose(IntEnum):
     # older release and of this one never both lead.
     SCHEDULER_LEADER = 0x5449434B
     RUN_LEASE = 0x5452554E  # "TRUN": the process running a strategy run holds it
+    FIRING_LEASE = 0x54464952  # "TFIR": the worker running a beat firing's task holds it
 
 
 SINGLETON = 1
@@ -39,6 +40,14 @@ def lock_key(purpose: LockPurpose, object_id: int = SINGLETON) -> tuple[int, int
 def lock_key_sql(purpose: LockPurpose, id_expression: str) -> str:
     """`lock_key` in SQL, for a statement that takes a lock on a row it writes (its id)."""
     return f"{int(purpose)}, (mod({id_expression} + 2147483648, {INT4}) - 2147483648)::int4"
+
+
+def lock_held_sql(purpose: LockPurpose, id_expression: str) -> str:
+    """SQL that is true while some session holds the lock of (purpose, the id): `pg_locks`
+    shows a two-key advisory lock as classid, objid (unsigned) and objsubid 2."""
+    held = f"l.classid = {int(purpose)}::oid AND l.objid = mod({id_expression}, {INT4})::oid"
+    advisory = "l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+    return f"EXISTS (SELECT 1 FROM pg_locks AS l WHERE {advisory} AND {held})"  # noqa: S608
 
 
 def lock_try(cursor: Executes, key: tuple[int, int], *, wait: float = 0.0) -> bool:

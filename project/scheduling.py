@@ -358,14 +358,6 @@ class Scheduler(abc.ABC):
         """
 
     @abc.abstractmethod
-    def firing_check(self) -> str:
-        """Whether jobs fire now, judged by the process that fires them under this backend.
-
-        Returns one line for the health report; raises SchedulerError with the reason when no
-        process fires jobs, or jobs are overdue. Reads a fixed number of rows at any size.
-        """
-
-    @abc.abstractmethod
     def due_jobs_count(self) -> int:
         """Enabled jobs whose tick has come and that have not fired yet (one indexed count)."""
 
@@ -376,6 +368,11 @@ class Scheduler(abc.ABC):
         jobs that fail to load); the health check then reports the service as degraded.
         """
         return ""
+
+    def processes(self) -> list[dict[str, Any]]:
+        """The processes that fire this backend's jobs (celery: the live beats; APScheduler:
+        its leader), as plain values for /health/detail/; empty where none is known."""
+        return []
 
 
 def get_scheduler() -> Scheduler:

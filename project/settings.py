@@ -114,6 +114,10 @@ SCHEDULER_MISFIRE_GRACE_SECONDS = env.integer("SCHEDULER_MISFIRE_GRACE_SECONDS",
 BEAT_CLAIM_BATCH = env.integer("BEAT_CLAIM_BATCH", ENV, 1000, minimum=1)
 BEAT_LIVE_SECONDS = env.integer("BEAT_LIVE_SECONDS", ENV, 15, minimum=2)
 BEAT_OUTBOX_ADOPT_SECONDS = 2
+# A published firing whose task has not started this long after its publish (the broker lost
+# it) is published again, with the same task id (then every twice as long), until it starts or
+# its misfire grace passes. A few times the normal start lag (well under a second).
+BEAT_REDELIVER_AFTER_SECONDS = env.integer("BEAT_REDELIVER_AFTER_SECONDS", ENV, 10, minimum=1)
 
 # --- Secrets -------------------------------------------------------------------------------
 FIELD_ENCRYPTION_KEYS = env.encryption_keys(
@@ -196,27 +200,32 @@ TRADING_KILL_SWITCH = env.boolean("TRADING_KILL_SWITCH", ENV, default=False)
 PAPER_FEE_RATE = env.decimal(
     "PAPER_FEE_RATE", ENV, Decimal("0.001"), minimum=Decimal(0), maximum=Decimal("0.5")
 )
+# How long after a candle closes a run at that moment waits for its collection to write it.
+RUN_CANDLE_WAIT_SECONDS = env.integer("RUN_CANDLE_WAIT_SECONDS", ENV, 20)
 
 # --- Health --------------------------------------------------------------------------------
 # Dotted paths of checks; a critical failure makes the service "down", any other "degraded".
 HEALTH_CHECKS = [
-    "project.health.check_database",
-    "project.health.check_broker",
-    "tasks.scheduling.health.check_scheduler",
-    "tasks.fault_health.check_beat_alive",
+    "tasks.health.infra.check_database",
+    "tasks.health.infra.check_broker",
+    # The configured backend answers for itself (`Scheduler.health`): a live beat, or leader.
+    "tasks.health.scheduler.check_scheduler",
+    "tasks.health.ticks.check_ticks_recent",
 ]
 # Checks that only /health/detail/ (staff) and the health_check job run: slower, or revealing.
 HEALTH_DETAIL_CHECKS = [
-    "tasks.health.check_workers",
-    "tasks.health.check_beat",
-    "tasks.health.check_exchanges",
-    "tasks.health.check_candles",
-    "tasks.health.check_strategies",
-    "tasks.fault_health.check_stuck_runs",
-    "tasks.fault_health.check_failing_strategies",
-    "tasks.fault_health.check_unconfirmed_orders",
-    "tasks.fault_health.check_ticks",
+    "tasks.health.infra.check_workers",
+    "tasks.health.scheduler.check_scheduler_processes",
+    "tasks.health.market.check_exchanges",
+    "tasks.health.market.check_candles",
+    "tasks.health.runs.check_strategies",
+    "tasks.health.runs.check_stuck_runs",
+    "tasks.health.runs.check_failing_strategies",
+    "tasks.health.runs.check_unconfirmed_orders",
+    "tasks.health.ticks.check_ticks",
 ]
+# How far back lost and missed ticks keep /health/ degraded and are listed in the detail.
+HEALTH_TICKS_WINDOW_SECONDS = env.integer("HEALTH_TICKS_WINDOW_SECONDS", ENV, 1800, minimum=60)
 
 # --- Auth, i18n, static --------------------------------------------------------------------
 # Login throttling (django-axes) for every password login: the admin and the API's session

@@ -4,13 +4,12 @@ pages, metrics."""
 from django.contrib import admin
 from django.urls import include, path
 
-from project import health
 from tasks import metrics
-from tasks.views import HealthDetailView
+from tasks.health.views import HealthDetailView, health_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("health/", health.health_view, name="health"),
+    path("health/", health_view, name="health"),
     path("health/detail/", HealthDetailView.as_view(), name="health-detail"),
     # The browsable API's session login and logout (throttled like the admin's, by axes).
     path("api/auth/", include("rest_framework.urls")),

@@ -34,3 +34,8 @@ class OrderNotSent(StrategyError):
 
 class OrderUnconfirmed(StrategyError):
     """A live order whose fate the exchange would not tell: it stays `new`, never resent blind."""
+
+
+class RunInProgress(Exception):
+    """Another run of the strategy is in progress: this tick waits for it (ticks run one at a
+    time, in order). Not a StrategyError: nothing is wrong, and nothing is recorded."""

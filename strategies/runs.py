@@ -1,6 +1,7 @@
 """Run rows of a strategy, one per tick: claim it with its lease, resume it, finish it.
 
-How "exactly once" holds with at-least-once delivery (acks_late, reject_on_worker_lost):
+How "exactly once" holds with at-least-once delivery (acks_late, reject_on_worker_lost, a
+database error retried at the task edge, a firing the broker lost published again):
 - The run row is unique per (strategy, tick), and a strategy has at most one running run (both
   are constraints). The claim inserts it with ON CONFLICT DO NOTHING, so two deliveries of one
   tick (a duplicate message, two beats) cannot both win: the second finds the row and records
@@ -10,6 +11,9 @@ How "exactly once" holds with at-least-once delivery (acks_late, reject_on_worke
   its own run (same Celery task id) still `running` resumes it only if it can take the lease:
   the process that ran it is gone (a redelivery after a killed pool process); otherwise the
   run is alive elsewhere and this delivery records nothing.
+- A strategy runs one tick at a time: a tick that finds another run in progress raises
+  RunInProgress (`wait`) and its task tries again shortly, so a backlog runs in order, never
+  skipped as colliding with itself; only a caller that cannot wait records it skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from django.utils import timezone
 
 from marketdata.models import Market
 from project.locks import LockPurpose, lock_key, lock_key_sql, lock_release, lock_try
+from strategies.errors import RunInProgress
 from strategies.models import Strategy, StrategyRun
 from strategies.recovery import live_orders_reconcile, run_settle_if_abandoned
 
@@ -51,11 +56,13 @@ def run_claim(
     task_id: str,
     trigger: str,
     now: datetime,
+    wait: bool = False,
 ) -> tuple[StrategyRun, bool] | None:
     """The run this delivery owns (a running one with its lease taken, or a skipped one) and
     whether it is resumed; None if the tick's run belongs to someone else.
 
-    Raises Strategy.DoesNotExist for an unknown id.
+    Raises Strategy.DoesNotExist for an unknown id, and with `wait` RunInProgress when another
+    run of the strategy is in progress (without it, the tick is recorded skipped for that).
     """
     if scheduled_tick is None:
         scheduled_tick = _tick_of_task(strategy_id=strategy_id, task_id=task_id, now=now)
@@ -70,7 +77,12 @@ def run_claim(
     claimed = (run, False) if run is not None else None
     if claimed is None:
         claimed = _run_claim_contended(
-            strategy=strategy, tick=scheduled_tick, task_id=task_id, trigger=trigger, now=now
+            strategy=strategy,
+            tick=scheduled_tick,
+            task_id=task_id,
+            trigger=trigger,
+            now=now,
+            wait=wait,
         )
     if claimed is not None and strategy.mode == Strategy.Mode.LIVE:
         # Its position counts only confirmed fills: an order a lost worker left `new` is
@@ -94,7 +106,7 @@ def _tick_of_task(*, strategy_id: int, task_id: str, now: datetime) -> datetime:
 
 
 def _run_claim_contended(
-    *, strategy: Strategy, tick: datetime, task_id: str, trigger: str, now: datetime
+    *, strategy: Strategy, tick: datetime, task_id: str, trigger: str, now: datetime, wait: bool
 ) -> tuple[StrategyRun, bool] | None:
     """The claim when a run was in the way: this tick's own (resume it?) or one in progress."""
     # Recorded with the strategy's parameters, as the claim does; a run that decides stores
@@ -120,6 +132,8 @@ def _run_claim_contended(
         in_progress = _run_in_progress(runs, now=now)
         if in_progress is not None:
             started = in_progress.scheduled_tick.isoformat()
+            if wait:
+                raise RunInProgress(f"the run for tick {started} is still in progress")
             skipped = insert(skipped_because=f"the run for tick {started} is still in progress")
             return (skipped, False) if skipped is not None else None
         run = insert()
@@ -160,6 +174,33 @@ RUN_COLUMNS = (
 )
 
 
+def _run_values(**values: Any) -> list[Any]:
+    """A new run's values in RUN_COLUMNS order, given by column name: the column list is the
+    one place that orders them (the statements below and the rows read back)."""
+    return [values[column] for column in RUN_COLUMNS]
+
+
+def _new_run(
+    *, strategy_id: int, tick: datetime, now: datetime, task_id: str, trigger: str, **fields: Any
+) -> dict[str, Any]:
+    """A run as the claim inserts it (running; `fields` override: a skipped one's)."""
+    return {
+        "strategy_id": strategy_id,
+        "scheduled_tick": tick,
+        "started_at": now,
+        "finished_at": None,
+        "status": RUNNING,
+        "signal": "",
+        "parameters": None,
+        "reason": "",
+        "error_class": "",
+        "error_message": "",
+        "celery_task_id": task_id,
+        "trigger": trigger,
+        **fields,
+    }
+
+
 STRATEGY_FIELDS = Strategy._meta.concrete_fields
 MARKET_FIELDS = Market._meta.concrete_fields
 
@@ -171,9 +212,19 @@ def _claim_sql() -> str:
     picked += [f'mk."{f.column}" AS m{n}' for n, f in enumerate(MARKET_FIELDS)]
     parameters = next(n for n, f in enumerate(STRATEGY_FIELDS) if f.name == "parameters")
     active = next(n for n, f in enumerate(STRATEGY_FIELDS) if f.name == "is_active")
-    # The columns of RUN_COLUMNS; the parameters snapshot is the strategy's until the run ends.
-    values = ["s.s0", "%s", "%s", "NULL", f"'{RUNNING.value}'", "''", f"s.s{parameters}"]
-    values += ["''", "''", "''", "%s", "%s"]
+    # The parameters snapshot is the strategy's until the run ends.
+    empty = dict.fromkeys(("signal", "reason", "error_class", "error_message"), "''")
+    values = _run_values(
+        strategy_id="s.s0",
+        scheduled_tick="%s",
+        started_at="%s",
+        finished_at="NULL",
+        status=f"'{RUNNING.value}'",
+        parameters=f"s.s{parameters}",
+        celery_task_id="%s",
+        trigger="%s",
+        **empty,
+    )
     return (
         f"WITH s AS (SELECT {', '.join(picked)} FROM {Strategy._meta.db_table} st "  # noqa: S608
         f"JOIN {Market._meta.db_table} mk ON mk.id = st.market_id WHERE st.id = %s), "
@@ -207,8 +258,8 @@ def _run_insert_claimed(
         return strategy, None
     if not leased:
         raise RuntimeError(f"the lease of new run {run_id} is held by another session")
-    values = [strategy.pk, tick, now, None, RUNNING, "", strategy.parameters, "", "", "", task_id]
-    values.append(trigger)
+    new = _new_run(strategy_id=strategy.pk, tick=tick, now=now, task_id=task_id, trigger=trigger)
+    values = _run_values(**{**new, "parameters": strategy.parameters})
     run = StrategyRun.from_db(connection.alias, ["id", *RUN_COLUMNS], [run_id, *values])
     run.strategy = strategy
     return strategy, run
@@ -236,11 +287,11 @@ def _run_insert(
     """Insert the tick's run, running with its lease taken (or skipped, with the reason), in one
     statement; None if a unique constraint is in the way: the tick has its run already, or
     (for a running one) the strategy has a run in progress."""
-    status = StrategyRun.Status.SKIPPED if skipped_because else RUNNING
-    finished_at = now if skipped_because else None
-    values = [strategy.pk, tick, now, finished_at, status, "", json.dumps(parameters)]
-    values += [skipped_because, "", "", task_id, trigger]
-    sql = INSERT_RUNNING_SQL if status == RUNNING else INSERT_SKIPPED_SQL
+    new = _new_run(strategy_id=strategy.pk, tick=tick, now=now, task_id=task_id, trigger=trigger)
+    if skipped_because:
+        new.update(status=StrategyRun.Status.SKIPPED, finished_at=now, reason=skipped_because)
+    values = _run_values(**{**new, "parameters": json.dumps(parameters)})
+    sql = INSERT_RUNNING_SQL if new["status"] == RUNNING else INSERT_SKIPPED_SQL
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
@@ -295,13 +346,19 @@ def run_skip(run: StrategyRun, reason: str) -> None:
 
 def run_finish(run: StrategyRun, status: str, **fields: str) -> None:
     """Record how the run ended (its status, and the signal, reason or error given)."""
+    run.save(update_fields=run_end(run, status, **fields))
+    logger.info("run %s of strategy %s: %s", run.pk, run.strategy_id, status)
+
+
+def run_end(run: StrategyRun, status: str, **fields: str) -> list[str]:
+    """Set how the run ended on `run`, and name the fields that say it: `run_finish` writes
+    them, a paper fill in the statement that writes its order (`strategies.orders`)."""
     run.status = status
     run.finished_at = timezone.now()
     for name, value in fields.items():
         setattr(run, name, value)
     # The parameters snapshot too: the run started with the strategy's, decided with cleaned.
-    run.save(update_fields=["status", "finished_at", "parameters", *fields])
-    logger.info("run %s of strategy %s: %s", run.pk, run.strategy_id, status)
+    return ["status", "finished_at", "parameters", *fields]
 
 
 def lease_take(run: StrategyRun, *, wait: float) -> bool:

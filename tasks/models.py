@@ -79,7 +79,11 @@ class Firing(models.Model):
 
     Inserted in the transaction that advances the job's `next_fire_at`, unique per (job, tick):
     a second beat or a retry cannot fire a tick twice. `pending` rows are published after the
-    commit by the beat that made them, or by the next tick of any beat if that one died.
+    commit by the beat that made them, or by the next tick of any beat if that one died. The
+    row is the truth and the broker a cache of it: a published firing whose task has not
+    started (`task_started_at`) within BEAT_REDELIVER_AFTER_SECONDS, or lost its worker, goes
+    back to `pending` and is published again with the same task id, until it ends
+    (`task_ended_at`) or, never started, its grace passes.
     """
 
     job_name = models.CharField(max_length=200, help_text="The PeriodicTask's name.")
@@ -107,6 +111,21 @@ class Firing(models.Model):
         db_default="",  # the beat's raw SQL inserts leave it out
         help_text="Why a firing was skipped or published late (the broker was unavailable).",
     )
+    task_started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a worker began its task (`tasks.edge`): the firing ran, or is running.",
+    )
+    task_ended_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its task ended (done or failed for good); the job's next tick waits.",
+    )
+    republished = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Times it was published again: its run had not started within the deadline.",
+    )
 
     class Meta:
         constraints = [
@@ -117,6 +136,18 @@ class Firing(models.Model):
                 fields=["created_at"],
                 name="firing_outbox",
                 condition=models.Q(status="pending"),
+            ),
+            # Published and not ended: what the beat may publish again past the deadline.
+            models.Index(
+                fields=["published_at"],
+                name="firing_unended",
+                condition=models.Q(status="published", task_ended_at__isnull=True),
+            ),
+            # Missed ticks, few: what health counts over its window on every /health/.
+            models.Index(
+                fields=["scheduled_tick"],
+                name="firing_missed",
+                condition=models.Q(status="skipped") | models.Q(missed_ticks__gt=0),
             ),
             models.Index(fields=["scheduled_tick"], name="firing_tick"),
         ]

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from tasks.health import health_detail_report
+from tasks.health.report import health_detail_report
 
 
 @shared_task(name="health_check", ignore_result=False)

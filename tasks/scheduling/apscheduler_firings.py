@@ -71,9 +71,23 @@ def _firing(job: Any, tick: datetime, *, missed: int, status: str, reason: str) 
         status=status,
         created_at=now,
         published_at=now if published else None,
+        # The leader's own pool takes the job at once: its run starts as it is handed over.
+        task_started_at=now if published else None,
         beat_id=leader_id(),
         reason=reason,
     )
+
+
+def firing_ended(job_id: str, tick: datetime) -> None:
+    """The run of the firing of `tick` is over (done or failed): the job's next tick may run."""
+    try:
+        Firing.objects.filter(job_name=job_id, scheduled_tick=tick).update(
+            task_ended_at=datetime.now(UTC)
+        )
+    except DatabaseError:
+        logger.exception("the end of %s for %s was not recorded", job_id, tick)
+    finally:
+        close_old_connections()
 
 
 def firing_missed(job_id: str, tick: datetime) -> None:
@@ -82,6 +96,7 @@ def firing_missed(job_id: str, tick: datetime) -> None:
         Firing.objects.filter(job_name=job_id, scheduled_tick=tick).update(
             status=FiringStatus.SKIPPED,
             published_at=None,
+            task_started_at=None,
             missed_ticks=F("missed_ticks") + 1,
             reason=LATE,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from project.scheduling import SchedulerError
 from tasks.scheduling.apscheduler_process import RUN_NOW_PREFIX, APSchedulerProcess
@@ -16,6 +17,8 @@ class APSchedulerHealth(APSchedulerProcess):
     """Answers from the lease and the store's indexed next run times, never a job list."""
 
     def health(self) -> str:
+        """A leader holds the lease (its session is its heartbeat), every job loads, and none
+        is overdue."""
         if self._lease is not None and self._lease.last_error:
             raise SchedulerError(f"this process cannot join the election: {self._lease.last_error}")
         if self.start_error:
@@ -31,20 +34,23 @@ class APSchedulerHealth(APSchedulerProcess):
             listed = "; ".join(f"{job_id}: {why}" for job_id, why in sorted(broken.items()))
             raise SchedulerError(f"{len(broken)} jobs cannot be loaded (kept): {listed}")
         where = "this process" if self.is_leader else f"database session {holder}"
-        return f"APScheduler: leader is {where}"
-
-    def firing_check(self) -> str:
-        """A leader holds the lease (its session is its heartbeat), and no job is overdue."""
-        leader = self.health()
         overdue, example = self._store_or_fail().overdue(
             before=datetime.now(UTC) - OVERDUE_AFTER, hidden=RUN_NOW_PREFIX
         )
         if overdue:
             raise SchedulerError(
                 f"APScheduler is not firing jobs: {overdue} overdue by more than "
-                f"{OVERDUE_AFTER}, e.g. {example} ({leader})"
+                f"{OVERDUE_AFTER}, e.g. {example} (leader is {where})"
             )
-        return f"{leader}; none overdue"
+        return f"APScheduler: none overdue, leader is {where}"
+
+    def processes(self) -> list[dict[str, Any]]:
+        """The leader, as /health/detail/ lists it: its database session, and whether it is
+        this process."""
+        holder = lease_holder_pid()
+        if holder is None:
+            return []
+        return [{"leader_session_pid": holder, "this_process": self.is_leader}]
 
     def due_jobs_count(self) -> int:
         now = datetime.now(UTC)

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 import psycopg
 from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
     EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MISSED,
     EVENT_JOB_SUBMITTED,
@@ -24,7 +26,12 @@ from project.scheduling import (
     SchedulerError,
 )
 from tasks.models import FiringStatus
-from tasks.scheduling.apscheduler_firings import STILL_RUNNING, firing_missed, firing_record
+from tasks.scheduling.apscheduler_firings import (
+    STILL_RUNNING,
+    firing_ended,
+    firing_missed,
+    firing_record,
+)
 from tasks.scheduling.apscheduler_store import KeepingJobStore, sqlalchemy_url
 from tasks.scheduling.hooks import startup_hooks_run
 from tasks.scheduling.leader import (
@@ -44,7 +51,9 @@ RUN_NOW_PREFIX = "__run_now__:"
 # How often the leader re-reads the store for changes other processes made.
 POLL_SECONDS = 1.0
 LEASE_RETRY_SECONDS = 3.0
+# A firing handed over, skipped (past the grace, or still running), and its run's end.
 FIRING_EVENTS = EVENT_JOB_SUBMITTED | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+FIRING_EVENTS |= EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
 SKIPPED = FiringStatus.SKIPPED
 
 
@@ -164,6 +173,9 @@ class APSchedulerProcess:
         try:
             if event.code == EVENT_JOB_MISSED:
                 firing_missed(event.job_id, event.scheduled_run_time)
+                return
+            if event.code in (EVENT_JOB_EXECUTED, EVENT_JOB_ERROR):
+                firing_ended(event.job_id, event.scheduled_run_time)
                 return
             job = store.lookup_job(event.job_id)
             due = store.first_due(event.job_id)

@@ -28,7 +28,11 @@ from tasks.scheduling.dispatch import (
     schedules_plan,
 )
 from tasks.scheduling.hooks import startup_hooks_run
-from tasks.scheduling.outbox import firings_publish, firings_settle_late
+from tasks.scheduling.outbox import (
+    firings_publish,
+    firings_requeue_unstarted,
+    firings_settle_late,
+)
 from tasks.scheduling.stopping import stop_signals_held
 
 logger = logging.getLogger(__name__)
@@ -37,6 +41,7 @@ logger = logging.getLogger(__name__)
 MAX_SLEEP = 0.5
 MIN_SLEEP = 0.01
 STAMP_EVERY = 1.0
+REQUEUE_EVERY = 1.0
 # Claim due jobs this long before their tick, so a burst's claim is done when the tick comes.
 CLAIM_AHEAD = timedelta(seconds=1)
 # After a database error, wait this long before the next try.
@@ -56,6 +61,7 @@ class TickScheduler(beat.Scheduler):
         self.firing = settings.SCHEDULER_BACKEND_NAME == "celery"
         self._last_refusal_log = 0.0
         self._stamped = 0.0
+        self._requeued = 0.0
         # Firings this beat claimed and has not published yet: (tick, id), soonest first.
         self._own: list[tuple[datetime, int]] = []
         # The reason of the last failed publish, until one succeeds.
@@ -111,18 +117,28 @@ class TickScheduler(beat.Scheduler):
     def _dispatch(self) -> float:
         """Do what the probe says there is to do; the seconds until there is more to do."""
         adopt = timedelta(seconds=settings.BEAT_OUTBOX_ADOPT_SECONDS)
-        probe = beat_probe(adopt_before=timezone.now() - adopt)
+        redeliver = timedelta(seconds=settings.BEAT_REDELIVER_AFTER_SECONDS)
         now = timezone.now()
+        probe = beat_probe(adopt_before=now - adopt, unstarted_before=now - redeliver)
         claim = probe.soonest is not None and probe.soonest <= now + CLAIM_AHEAD
         if probe.stale:
             schedules_plan()  # one batch: due jobs fire between batches of a mass change
         if claim:
             self._claim()
-        if (self._own and self._own[0][0] <= timezone.now()) or probe.orphans:
-            self._publish(settle=probe.orphans)
+        requeued = probe.unstarted and self._requeue()
+        if (self._own and self._own[0][0] <= timezone.now()) or probe.orphans or requeued:
+            self._publish(settle=probe.orphans or requeued)
         if probe.stale or claim:
             return MIN_SLEEP  # plans and claims changed the soonest: probe again at once
         return self._sleep(probe.soonest, now)
+
+    def _requeue(self) -> bool:
+        """Put firings the broker lost back in the outbox, at most once a second (the deadline
+        doubles per republish, so most looks find nothing to do); whether any went back."""
+        if time.monotonic() - self._requeued < REQUEUE_EVERY:
+            return False
+        self._requeued = time.monotonic()
+        return firings_requeue_unstarted() > 0
 
     def _claim(self) -> None:
         """Claim what is due within CLAIM_AHEAD, batch by batch; each is published at its tick."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,12 +32,12 @@ from project.scheduling import (
     SchedulerError,
     Trigger,
 )
-from tasks.heartbeat import beat_heartbeat_read
+from tasks.scheduling.beat_liveness import beats_described, beats_firing
 from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.celery_sync import celery_jobs_sync
 from tasks.scheduling.common import first_tick_after, json_arguments
 from tasks.scheduling.messages import run_now_task_id
-from tasks.scheduling.selectors import due_jobs_count, live_beats, overdue_jobs
+from tasks.scheduling.selectors import due_jobs_count, overdue_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -153,26 +152,21 @@ class CeleryBeatScheduler(Scheduler):
         return celery_jobs_sync(desired, full=full)
 
     def health(self) -> str:
-        """Overdue jobs are one indexed count over the beat's next fire times, never a job list."""
+        """No overdue job, and a live beat: one indexed count over the beat's next fire times
+        (never a job list), one look for a job to fire, one at the live beats."""
         overdue, example = overdue_jobs(late_by=OVERDUE_AFTER)
         if overdue:
             raise SchedulerError(
                 f"celery beat is not firing jobs: {overdue} overdue by more than "
                 f"{OVERDUE_AFTER}, e.g. {example} (is beat running?)"
             )
-        return "celery beat: none overdue"
+        return f"celery beat: none overdue, {beats_firing()}"
+
+    def processes(self) -> list[dict[str, Any]]:
+        return beats_described()
 
     def due_jobs_count(self) -> int:
         return due_jobs_count()
-
-    def firing_check(self) -> str:
-        """A live beat that fires (its heartbeat row), and no job overdue."""
-        firing = [beat for beat in live_beats() if beat.firing]
-        if not firing:
-            last = beat_heartbeat_read()
-            since = f", last heartbeat {time.time() - last:.0f}s ago" if last else ""
-            raise SchedulerError(f"no live beat fires jobs: beat is not running{since}")
-        return f"{len(firing)} live beat(s) firing; {self.health()}"
 
     def _send(self, row: PeriodicTask, extra_kwargs: Mapping[str, Any]) -> str:
         args, kwargs = job_arguments(row)

@@ -286,7 +286,9 @@ def firings_hand_back(*, firing_ids: list[int]) -> int:
 PROBE = """
 SELECT (SELECT min(next_fire_at) FROM tasks_jobschedule WHERE next_fire_at IS NOT NULL),
        EXISTS (SELECT 1 FROM tasks_jobschedule WHERE stale),
-       EXISTS (SELECT 1 FROM tasks_firing WHERE status = 'pending' AND scheduled_tick < %s)
+       EXISTS (SELECT 1 FROM tasks_firing WHERE status = 'pending' AND scheduled_tick < %s),
+       EXISTS (SELECT 1 FROM tasks_firing
+                WHERE status = 'published' AND task_ended_at IS NULL AND published_at < %s)
 """
 
 
@@ -297,9 +299,12 @@ class Probe:
     soonest: datetime | None
     stale: bool
     orphans: bool
+    # Published firings whose task has not ended within the redelivery deadline (the requeue
+    # then looks whether they started, and whether their worker lives).
+    unstarted: bool
 
 
-def beat_probe(*, adopt_before: datetime) -> Probe:
+def beat_probe(*, adopt_before: datetime, unstarted_before: datetime) -> Probe:
     with connection.cursor() as cursor:
-        cursor.execute(PROBE, [adopt_before])
+        cursor.execute(PROBE, [adopt_before, unstarted_before])
         return Probe(*cursor.fetchone())

@@ -28,6 +28,13 @@ def firing_task_id(job_name: str, tick: datetime) -> str:
     return f"{job_name}@{tick_text(tick)}"
 
 
+def is_firing_task_id(task_id: str) -> bool:
+    """Whether a task id can be a firing's (`job@<tick>Z`), not a run-now's (`job@now-<uuid>`)
+    or Celery's own uuid: the worker's edge looks up only these."""
+    job, _, tick = task_id.rpartition("@")
+    return bool(job) and tick.endswith("Z") and not tick.startswith("now-")
+
+
 def run_now_task_id(job_name: str) -> str:
     """The Celery task id of a run-now, readable in Flower: `strategy_42@now-<uuid>`.
 

@@ -12,6 +12,16 @@ settled by the misfire rule of ticks no beat fired (`ticks.late_ticks_fate`) bef
 is published: missed with the reason, counted on the firing and its job, except that under
 `coalesce` the newest of a job's, if no newer tick stands in, is published once as its
 catch-up. An outage never sends a backlog of stale ticks, and loses none silently.
+
+The firing row is the truth and the broker a cache of it: a published firing whose task has
+not started (`task_started_at`, stamped by the worker's edge, `tasks.edge`) within
+BEAT_REDELIVER_AFTER_SECONDS of its publish (a broker restarted empty, a failover), or started
+and lost its process (its lease is free) with its message, goes back to `pending`
+(`firings_requeue_unstarted`) and is published again with the same task id, until it ends or,
+never started, its grace passes: then the rule above records it missed, with the reason. The
+deadline doubles after the first time only: a firing waits at most twice it after a worker is
+back, and a worker away for a whole grace finds at most grace / deadline copies of each, which
+its edge refuses (`starts`): a copy whose twin did arrive makes no second run.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from kombu import Producer
 
+from project.locks import LockPurpose, lock_held_sql
 from tasks.models import MisfirePolicy
 from tasks.scheduling.messages import firing_kwargs
 from tasks.scheduling.ticks import CATCH_UP, late_ticks_fate
@@ -45,14 +56,15 @@ BEAT_HEADERS = {"celery_beat_task": True}
 LATE = """f.scheduled_tick < now() - make_interval(
            secs => greatest(coalesce(js.misfire_grace_seconds, %(grace)s), %(adopt)s))"""
 
-# Late firings wait for `firings_settle_late`, except a catch-up (late by design).
+# Late firings wait for `firings_settle_late`, except a catch-up (late by design) and one that
+# started (its process was lost: the copy resumes it).
 SELECT_PENDING = f"""
 SELECT f.id, f.celery_task_id, f.task, f.args, f.kwargs, f.queue
   FROM tasks_firing AS f
   LEFT JOIN tasks_jobschedule AS js ON js.periodic_task_id = f.periodic_task_id
  WHERE f.status = 'pending' AND f.scheduled_tick <= now()
    AND (f.id = ANY(%(own)s) OR f.scheduled_tick < %(adopt_before)s)
-   AND (f.trigger = '{CATCH_UP}' OR NOT {LATE})
+   AND (f.trigger = '{CATCH_UP}' OR f.task_started_at IS NOT NULL OR NOT {LATE})
  ORDER BY f.created_at
  LIMIT %(limit)s
    FOR UPDATE OF f SKIP LOCKED
@@ -142,10 +154,11 @@ SELECT_LATE = f"""
 SELECT f.id, f.job_name, f.periodic_task_id, f.task, f.kwargs, f.scheduled_tick, f.trigger,
        coalesce(js.misfire_policy, %(policy)s), coalesce(js.misfire_grace_seconds, %(grace)s),
        EXISTS (SELECT 1 FROM tasks_firing AS n
-                WHERE n.job_name = f.job_name AND n.scheduled_tick > f.scheduled_tick)
+                WHERE n.job_name = f.job_name AND n.scheduled_tick > f.scheduled_tick),
+       f.republished, f.reason
   FROM tasks_firing AS f
   LEFT JOIN tasks_jobschedule AS js ON js.periodic_task_id = f.periodic_task_id
- WHERE f.status = 'pending' AND {LATE}
+ WHERE f.status = 'pending' AND f.task_started_at IS NULL AND {LATE}
  ORDER BY f.job_name, f.scheduled_tick
    FOR UPDATE OF f SKIP LOCKED
 """  # noqa: S608 - constants only
@@ -182,6 +195,12 @@ class _Late:
     policy: str
     grace: int
     stood_in: bool
+    republished: int
+    reason: str
+
+    def cause(self, default: str) -> str:
+        """Why it did not run: a republished firing's own reason, else the beat's."""
+        return self.reason if self.republished else default
 
 
 def firings_settle_late(*, cause: str) -> int:
@@ -214,7 +233,8 @@ def firings_settle_late(*, cause: str) -> int:
 def _record_late(cursor: Any, missed: list[_Late], catch_ups: list[_Late], cause: str) -> None:
     if missed:
         reasons = [
-            f"{cause}; not published within the {row.grace}s misfire grace" for row in missed
+            f"{row.cause(cause)}; not started within the {row.grace}s misfire grace"[:300]
+            for row in missed
         ]
         cursor.execute(MARK_MISSED, [[row.pk for row in missed], reasons])
         per_job: dict[int, int] = {}
@@ -227,6 +247,48 @@ def _record_late(cursor: Any, missed: list[_Late], catch_ups: list[_Late], cause
             for row in catch_ups
         ]
         reasons = [
-            f"{cause}; published after its {row.grace}s grace as the catch-up" for row in catch_ups
+            f"{row.cause(cause)}; published after its {row.grace}s grace as the catch-up"[:300]
+            for row in catch_ups
         ]
         cursor.execute(MARK_CATCH_UP, [CATCH_UP, [row.pk for row in catch_ups], kwargs, reasons])
+
+
+# Published and not ended past the deadline (doubled after the first republish), and either
+# never started or started by a process that is gone (its lease is free): back to `pending`.
+# The outer conditions are checked again on a row a worker's stamp changed meanwhile.
+LEASE_HELD = lock_held_sql(LockPurpose.FIRING_LEASE, "u.id")
+# A started firing whose process keeps dying (a task past the hard time limit) is published
+# again this many times at most: its run's own recovery (`recover_runs`) takes over.
+MAX_RESUMES = 3
+REQUEUE_UNSTARTED = f"""
+UPDATE tasks_firing AS f
+   SET status = 'pending', republished = f.republished + 1,
+       reason = 'published ' || (f.republished + 1) || ' time(s), '
+                || CASE WHEN f.task_started_at IS NULL THEN 'not started' ELSE 'its worker lost' END
+                || ' within ' || %(after)s * power(2, least(f.republished, 1)) || 's'
+                || ': the broker lost it or no worker took it'
+ WHERE f.id IN (SELECT u.id FROM tasks_firing AS u
+                 WHERE u.status = 'published' AND u.task_ended_at IS NULL
+                   AND u.published_at < now() - make_interval(secs => %(after)s)
+                   AND u.published_at < now() - make_interval(
+                           secs => %(after)s * power(2, least(u.republished, 1)))
+                   AND (u.task_started_at IS NULL
+                        OR (u.republished < {MAX_RESUMES} AND NOT {LEASE_HELD}))
+                 ORDER BY u.published_at
+                 LIMIT %(limit)s
+                   FOR UPDATE SKIP LOCKED)
+   AND f.status = 'published' AND f.task_ended_at IS NULL
+"""  # noqa: S608 - constants only
+
+
+def firings_requeue_unstarted(*, limit: int = 5000) -> int:
+    """Put published firings whose task has not started within the deadline, or lost its
+    process, back in the outbox, to be published again with their task id (or settled late);
+    returns how many."""
+    after = settings.BEAT_REDELIVER_AFTER_SECONDS
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(REQUEUE_UNSTARTED, {"after": after, "limit": limit})
+        requeued = cursor.rowcount
+    if requeued:
+        logger.warning("%d published firings not started in %ss: published again", requeued, after)
+    return requeued

@@ -16,9 +16,13 @@ from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from marketdata.models import Candle, Exchange, Watchlist
+from project.scheduling import IntervalTrigger
 from strategies.models import Strategy, StrategyRun
-from tasks.health import check_beat, check_strategies, health_detail_report
+from tasks.health.report import health_detail_report
+from tasks.health.runs import check_strategies
+from tasks.health.scheduler import check_scheduler_processes
 from tasks.heartbeat import beat_heartbeat_read, beat_heartbeat_write
+from tasks.scheduling.celery_backend import CeleryBeatScheduler
 from tasks.system import health_check
 from tests.api.conftest import client_for
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
@@ -27,7 +31,7 @@ from tests.processes import ManagedProcess, start_process
 if TYPE_CHECKING:
     from rest_framework.test import APIClient
 
-DETAIL_CHECKS = {"workers", "beat", "exchanges", "candles", "strategies"}
+DETAIL_CHECKS = {"workers", "scheduler_processes", "exchanges", "candles", "strategies"}
 # The checks of what faults leave behind (tests/faults/test_health_under_faults.py).
 DETAIL_CHECKS |= {"stuck_runs", "failing_strategies", "unconfirmed_orders", "ticks"}
 
@@ -46,6 +50,7 @@ def healthy_world() -> Strategy:
     )
     strategy = StrategyFactory(market=market, is_active=True, interval_seconds=60)
     StrategyRun.objects.create(strategy=strategy, scheduled_tick=strategy.trigger.tick_at(now))
+    CeleryBeatScheduler().add_job("job_a", "health_check", IntervalTrigger(60))  # to fire
     beat_heartbeat_write()
     return strategy
 
@@ -70,7 +75,7 @@ FAILURES: dict[str, Callable[[Strategy], None]] = {
     "exchanges": fail_exchanges,
     "candles": fail_candles,
     "strategies": fail_strategies,
-    "beat": fail_beat,
+    "scheduler_processes": fail_beat,
     "workers": lambda strategy: None,  # a broker database no worker listens on, below
 }
 
@@ -151,10 +156,12 @@ def test_unreachable_broker_fails_the_worker_check_quickly(staff_api: APIClient)
 
 @pytest.mark.django_db
 def test_beat_without_heartbeat_is_reported_not_running() -> None:
-    result = check_beat()
+    CeleryBeatScheduler().add_job("job_a", "health_check", IntervalTrigger(60))  # to fire
+
+    result = check_scheduler_processes()
 
     assert result.ok is False
-    assert "not running" in result.detail
+    assert "no live beat" in result.detail
 
 
 @pytest.mark.django_db
@@ -191,7 +198,7 @@ def test_report_logs_a_warning_for_each_failing_check(caplog: pytest.LogCaptureF
         report = health_detail_report()
 
     failing = {name for name, check in report["detail"].items() if not check["ok"]}
-    assert {"beat", "exchanges", "workers"} <= failing
+    assert {"exchanges", "workers"} <= failing
     for name in failing:
         assert f"health check {name} failed" in caplog.text
 
@@ -230,4 +237,4 @@ def test_a_real_beat_process_writes_the_heartbeat(beat: ManagedProcess) -> None:
         time.sleep(0.2)
 
     assert (beat_heartbeat_read() or 0) >= started, beat.log()[-3000:]
-    assert check_beat().ok is True
+    assert check_scheduler_processes().ok is True

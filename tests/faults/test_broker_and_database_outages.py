@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from project.embedded import EmbeddedPostgres, EmbeddedRedis
 from strategies.models import Strategy, StrategyRun
-from tasks.fault_health import ticks_lost
+from tasks.health.ticks import ticks_lost
 from tasks.models import Firing, JobSchedule
 from tests.api.conftest import client_for
 from tests.factories import StrategyFactory, UserFactory
@@ -28,7 +28,7 @@ from tests.faults.helpers import (
     runs_after,
     runs_per_tick,
 )
-from tests.processes import ManagedProcess, start_beat, start_celery_worker
+from tests.processes import ManagedProcess, start_beat, start_celery_worker, wait_for
 
 pytestmark = FAULTS
 
@@ -195,6 +195,16 @@ def test_postgres_down_health_says_down_processes_recover_and_lost_ticks_leave_a
         survived = beat.alive() and celery_worker.alive()
     finally:
         beat.stop()
+    # The last ticks the beat published before it stopped run after it.
+    wait_for(
+        lambda: (
+            not Firing.objects.filter(
+                job_name=strategy.job_id, status="published", task_ended_at=None
+            ).exists()
+        ),
+        timeout=60,
+        what="every published tick to end",
+    )
 
     runs = runs_per_tick(strategy)
     lost = {item["scheduled_tick"] for item in ticks_lost(since=down_at, before=timezone.now())}

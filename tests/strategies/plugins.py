@@ -69,3 +69,16 @@ class FixedSignalStrategy(BaseStrategy):
     def decide(self, candles: Sequence[Bar]) -> Signal:
         amount = self.params["amount"] or None
         return Signal(Action(self.params["action"]), amount=amount)
+
+
+@register
+class SlowStrategy(BaseStrategy):
+    """Holds after `seconds`: a run long enough that two ticks running at once would meet."""
+
+    key = "test_slow"
+    display_name = "Test: holds after a while"
+    parameters = {"seconds": Param(ParamType.DECIMAL, default=Decimal("0.6"), minimum=Decimal(0))}
+
+    def decide(self, candles: Sequence[Bar]) -> Signal:
+        time.sleep(float(self.params["seconds"]))
+        return Signal(Action.HOLD)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from decimal import Decimal
 
 import pytest
@@ -113,7 +114,7 @@ def test_a_worker_killed_mid_run_completes_the_run_once_after_redelivery(
     assert "WorkerLostError" in worker.log() or "SIGKILL" in worker.log()
 
 
-def test_a_tick_arriving_while_the_previous_run_is_in_progress_is_skipped(
+def test_a_tick_arriving_while_the_previous_run_is_in_progress_waits_and_runs_after_it(
     strategy_worker: Worker, market: Market, gate: str, redis_client: redis.Redis
 ) -> None:
     _, queue = strategy_worker
@@ -121,15 +122,18 @@ def test_a_tick_arriving_while_the_previous_run_is_in_progress_is_skipped(
     earlier = send(queue, strategy.pk, hours_ago=1)
     entered(redis_client, gate, 1)
 
-    later = send(queue, strategy.pk).get(timeout=60)
+    later = send(queue, strategy.pk)
+    time.sleep(3)  # the later tick has looked, and waits
+    waited = later.ready()
     redis_client.set(f"{gate}:open", 1)
-    earlier_outcome = earlier.get(timeout=60)
+    earlier_outcome, later_outcome = earlier.get(timeout=60), later.get(timeout=60)
 
-    skipped = StrategyRun.objects.get(pk=later["run"])
-    assert later["status"] == "skipped"
-    assert skipped.reason == f"the run for tick {tick(1).isoformat()} is still in progress"
-    assert earlier_outcome["status"] == "succeeded"
-    assert Order.objects.filter(strategy=strategy).count() == 1
+    first = StrategyRun.objects.get(pk=earlier_outcome["run"])
+    second = StrategyRun.objects.get(pk=later_outcome["run"])
+    assert waited is False
+    assert (first.status, second.status) == (Status.SUCCEEDED, Status.SUCCEEDED)
+    assert second.started_at >= first.finished_at  # one at a time, never skipped as colliding
+    assert Order.objects.filter(strategy=strategy).count() == 2
 
 
 def test_stale_market_data_is_skipped_in_the_worker(strategy_worker: Worker) -> None:

@@ -1,21 +1,18 @@
 """Health checks and their one runner: a check returns a detail line (or a CheckResult with
-data) or raises to fail; settings.HEALTH_CHECKS lists the public ones."""
+data) or raises to fail; settings.HEALTH_CHECKS lists the public ones by dotted path,
+HEALTH_DETAIL_CHECKS the staff ones."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
-import redis
 from django.conf import settings
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
 from django.utils.module_loading import import_string
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 logger = logging.getLogger(__name__)
 
@@ -49,24 +46,6 @@ def health_check(*, critical: bool = False) -> Callable[[HealthCheck], HealthChe
         return check
 
     return mark
-
-
-@health_check(critical=True)
-def check_database() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-    return ""
-
-
-@health_check()
-def check_broker() -> str:
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
-    try:
-        client.ping()
-    finally:
-        client.close()
-    return ""
 
 
 def run_checks(paths: list[str] | None = None) -> tuple[Status, dict[str, CheckResult]]:
@@ -104,15 +83,6 @@ def overall_status(results: dict[str, CheckResult]) -> Status:
     return "ok"
 
 
-def report() -> dict[str, object]:
-    """Run the checks and return the JSON body that /health/ serves and health_check logs."""
-    status, results = run_checks()
-    results_logged(results)
-    return {"status": status, "checks": {name: asdict(r) for name, r in results.items()}}
-
-
-@never_cache
-@require_GET
-def health_view(request: HttpRequest) -> JsonResponse:
-    body = report()
-    return JsonResponse(body, status=503 if body["status"] == "down" else 200)
+def iso(moment: datetime | None) -> str | None:
+    """A moment as the checks' data shows it: ISO 8601, or None."""
+    return moment.isoformat() if moment else None

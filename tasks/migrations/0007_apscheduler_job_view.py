@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0005_jobs_sync_mark'),
+        ('tasks', '0006_jobs_sync_mark'),
     ]
 
     operations = [

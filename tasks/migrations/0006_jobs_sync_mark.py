@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0004_clockedschedule_trigger'),
+        ('tasks', '0005_firing_task_started_ended'),
     ]
 
     operations = [
