@@ -4,6 +4,8 @@
   query merging them into at most 1,000 OHLC bars. Stock: reading every candle through the ORM
   (what a chart without server-side downsampling must send to the browser).
 - The strategy page of one of those strategies, over the whole year (ours only).
+- The dashboard (`/`) over 100,000 strategies: its first and last page (ours only; the stock
+  strategy changelist below is the nearest stock page).
 - Lists: the admin changelists of 100,000 strategies and 1,000,000 runs. Ours: the strategy
   admin (next run from the trigger, counts capped at 10,001). Stock: a plain `ModelAdmin` on a
   second admin site with the same columns Django would show (full counts).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -86,6 +89,7 @@ def _measure(args: argparse.Namespace) -> dict[str, object]:
     figures: dict[str, object] = {"candles": args.days * 1440}
     figures |= _chart(market.pk, args)
     figures |= _lists(owner, first, args)
+    figures["load"] = [round(load, 2) for load in os.getloadavg()]
     return figures
 
 
@@ -152,6 +156,10 @@ def _lists(owner: object, first: int, args: argparse.Namespace) -> dict[str, obj
                 clear_url_caches()
                 figures[f"{name}_stock_s"] = _page(client, f"/stock/strategies/{page}", args.repeat)
             clear_url_caches()
+        # The front door over every strategy: its first and its last page of 100.
+        figures["dashboard_first_page_s"] = _page(client, "/", args.repeat)
+        last = -(-args.strategies // 100)
+        figures["dashboard_last_page_s"] = _page(client, f"/?page={last}", args.repeat)
         # The whole strategy page over the year of candles: chart, equity, figures, runs.
         figures["strategy_page_ours_s"] = _page(client, f"/strategies/{first}/", args.repeat)
     return figures

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from marketdata.models import (
     TIMEFRAME_DURATIONS,
@@ -128,3 +128,41 @@ def balances_history(
 def watchlist_feeds() -> set[tuple[int, str]]:
     """The (market id, timeframe) pairs of the enabled watchlist."""
     return set(Watchlist.objects.filter(enabled=True).values_list("market_id", "timeframe"))
+
+
+class MarketNotFound(ValueError):
+    """No market answers to the text a user wrote; the message says how to write one."""
+
+
+def market_by_label(*, label: str, markets: QuerySet[Market] | None = None) -> Market:
+    """The market written as `exchange:SYMBOL` (as the admin and the API show it: `demo:BTC/USD`,
+    letter case free) or as its id, among `markets` (all markets by default)."""
+    candidates = (Market.objects.all() if markets is None else markets).select_related("exchange")
+    text = str(label).strip()
+    exchange, sep, symbol = text.partition(":")
+    if text.isdigit():
+        found = candidates.filter(pk=int(text)).first()
+    elif sep and exchange.strip() and symbol.strip():
+        found = candidates.filter(
+            exchange__name__iexact=exchange.strip(), symbol__iexact=symbol.strip()
+        ).first()
+    else:
+        raise MarketNotFound(
+            f"write the market as exchange:SYMBOL, e.g. demo:BTC/USD (got {text!r})"
+        )
+    if found is None:
+        raise MarketNotFound(f"no such market here: {text!r}")
+    return found
+
+
+def market_labels_matching(*, text: str, limit: int = 20) -> list[str]:
+    """Active markets' `exchange:SYMBOL` labels that start like `text`, for autocomplete."""
+    exchange, sep, symbol = text.strip().partition(":")
+    markets = Market.objects.filter(active=True).select_related("exchange")
+    if sep:
+        markets = markets.filter(exchange__name__iexact=exchange, symbol__istartswith=symbol)
+    elif text.strip():
+        markets = markets.filter(
+            Q(exchange__name__istartswith=exchange) | Q(symbol__istartswith=exchange)
+        )
+    return [str(market) for market in markets.order_by("exchange__name", "symbol")[:limit]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django.contrib import admin
 from django.db.models import Model
@@ -25,3 +26,12 @@ def decimal_column(name: str, description: str | None = None) -> Callable[[Model
 
     column.__name__ = f"{name}_plain"
     return column
+
+
+class WideChangeListMixin:
+    """A list with many columns gets the whole width: no navigation sidebar on its changelist
+    (the breadcrumbs lead back), so every column fits a 1366 px screen."""
+
+    def changelist_view(self, request: Any, extra_context: dict[str, Any] | None = None) -> Any:
+        context = {"is_nav_sidebar_enabled": False, **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)  # type: ignore[misc]

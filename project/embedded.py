@@ -123,6 +123,9 @@ class EmbeddedRedis:
             ],
             stdout=(self.data_dir / "redis.log").open("ab"),
             stderr=subprocess.STDOUT,
+            # Out of the terminal's process group: Ctrl-C reaches the launcher, which stops the
+            # processes that use Redis (Flower, workers) first and Redis after them.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

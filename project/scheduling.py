@@ -16,7 +16,7 @@ import abc
 import functools
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,6 +87,14 @@ class IntervalTrigger:
 
     def describe(self) -> str:
         return f"every {self.seconds}s"
+
+    def grid(self, start: datetime, end: datetime) -> tuple[datetime, int]:
+        """The first tick at or after `start` and how many ticks fall in [start, end): the
+        ticks the backends fire, as a backtest replays them (`first + k * every`)."""
+        first = self.next_tick(start - timedelta(microseconds=1))
+        if first >= end:
+            return first, 0
+        return first, math.ceil((end - first) / self.every)
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,15 @@ def _listed(values: set[Any], size: int) -> str:
 
 
 Trigger = IntervalTrigger | CrontabTrigger
+
+
+def ticks_between(trigger: Trigger, start: datetime, end: datetime) -> Iterator[datetime]:
+    """Every tick of `trigger` in [start, end), oldest first: what the backends fire, by
+    `next_tick`, for a backtest to replay."""
+    tick = trigger.next_tick(start - timedelta(microseconds=1))
+    while tick < end:
+        yield tick
+        tick = trigger.next_tick(tick)
 
 
 def trigger_field_errors(*, crontab: str, timezone: str) -> dict[str, str]:

@@ -71,7 +71,7 @@ WSGI_APPLICATION = "project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -144,9 +144,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.integer("CELERY_TASK_SOFT_TIME_LIMIT", ENV, 30
 CELERY_TASK_TIME_LIMIT = env.integer("CELERY_TASK_TIME_LIMIT", ENV, 360, minimum=1)
 if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
     raise SettingError("CELERY_TASK_TIME_LIMIT", "must be longer than CELERY_TASK_SOFT_TIME_LIMIT")
+# Backtests (queue `backtests`, their own worker line) run longer: their own task limits.
+BACKTEST_SOFT_TIME_LIMIT = env.integer("BACKTEST_SOFT_TIME_LIMIT", ENV, 3600, minimum=1)
+BACKTEST_TIME_LIMIT = BACKTEST_SOFT_TIME_LIMIT + 60
 # Redis redelivers an unacknowledged message after the visibility timeout; it must outlast
 # the longest task, or a slow task would run twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(3600, CELERY_TASK_TIME_LIMIT * 2)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": max(3600, CELERY_TASK_TIME_LIMIT * 2, BACKTEST_TIME_LIMIT * 2)
+}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = True
@@ -162,6 +167,7 @@ CELERY_IMPORTS = (
     "tasks.accounts",
     "tasks.strategies",
     "tasks.recovery",
+    "tasks.backtests",
     # Extra task modules, comma-separated: plug-ins, or test-only tasks in test workers.
     *(m.strip() for m in ENV.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()),
 )
@@ -239,6 +245,9 @@ AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", ENV, 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env.integer("LOGIN_LOCKOUT_MINUTES", ENV, 30, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# axes logs "AXES: BEGIN ..." in every process that loads Django (13 under `make run`); the
+# launcher turns it on for its first set-up step only, so it is printed once.
+AXES_VERBOSE = env.boolean("AXES_VERBOSE", ENV, default=False)
 # Its log lines name the user and address (the operator lifts by them); passwords stay masked.
 AXES_SENSITIVE_PARAMETERS: list[str] = []
 AUTH_PASSWORD_VALIDATORS = [
@@ -301,7 +310,15 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar): works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",  # served by project.redoc, without its one outside address
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": "system-ui, Helvetica, Arial, sans-serif",
+                "headings": {"fontFamily": "system-ui, Helvetica, Arial, sans-serif"},
+            }
+        }
+    },
     # Three models have a `status`: name each choice set (a generated client's type names).
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "marketdata.models.ExchangeAccount.Status",
@@ -321,10 +338,22 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": ENV.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own console handler (on with DEBUG) printed each request warning twice.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # Under the Celery backend, APScheduler is only opened to clear its jobs (sync_schedules):
+        # its "Scheduler started" and "shut down" lines would tell of a scheduler not in use.
+        **(
+            {"apscheduler.scheduler": {"level": "WARNING"}}
+            if SCHEDULER_BACKEND_NAME != "apscheduler"
+            else {}
+        ),
+    },
 }

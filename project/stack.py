@@ -11,11 +11,15 @@ then the servers it started. `exec` only loads the local environment: the server
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +43,8 @@ SETUP_COMMANDS: list[list[str]] = [
     ["run_job", "collect_crypto_data"],
     ["run_job", "collect_due_candles"],
     ["run_job", "sync_user_balances"],
+    # One finished backtest on the demo market (its candles backfilled from the simulator).
+    ["seed_demo_backtest"],
 ]
 
 
@@ -78,7 +84,13 @@ def generate_local_env() -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "FLOWER_BASIC_AUTH": f"admin:{secrets.token_urlsafe(12)}",
+        **local_admin(),
     }
+
+
+def local_admin() -> dict[str, str]:
+    """The password `ensure_local_admin` gives the user 'admin' it creates on a first run."""
+    return {"LOCAL_ADMIN_PASSWORD": secrets.token_urlsafe(12)}
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -94,7 +106,11 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def load_local_environment() -> None:
-    """The process environment wins, then .env, then the generated var/local.env."""
+    """The process environment wins, then .env, then the generated var/local.env.
+
+    An empty value in .env counts as unset (`.env.example` leaves secrets empty): the
+    generated one applies instead of an empty secret that stops start-up.
+    """
     if not LOCAL_ENV_FILE.exists():
         LOCAL_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
         LOCAL_ENV_FILE.write_text(
@@ -102,10 +118,26 @@ def load_local_environment() -> None:
             + "".join(f"{k}={v}\n" for k, v in generate_local_env().items())
         )
         LOCAL_ENV_FILE.chmod(0o600)
+    elif "LOCAL_ADMIN_PASSWORD" not in read_env_file(LOCAL_ENV_FILE):
+        with LOCAL_ENV_FILE.open("a") as local:  # a var/ from before the password was kept
+            local.write("".join(f"{k}={v}\n" for k, v in local_admin().items()))
     for path in (DOTENV_FILE, LOCAL_ENV_FILE):
         for key, value in read_env_file(path).items():
-            os.environ.setdefault(key, value)
+            if value:
+                os.environ.setdefault(key, value)
     os.environ.setdefault("WEB_PORT", os.environ.get("PORT", "8000"))
+
+
+def settings_problem() -> str | None:
+    """What stops the settings from loading, as their one message; None when they load."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    module = os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    try:
+        importlib.import_module(module)
+    except ImproperlyConfigured as error:
+        return str(error)
+    return None
 
 
 @contextmanager
@@ -132,13 +164,17 @@ def embedded_servers() -> Iterator[None]:
             print("Embedded servers stopped.", flush=True)
 
 
-def manage(*args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], check=True, cwd=embedded.BASE_DIR)
+def manage(*args: str, verbose: bool = False) -> None:
+    """A set-up step; `verbose` lets it log the start-up lines every process would repeat."""
+    environ = {**os.environ, "AXES_VERBOSE": "1" if verbose else "0"}
+    command = [sys.executable, "manage.py", *args]
+    subprocess.run(command, check=True, cwd=embedded.BASE_DIR, env=environ)
 
 
 def run_until_signalled(command: list[str]) -> int:
     """Run `command` in its own session; Ctrl-C or SIGTERM here stops it once, gracefully."""
     child = subprocess.Popen(command, start_new_session=True, cwd=embedded.BASE_DIR)
+    print_urls_when_up()
 
     stopped_by_user = False
 
@@ -157,13 +193,41 @@ def run_until_signalled(command: list[str]) -> int:
 def print_urls() -> None:
     port = os.environ["WEB_PORT"]
     user = os.environ.get("FLOWER_BASIC_AUTH", "").split(":", 1)[0]
+    password = os.environ.get("LOCAL_ADMIN_PASSWORD", "")
     print(
-        f"\n  Admin:  http://127.0.0.1:{port}/admin/\n"
+        f"\n  Tickwork is up. Strategies: http://127.0.0.1:{port}/\n"
+        f"  Admin:  http://127.0.0.1:{port}/admin/ (user 'admin', password {password!r}:"
+        " LOCAL_ADMIN_PASSWORD in var/local.env)\n"
         f"  API:    http://127.0.0.1:{port}/api/docs/\n"
         f"  Health: http://127.0.0.1:{port}/health/\n"
         f"  Flower: http://127.0.0.1:5555/ (user {user!r}, password in var/local.env)\n",
         flush=True,
     )
+
+
+def print_urls_when_up(timeout: float = 180.0, settle: float = 10.0) -> threading.Thread:
+    """Print the addresses once the site and Flower answer and the processes' start-up lines
+    (workers, beat, Flower's task list) are out: the last lines of the start, not lost in them."""
+
+    def wait_then_print() -> None:
+        deadline = time.monotonic() + timeout
+        ports = [int(os.environ["WEB_PORT"]), int(os.environ.get("FLOWER_PORT", "5555"))]
+        while ports and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", ports[0]), timeout=1).close()
+            except OSError:
+                time.sleep(0.5)
+                continue
+            ports.pop(0)
+        if ports:
+            print(f"Nothing answered on port {ports[0]} within {timeout:.0f} s.", flush=True)
+            return
+        time.sleep(settle)
+        print_urls()
+
+    thread = threading.Thread(target=wait_then_print, daemon=True)
+    thread.start()
+    return thread
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         parser.error("give the command to run after --")
     load_local_environment()
+    problem = settings_problem()
+    if problem:
+        print(f"Tickwork cannot start: {problem}", file=sys.stderr)
+        print("Set it in .env or the environment (see .env.example).", file=sys.stderr)
+        return 2
     # Until the command runs, SIGTERM unwinds like Ctrl-C, so started servers are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if options.mode == "exec":
@@ -182,9 +251,12 @@ def main(argv: list[str] | None = None) -> int:
             command[0] = sys.executable  # this virtualenv's, whatever PATH says
         os.execvp(command[0], command)  # noqa: S606 - replaces this process on purpose
     with embedded_servers():
-        for setup in SETUP_COMMANDS:
-            manage(*setup)
-        print_urls()
+        for index, setup in enumerate(SETUP_COMMANDS):
+            try:
+                manage(*setup, verbose=index == 0)
+            except subprocess.CalledProcessError:
+                print(f"Set-up step `manage.py {' '.join(setup)}` failed: see above.")
+                return 1
         return run_until_signalled(only_configured_scheduler(command))
 
 

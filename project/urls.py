@@ -1,13 +1,15 @@
-"""URL routes: admin, health, the REST API with its schema and session login, the strategy
-pages, metrics."""
+"""URL routes: the dashboard at `/`, admin, health, the REST API with its schema and session
+login, the strategy pages, metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
 
+from strategies.dashboard import dashboard
 from tasks import metrics
 from tasks.health.views import HealthDetailView, health_view
 
 urlpatterns = [
+    path("", dashboard, name="dashboard"),
     path("admin/", admin.site.urls),
     path("health/", health_view, name="health"),
     path("health/detail/", HealthDetailView.as_view(), name="health-detail"),

@@ -12,6 +12,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from marketdata.models import Market
+from project.display import WideChangeListMixin
 from project.scheduling import SchedulerError, get_scheduler
 from strategies.admin_display import (
     CappedCountPaginator,
@@ -22,7 +24,9 @@ from strategies.admin_display import (
     recent_runs,
     when,
 )
+from strategies.backtesting.admin import backtest_strategies
 from strategies.engine.registry import get_strategy_class, strategy_choices
+from strategies.market_fields import MarketLabelField
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.services import (
     EDITABLE_FIELDS,
@@ -79,6 +83,11 @@ class StrategyAdminForm(forms.ModelForm):
     the chosen kind's. Ticking `is_active` starts the strategy through the lifecycle service on
     save."""
 
+    market = MarketLabelField(
+        queryset=Market.objects.filter(active=True),
+        help_text="Type exchange:SYMBOL (e.g. demo:BTC/USD); active markets are suggested.",
+    )
+
     class Meta:
         model = Strategy
         fields = ("owner", *EDITABLE_FIELDS, "is_active")
@@ -125,6 +134,8 @@ class StrategyAdmin(admin.ModelAdmin):
         "market",
         "mode",
         "is_active",
+        "position",
+        "pnl",
         "next_run_at",
         "last_run_status",
         "page_link",
@@ -132,7 +143,7 @@ class StrategyAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "mode", "kind")
     search_fields = ("name", "owner__username", "market__symbol")
     list_select_related = ("market__exchange",)
-    raw_id_fields = ("owner", "market", "account")
+    raw_id_fields = ("owner", "account")
     readonly_fields = (
         "page_link",
         "next_run",
@@ -142,7 +153,7 @@ class StrategyAdmin(admin.ModelAdmin):
         "latest_runs",
         "latest_orders",
     )
-    actions = ("start_strategies", "stop_strategies", "run_strategies_now")
+    actions = ("start_strategies", "stop_strategies", "run_strategies_now", backtest_strategies)
     paginator = CappedCountPaginator
     show_full_result_count = False
 
@@ -176,6 +187,14 @@ class StrategyAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[StrategyChangeList]:
         return StrategyChangeList
+
+    @admin.display(description="position")
+    def position(self, strategy: Strategy) -> str:
+        return getattr(strategy, "position_text", "-")
+
+    @admin.display(description="P&L")
+    def pnl(self, strategy: Strategy) -> str:
+        return getattr(strategy, "pnl_text", "-")
 
     @admin.display(description="last run")
     def last_run_status(self, strategy: Strategy) -> str:
@@ -277,7 +296,7 @@ class StrategyRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(WideChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "client_order_id",
         "strategy",

@@ -17,6 +17,8 @@ from project.scheduling import SchedulerError
 from strategies import serializers, services
 from strategies.engine import get_strategy_class, strategy_choices
 from strategies.models import Order, Strategy, StrategyRun
+from strategies.performance import strategy_performance
+from strategies.performance_api import TradesSerializer, trades_data
 
 
 class Conflict(exceptions.APIException):
@@ -55,7 +57,7 @@ class StrategyViewSet(OwnedViewSetMixin, viewsets.ModelViewSet):
     strategy's job, `stop` removes it. Every change goes through the lifecycle services, so a
     strategy and its job never disagree, and a refused change saves nothing."""
 
-    queryset = Strategy.objects.select_related("owner", "market")
+    queryset = Strategy.objects.select_related("owner", "market__exchange")
     serializer_class = serializers.StrategySerializer
     write_error_statuses = (409, 503)  # see _call
 
@@ -153,6 +155,13 @@ class StrategyViewSet(OwnedViewSetMixin, viewsets.ModelViewSet):
         if "since" in query:
             orders = orders.filter(created_at__gte=query["since"])
         return self._page(orders)
+
+    @extend_schema(responses=TradesSerializer)
+    @action(detail=True, pagination_class=None)
+    def trades(self, request: Request, pk: str | None = None) -> Response:
+        """Round trips (FIFO): the summary, the open trade, the newest 500 closed trades."""
+        strategy = self.get_object()
+        return Response(trades_data(strategy_performance(strategy=strategy)))
 
     def _page(self, queryset: QuerySet[Any]) -> Response:
         page = self.paginate_queryset(queryset)

@@ -138,17 +138,31 @@ def _signals(*, strategy: Strategy, since: datetime) -> list[dict[str, Any]]:
 
 
 def _fills(*, strategy: Strategy, since: datetime) -> list[dict[str, Any]]:
+    """Fills, each at the moment of the candle its price belongs to (see `_priced_at`)."""
     orders = (
         Order.objects.filter(strategy=strategy, created_at__gte=since, filled_amount__gt=0)
         .order_by("-created_at")
-        .values_list("created_at", "side", "filled_amount", "average_price")[:MAX_BUCKETS]
+        .values_list(
+            "created_at", "run__scheduled_tick", "mode", "side", "filled_amount", "average_price"
+        )[:MAX_BUCKETS]
     )
+    step = TIMEFRAME_DURATIONS[strategy.timeframe]
     return [
         {
-            "time": int(created.timestamp()),
+            "time": int(_priced_at(created, tick, mode, step).timestamp()),
+            "filled_at": int(created.timestamp()),
             "side": side,
             "amount": float(amount),
             "price": float(price) if price is not None else None,
         }
-        for created, side, amount, price in reversed(orders)
+        for created, tick, mode, side, amount, price in reversed(orders)
     ]
+
+
+def _priced_at(created: datetime, tick: datetime, mode: str, step: timedelta) -> datetime:
+    """A paper fill is priced at the close of the last candle closed at its run's tick, so it
+    is drawn on that candle; a live fill on the candle of the moment the exchange filled it."""
+    if mode != Strategy.Mode.PAPER:
+        return created
+    epoch = datetime.fromtimestamp(0, tick.tzinfo)
+    return epoch + (tick - epoch) // step * step - step

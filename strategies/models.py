@@ -78,6 +78,14 @@ class Strategy(models.Model):
         validators=orders_per_day_validators,
         help_text="Most orders a UTC day (rejected ones not counted). Empty: no cap.",
     )
+    from_backtest = models.ForeignKey(
+        "strategies.Backtest",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The backtest this strategy was created from.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -244,3 +252,7 @@ class PaperPosition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.strategy}: {self.base_amount} base, {self.quote_balance} quote"
+
+
+# Backtests keep their models in their own package; imported here so the app registers them.
+from strategies.backtesting.models import Backtest, BacktestFill, BacktestTrade  # noqa: E402, F401

@@ -1,10 +1,10 @@
 """How a strategy is doing: position, P&L, equity curve, fees, trades, win rate, max drawdown.
 
 The one place these figures are computed: the strategy page calls `strategy_performance`, the
-API's lists `strategies_performance` (a constant number of queries for a whole page). P&L uses
-the average-cost method with fees in the cost: a buy's fee raises the cost of what it bought, a
-sell's fee lowers what the sale brought in, so `realized + unrealized == equity - starting
-capital` always holds.
+API's lists `strategies_performance` (a constant number of queries for a whole page). Trades and
+P&L are FIFO round trips (`strategies.trades`): realized is the closed trades' profit after
+fees, unrealized the open trade's at the last price, so `realized + unrealized == equity -
+starting capital` always holds.
 """
 
 from __future__ import annotations
@@ -14,23 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from django.utils import timezone
+
 from project.decimals import STORED_STEP
 from strategies import selectors
 from strategies.models import Order, PaperPosition, Strategy
+from strategies.trades import Fill, Trade, TradeSummary, round_trips, trades_summary
 
 ZERO = Decimal(0)
 STEP = STORED_STEP  # the places the models store
-
-
-@dataclass(frozen=True)
-class Fill:
-    """What an order actually traded: the filled amount at its average price, and its fee."""
-
-    time: datetime
-    side: str
-    amount: Decimal
-    price: Decimal
-    fee: Decimal
+RATE = Decimal("0.0001")
 
 
 @dataclass(frozen=True)
@@ -41,45 +34,27 @@ class EquityPoint:
 
 @dataclass
 class Ledger:
-    """The state after replaying fills in order from a starting quote balance."""
+    """Cash and position after replaying fills in order from a starting quote balance."""
 
     quote: Decimal
     held: Decimal = ZERO  # base the account held besides the strategy's trades (live)
     base: Decimal = ZERO
-    cost: Decimal = ZERO  # what the base held cost, fees included
     fees: Decimal = ZERO
-    realized: Decimal = ZERO
-    trades: int = 0
-    wins: int = 0
     curve: list[EquityPoint] = field(default_factory=list)
-
-    @property
-    def average_cost(self) -> Decimal | None:
-        return (self.cost / self.base).quantize(STEP) if self.base else None
 
     def equity(self, price: Decimal) -> Decimal:
         return (self.quote + (self.held + self.base) * price).quantize(STEP)
 
     def apply(self, fill: Fill) -> None:
-        """Move cash and position by one fill; a sell closes a trade, won if it gained."""
+        """Move cash and position by one fill."""
         value = fill.amount * fill.price
         self.fees += fill.fee
         if fill.side == Order.Side.BUY:
             self.quote -= value + fill.fee
-            self.cost += value + fill.fee
             self.base += fill.amount
-            return
-        sold = min(fill.amount, self.base)
-        cost_sold = self.cost * sold / self.base if self.base else ZERO
-        gain = (value - fill.fee - cost_sold).quantize(STEP)
-        self.quote += value - fill.fee
-        self.cost -= cost_sold
-        self.base -= fill.amount
-        if self.base <= 0:
-            self.cost = ZERO
-        self.realized += gain
-        self.trades += 1
-        self.wins += gain > 0
+        else:
+            self.quote += value - fill.fee
+            self.base -= fill.amount
 
 
 @dataclass(frozen=True)
@@ -97,10 +72,12 @@ class Performance:
     realized_pnl: Decimal
     unrealized_pnl: Decimal | None
     total_pnl: Decimal | None
-    trades: int
+    trades: int  # closed round trips
     wins: int
-    win_rate: Decimal | None
+    win_rate: Decimal | None  # wins per closed trade, 0 to 1
     max_drawdown: Decimal
+    trade_list: list[Trade]  # closed trades as they closed, then the open one
+    summary: TradeSummary
     equity_curve: list[EquityPoint]
     balances: dict[str, Decimal]
     balances_synced_at: datetime | None  # live: the sync the equity starts from
@@ -208,43 +185,54 @@ def _live_assets(strategy: Strategy) -> tuple[str, ...]:
 def performance_of(
     *, strategy: Strategy, inputs: Inputs, prices: Sequence[tuple[datetime, Decimal]] = ()
 ) -> Performance:
-    """Position, P&L and trade figures, the equity marked at `prices` (time, close) and fills.
-
-    Paper: the position is the PaperPosition; the starting capital is its quote balance before
-    the first fill. Live: the position and P&L come from the strategy's fills; the equity is the
-    account's, from its latest synced balances of the market's two assets (see `_live_start`),
-    and the starting capital is what the account held before the fills, at the last price.
-    Without a sync, live starts from zero capital.
-    """
+    """Position, P&L and trade figures, the equity marked at `prices` (time, close) and fills;
+    where paper and live strategies start from: `_start`."""
     start, synced_at = _start(strategy=strategy, inputs=inputs)
     ledger = fills_replay(fills=inputs.fills, start=start, prices=prices)
-    last = inputs.last
-    price = last.value if last is not None else None
+    price = inputs.last.value if inputs.last is not None else None
     equity = ledger.equity(price) if price is not None else None
     starting = _starting_capital(start, price)
-    unrealized = (ledger.base * price - ledger.cost).quantize(STEP) if price is not None else None
-    marked = ledger.curve + ([EquityPoint(last.at, equity)] if last and equity is not None else [])
-    curve = sorted(marked, key=lambda point: point.time)  # a fill may postdate the last price
+    trades = round_trips(inputs.fills, last_price=price, as_of=timezone.now())
+    summary = trades_summary(trades)
+    held = trades[-1] if trades and trades[-1].is_open else None
+    unrealized = (held.profit if held else ZERO) if price is not None else None
+    curve = _curve_to_last(ledger.curve, inputs.last, equity)
     return Performance(
         mode=strategy.mode,
         base_amount=ledger.base,
         quote_balance=ledger.quote,
-        average_entry_price=ledger.average_cost,
+        average_entry_price=held.entry_price.quantize(STEP) if held else None,
         fees_paid=ledger.fees,
         last_price=price,
         starting_capital=starting,
         equity=equity,
-        realized_pnl=ledger.realized,
-        unrealized_pnl=unrealized,
+        realized_pnl=summary.closed_profit,
+        unrealized_pnl=None if unrealized is None else unrealized.quantize(STEP),
         total_pnl=None if equity is None or starting is None else equity - starting,
-        trades=ledger.trades,
-        wins=ledger.wins,
-        win_rate=_win_rate(ledger.wins, ledger.trades),
+        trades=summary.closed,
+        wins=summary.wins,
+        win_rate=None if summary.win_rate is None else (summary.win_rate / 100).quantize(RATE),
         max_drawdown=max_drawdown(curve),
         equity_curve=curve,
         balances={asset: holding.total for asset, holding in inputs.holdings.items()},
         balances_synced_at=synced_at,
+        trade_list=trades,
+        summary=summary,
     )
+
+
+def _curve_to_last(
+    curve: list[EquityPoint], last: selectors.Price | None, equity: Decimal | None
+) -> list[EquityPoint]:
+    """The curve in time order ending on the equity now: the Equity figure is its last point.
+
+    Marks at or after the last price's moment are replaced by that one point (a fill may
+    postdate the last price: it is in the equity now, at the fill's moment)."""
+    ordered = sorted(curve, key=lambda point: point.time)
+    if last is None or equity is None:
+        return ordered
+    end = max([last.at, *(point.time for point in ordered[-1:])])
+    return [point for point in ordered if point.time < end] + [EquityPoint(end, equity)]
 
 
 def _starting_capital(start: Start, price: Decimal | None) -> Decimal | None:
@@ -255,12 +243,10 @@ def _starting_capital(start: Start, price: Decimal | None) -> Decimal | None:
     return None if price is None else (start.quote + start.held * price).quantize(STEP)
 
 
-def _win_rate(wins: int, trades: int) -> Decimal | None:
-    return (Decimal(wins) / trades).quantize(Decimal("0.0001")) if trades else None
-
-
 def _start(*, strategy: Strategy, inputs: Inputs) -> tuple[Start, datetime | None]:
-    """Paper: today's quote balance with every fill's cash flow undone. Live: `_live_start`."""
+    """Paper: today's quote balance with every fill's cash flow undone. Live: `_live_start`
+    (the account's synced balances; the starting capital is what it held before the fills, at
+    the last price, so the position and P&L stay the strategy's own fills')."""
     if strategy.mode == Strategy.Mode.PAPER:
         quote = inputs.paper_quote
         if quote is None:

@@ -17,12 +17,24 @@ from strategies.models import Strategy, StrategyRun
 from strategies.ordering import MarketRules, shown
 from strategies.performance import Performance, strategies_performance
 from strategies.status import strategies_last_runs, strategy_next_run_at
+from strategies.trades import Trade
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "nullable": True})
 class PlainDecimalField(serializers.Field):
     def to_representation(self, value: Decimal | None) -> str | None:
         return plain(value)
+
+
+class RoundedDecimalField(PlainDecimalField):
+    """A computed figure (a division's 28 digits) to a fixed number of places."""
+
+    def __init__(self, places: int = 12, **kwargs: Any) -> None:
+        self.step = Decimal(1).scaleb(-places)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Decimal | None) -> str | None:
+        return plain(None if value is None else value.quantize(self.step))
 
 
 class PositionSerializer(serializers.Serializer):
@@ -50,16 +62,65 @@ class PnlSerializer(serializers.Serializer):
     realized = PlainDecimalField(source="realized_pnl")
     unrealized = PlainDecimalField(source="unrealized_pnl")
     total = PlainDecimalField(source="total_pnl", help_text="Equity less starting capital.")
-    trades = serializers.IntegerField(help_text="Sells, each closing part of the position.")
-    wins = serializers.IntegerField()
-    win_rate = PlainDecimalField(help_text="Wins per trade, 0 to 1; null without trades.")
+    trades = serializers.IntegerField(
+        help_text="Closed round trips: each sell closes the oldest bought lots first (FIFO)."
+    )
+    wins = serializers.IntegerField(help_text="Closed trades with a profit after fees above 0.")
+    win_rate = PlainDecimalField(
+        help_text="Wins per closed trade, 0 to 1 (the open trade is not counted); null without "
+        "closed trades."
+    )
     max_drawdown = PlainDecimalField(help_text="Largest fall from an equity peak, 0 to 1.")
+    profit_factor = RoundedDecimalField(
+        places=2,
+        source="summary.profit_factor",
+        help_text="Sum of closed trades' gains / sum of their losses; null: no losing trade.",
+    )
+
+
+class TradeSerializer(serializers.Serializer):
+    """A round trip of `strategies.trades` (its docstring defines each figure)."""
+
+    entry_time = serializers.DateTimeField()
+    exit_time = serializers.DateTimeField(allow_null=True, help_text="Null: the open trade.")
+    amount = RoundedDecimalField()
+    entry_price = RoundedDecimalField(help_text="Amount-weighted price of the lots it closed.")
+    exit_price = RoundedDecimalField(help_text="The open trade: the last price it is marked at.")
+    profit = RoundedDecimalField(help_text="In the quote currency, after all fees.")
+    profit_pct = RoundedDecimalField(
+        places=2, help_text="Profit / (amount x entry price + entry fees) x 100."
+    )
+    duration_seconds = serializers.SerializerMethodField()
+    fees = RoundedDecimalField()
+    is_open = serializers.BooleanField()
+
+    def get_duration_seconds(self, trade: Trade) -> int | None:
+        return None if trade.duration is None else int(trade.duration.total_seconds())
+
+
+class TradeSummarySerializer(serializers.Serializer):
+    closed = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    win_rate = RoundedDecimalField(places=2, help_text="Wins per closed trade in percent.")
+    profit_factor = RoundedDecimalField(
+        places=2, help_text="Sum of gains / sum of losses; null: no loss."
+    )
+    closed_profit = RoundedDecimalField()
+
+
+class TradesSerializer(serializers.Serializer):
+    """The strategy's trades: the summary, the open trade, the newest closed trades."""
+
+    summary = TradeSummarySerializer()
+    open_trade = TradeSerializer(allow_null=True)
+    closed = TradeSerializer(many=True, help_text="Newest first.")
 
 
 class LastRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = StrategyRun
-        fields = ["id", "scheduled_tick", "status", "signal", "reason", "finished_at"]
+        fields = ["id", "scheduled_tick", "trigger", "status", "signal", "reason", "finished_at"]
         read_only_fields = fields
 
 
@@ -111,6 +172,23 @@ class PerformanceFields(serializers.Serializer):
             runs.update(strategies_last_runs(strategy_ids=ids | {strategy.pk}))
             asked.update(ids | {strategy.pk})
         return runs
+
+
+TRADES_SHOWN = 500
+
+
+def trades_data(performance: Performance, *, limit: int = TRADES_SHOWN) -> dict[str, Any]:
+    """The API's and the page's trade list: the open trade apart, the newest closed first."""
+    trades = performance.trade_list
+    held = trades[-1] if trades and trades[-1].is_open else None
+    closed = trades[:-1] if held else trades
+    return TradesSerializer(
+        {
+            "summary": performance.summary,
+            "open_trade": held,
+            "closed": list(reversed(closed[-limit:])),
+        }
+    ).data
 
 
 # The figures that are a market's numbers, and which (`strategies.ordering.shown`).

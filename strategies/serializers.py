@@ -19,6 +19,7 @@ from project.scheduling import trigger_field_errors
 from strategies.engine import BaseStrategy, ParamType, get_strategy_class, strategy_choices
 from strategies.engine import parameter_errors as engine_parameter_errors
 from strategies.engine.registry import parameters_as_answered
+from strategies.market_fields import MarketLabelSerializerField
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.ordering import MarketRules, shown
 from strategies.performance_api import PerformanceFields
@@ -66,8 +67,12 @@ class StrategySerializer(PerformanceFields, serializers.ModelSerializer):
         allow_null=True,
         help_text="Your exchange account on the market's exchange; needed for live mode.",
     )
-    market = serializers.PrimaryKeyRelatedField(
-        queryset=Market.objects.filter(active=True), help_text="An active market's id."
+    market = MarketLabelSerializerField(
+        queryset=Market.objects.filter(active=True),
+        help_text="An active market: its id, or exchange:SYMBOL (e.g. demo:BTC/USD).",
+    )
+    market_label = serializers.CharField(
+        source="market.__str__", read_only=True, help_text="The market as exchange:SYMBOL."
     )
     parameters = ParametersField(
         required=False,
@@ -89,6 +94,7 @@ class StrategySerializer(PerformanceFields, serializers.ModelSerializer):
             "id",
             "owner",
             *EDITABLE_FIELDS,
+            "market_label",
             "is_active",
             "paused_reason",
             "created_at",
@@ -215,6 +221,7 @@ class StrategyRunSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "celery_task_id",
+            "trigger",
         ]
         read_only_fields = fields
 

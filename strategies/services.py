@@ -69,22 +69,29 @@ def strategy_start(*, strategy: Strategy) -> Strategy:
 
 @transaction.atomic
 def strategy_stop(*, strategy: Strategy) -> Strategy:
-    """Deactivate the strategy and remove its job (nothing to do if it has none)."""
-    strategy.is_active = False
-    strategy.save(update_fields=["is_active", "updated_at"])
-    _remove_job(get_scheduler(), strategy.job_id)
+    """The owner's stop: deactivate the strategy and remove its job (nothing to do if it has
+    none). It also ends a pause by the system (its reason is cleared), so a delisted market
+    that returns does not start it again: the owner's stop wins."""
+    strategy.paused_reason = ""
+    _deactivate(strategy)
     logger.info("strategy %s stopped", strategy.pk)
     return strategy
 
 
 @transaction.atomic
 def strategy_pause(*, strategy: Strategy, reason: str) -> Strategy:
-    """Stop the strategy and record why (a delisted market, say), for its owner to see."""
+    """Stop the strategy for the system and record why (a delisted market, say), for its owner
+    to see; `strategies_resume_on_markets` starts it again while the reason stands."""
     strategy.paused_reason = reason
-    strategy.save(update_fields=["paused_reason", "updated_at"])
-    strategy_stop(strategy=strategy)
+    _deactivate(strategy)
     logger.warning("strategy %s paused: %s", strategy.pk, reason)
     return strategy
+
+
+def _deactivate(strategy: Strategy) -> None:
+    strategy.is_active = False
+    strategy.save(update_fields=["is_active", "paused_reason", "updated_at"])
+    _remove_job(get_scheduler(), strategy.job_id)
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ The next run is the trigger's next tick, the same rule the scheduler backends fi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -29,3 +29,34 @@ def strategies_last_runs(*, strategy_ids: Iterable[int]) -> dict[int, StrategyRu
         .distinct("strategy_id")
     )
     return {run.strategy_id: run for run in runs}
+
+
+class Health:
+    """A strategy's health at a glance, worst first: what the dashboard colours."""
+
+    FAILING = "failing"  # its last run failed
+    LATE = "late"  # a tick after its last run is past due by more than the misfire grace
+    SKIPPED = "skipped"  # its last run was skipped (the reason is on the run)
+    PAUSED = "paused"  # stopped by the system (a delisting), with the reason
+    OK = "ok"
+    WAITING = "waiting"  # active, no run yet
+    STOPPED = "stopped"
+
+    ORDER = (FAILING, LATE, SKIPPED, PAUSED, OK, WAITING, STOPPED)
+
+
+def strategy_health(
+    *, strategy: Strategy, last_run: StrategyRun | None, now: datetime, grace: timedelta
+) -> str:
+    """One word for how a strategy is doing now, from its state and its last run."""
+    if not strategy.is_active:
+        return Health.PAUSED if strategy.paused_reason else Health.STOPPED
+    if last_run is None:
+        return Health.WAITING
+    if strategy.trigger.next_tick(last_run.scheduled_tick) < now - grace:
+        return Health.LATE
+    if last_run.status == StrategyRun.Status.FAILED:
+        return Health.FAILING
+    if last_run.status == StrategyRun.Status.SKIPPED:
+        return Health.SKIPPED
+    return Health.OK

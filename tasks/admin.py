@@ -9,7 +9,10 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
+from project.display import WideChangeListMixin
 from strategies.admin import ReadOnlyAdminMixin
 from tasks.models import APSchedulerJob, BeatInstance, Firing, JobSchedule
 from tasks.scheduling.apscheduler_selectors import apscheduler_job_state, apscheduler_jobs
@@ -204,3 +207,14 @@ class APSchedulerJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 def _utc(seconds: float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
+
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class WidePeriodicTaskAdmin(WideChangeListMixin, PeriodicTaskAdmin):
+    """django-celery-beat's own admin, its list at full width and without the interval column
+    (the scheduler column already says `every 60 seconds`)."""
+
+    list_display = ("name", "enabled", "scheduler", "start_time", "last_run_at", "one_off")

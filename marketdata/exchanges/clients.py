@@ -72,6 +72,11 @@ def _client_class(ccxt_id: str, asynchronous: bool) -> type:
     return type(f"Tickwork{base.__name__}", (hooks, base), {})
 
 
+def ccxt_api_urls(ccxt_id: str) -> Any:
+    """ccxt's own `urls['api']` of an exchange (a URL or a mapping of API families)."""
+    return _client_class(ccxt_id, False)().urls.get("api")
+
+
 def build_client(
     config: ExchangeConfig, account: ExchangeAccount | None = None, *, asynchronous: bool = False
 ) -> Any:

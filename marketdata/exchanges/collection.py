@@ -48,10 +48,24 @@ class AsyncExchangeSession:
         return await call_with_retry_async(f"{self.config.name} {what}", timed)
 
     async def fetch_candles(
-        self, *, symbol: str, timeframe: str, since: datetime, page_limit: int, max_pages: int
+        self,
+        *,
+        symbol: str,
+        timeframe: str,
+        since: datetime,
+        page_limit: int,
+        max_pages: int,
+        until: datetime | None = None,
     ) -> list[CandleData]:
-        """Candles from `since` up to now, page by page; validated as one series."""
+        """Candles from `since` up to `until` (default: now), page by page; validated as one
+        series.
+
+        Each page keeps only the candles of its own window (`page_limit` candles from its
+        cursor): Kraken answers everything after `since` and ignores the limit, so without the
+        clip consecutive pages overlap and the series is refused as out of order.
+        """
         step = TIMEFRAME_DURATIONS[timeframe]
+        stop = min(until or datetime.now(UTC), datetime.now(UTC))
         cursor = since
         rows: list[Any] = []
         for _ in range(max_pages):
@@ -61,9 +75,10 @@ class AsyncExchangeSession:
                     symbol, timeframe, since=int(c.timestamp() * 1000), limit=page_limit
                 ),
             )
-            rows.extend(page)
-            cursor = cursor + step * page_limit
-            if cursor > datetime.now(UTC):
+            window_end = cursor + step * page_limit
+            rows.extend(page_clipped(page, start=cursor, end=window_end))
+            cursor = window_end
+            if cursor > stop:
                 break
         try:
             return validate_candles(rows, timeframe, datetime.now(UTC))
@@ -104,3 +119,15 @@ class AsyncExchangeSession:
             return_exceptions=True,
         )
         return dict(zip(symbols, answers, strict=True))
+
+
+def page_clipped(page: Sequence[Any], *, start: datetime, end: datetime) -> list[Any]:
+    """The rows of one OHLCV page that open in [start, end); a row that is not a well-formed
+    OHLCV row is kept, for validation to refuse with its reason."""
+    low, high = start.timestamp() * 1000, end.timestamp() * 1000
+    return [
+        row
+        for row in page
+        if not (isinstance(row, list | tuple) and row and isinstance(row[0], int | float))
+        or low <= row[0] < high
+    ]

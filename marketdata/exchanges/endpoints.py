@@ -51,3 +51,25 @@ def endpoints_apply(client: Any, *, sandbox: bool, api_url: str, api_urls: dict[
             )
         api = {**api, **api_urls}
     client.urls["api"] = api
+
+
+def legacy_api_url(api: Any, old: str) -> tuple[str, dict[str, str]] | None:
+    """Today's `(api_url, api_urls)` for an `api_url` saved before they kept ccxt's paths, when
+    every API family's base was that URL as written (`http://127.0.0.1:8765/api`, as the first
+    migration's help text advised). None: no path, nothing to change.
+
+    Where every family of `api` (ccxt's `urls['api']`) has that same path, the host alone does
+    the same today; otherwise each family gets the old URL in `api_urls`, as before.
+    """
+    parts = urlsplit(old)
+    path = parts.path.rstrip("/")
+    if not path:
+        return None
+    origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    families = api if isinstance(api, dict) else {}
+    paths = {urlsplit(url).path.rstrip("/") for url in families.values() if isinstance(url, str)}
+    if paths == {path} or (isinstance(api, str) and urlsplit(api).path.rstrip("/") == path):
+        return origin, {}
+    if not families:
+        return None
+    return "", {family: old.rstrip("/") for family in families}

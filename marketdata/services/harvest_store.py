@@ -59,7 +59,8 @@ def _good_series(
     item: ExchangeWork, harvest: Harvest, errors: list[str]
 ) -> tuple[dict[FeedPlan, list[CandleData]], int]:
     """The series fetched whole; failures go to `errors`. An empty answer where a closed
-    candle was due is logged and counted: the exchange may lag, or a market stopped."""
+    candle was due is logged, counted and an error too: the exchange may lag, or a market
+    stopped, and an exchange that answers nothing it owes is not a healthy contact."""
     series: dict[FeedPlan, list[CandleData]] = {}
     empty = 0
     for feed in item.feeds:
@@ -70,10 +71,9 @@ def _good_series(
             series[feed] = answer
         elif answer is not None and feed.due:
             empty += 1
-            logger.warning(
-                "%s %s %s: no candles, though one since %s has closed",
-                item.exchange.name, feed.symbol, feed.timeframe, feed.since.isoformat(),
-            )  # fmt: skip
+            missing = f"no candles, though one since {feed.since.isoformat()} has closed"
+            errors.append(f"{feed.symbol} {feed.timeframe}: {missing}")
+            logger.warning("%s %s %s: %s", item.exchange.name, feed.symbol, feed.timeframe, missing)
     return series, empty
 
 

@@ -95,6 +95,12 @@ def make_meaningful(case: schemathesis.Case, seed: Seed) -> None:
             body[field] = value
     if body.get("account") is not None:
         body["account"] = seed.account_id
+    if body.get("strategy") is not None:
+        body["strategy"] = seed.strategy_id
+    if "start" in body and "end" in body:  # a backtest's period: of the strategy, or from scratch
+        make_a_period(body)
+        if body.get("strategy") is None and not {"market", "kind"} <= body.keys():
+            body["strategy"] = seed.strategy_id
     if body.get("mode") == "live":
         body["account"] = seed.account_id
     elif "account" in body and body["account"] is None and "kind" in body:
@@ -107,6 +113,18 @@ def make_meaningful(case: schemathesis.Case, seed: Seed) -> None:
     if "parameters" in body or "kind" in body:
         # Without a kind, a change applies to the pinned strategy's.
         body["parameters"] = parameters_for(body.get("kind", seed.strategy_kind), body)
+
+
+def make_a_period(body: dict[str, object]) -> None:
+    """`start` before `end`, an hour to a year apart."""
+    start, end = sorted([parse_datetime(body["start"]), parse_datetime(body["end"])])
+    if end - start < timedelta(hours=1):
+        if end.year > 1:
+            start = end - timedelta(hours=1)
+        else:
+            end = start + timedelta(hours=1)
+    start = max(start, end - timedelta(days=365))
+    body["start"], body["end"] = start.isoformat(), end.isoformat()
 
 
 def parse_datetime(text: str) -> datetime:

@@ -34,17 +34,45 @@ def test_the_strategy_resource_shows_the_hand_computed_position_and_pnl(
     assert data["position"] == {
         "base_amount": "1",
         "quote_balance": "9899.44",
-        "average_entry_price": "110.11",
+        "average_entry_price": "130",
         "fees_paid": "0.56",
         "balances": {},
         "balances_synced_at": None,
     }
-    assert data["pnl"]["realized"] == "9.55"
-    assert data["pnl"]["unrealized"] == "39.89"
+    assert data["pnl"]["realized"] == "29.57"
+    assert data["pnl"]["unrealized"] == "19.87"
     assert data["pnl"]["total"] == "49.44"
     assert data["pnl"]["win_rate"] == "0.5"
+    assert data["pnl"]["profit_factor"] == "296.7"  # 29.67 / 0.10, as the trades endpoint
     assert data["pnl"]["max_drawdown"] == "0.006"
     assert data["last_run"]["signal"] == "sell"
+
+
+def test_the_trades_endpoint_lists_fifo_round_trips_and_the_open_trade(
+    scripted,  # noqa: F811
+) -> None:
+    api = APIClient()
+    api.force_authenticate(scripted.owner)
+
+    data = api.get(f"/api/strategies/{scripted.pk}/trades/").json()
+
+    assert data["summary"] == {
+        "closed": 2,
+        "wins": 1,
+        "losses": 1,
+        "win_rate": "50",
+        "profit_factor": "296.7",
+        "closed_profit": "29.57",
+    }
+    newest, oldest = data["closed"]
+    assert (oldest["amount"], oldest["entry_price"], oldest["exit_price"]) == ("1.5", "100", "120")
+    assert (oldest["profit"], oldest["fees"]) == ("29.67", "0.33")
+    assert oldest["profit_pct"] == "19.76"  # 29.67 / 150.15 x 100
+    assert oldest["duration_seconds"] == 2 * 3600
+    assert newest["profit"] == "-0.1"
+    assert data["open_trade"]["is_open"] is True
+    assert (data["open_trade"]["entry_price"], data["open_trade"]["exit_price"]) == ("130", "150")
+    assert data["open_trade"]["profit"] == "19.87"
 
 
 def test_next_run_is_the_next_tick_while_active_and_null_when_stopped() -> None:
@@ -140,3 +168,18 @@ def test_the_list_shows_position_and_pnl_in_as_many_queries_for_20_strategies_as
     assert len(listed) == 20
     assert {item["pnl"]["total"] for item in first + listed} == {"49.44"}
     assert all(item["last_run"] is not None for item in listed)
+
+
+def test_runs_carry_their_trigger_and_the_strategy_its_market_as_a_label(
+    scripted,  # noqa: F811
+) -> None:
+    api = APIClient()
+    api.force_authenticate(scripted.owner)
+
+    runs = api.get(f"/api/strategies/{scripted.pk}/runs/").json()["results"]
+    strategy = api.get(f"/api/strategies/{scripted.pk}/").json()
+
+    assert {run["trigger"] for run in runs} == {"schedule"}
+    assert strategy["last_run"]["trigger"] == "schedule"
+    assert strategy["market"] == scripted.market_id
+    assert strategy["market_label"] == f"{scripted.market.exchange.name}:{scripted.market.symbol}"

@@ -278,7 +278,7 @@ def test_candles_and_tickers_from_the_future_are_refused(
     assert all("from the future" in error for error in errors)
 
 
-def test_an_empty_answer_where_a_candle_was_due_is_logged_and_counted(
+def test_an_empty_answer_where_a_candle_was_due_is_logged_counted_and_not_a_success(
     exchange: Exchange, caplog: pytest.LogCaptureFixture, settings: Settings
 ) -> None:
     routes = fixture("bitstamp")["routes"]
@@ -300,3 +300,8 @@ def test_an_empty_answer_where_a_candle_was_due_is_logged_and_counted(
     assert summary["silent"]["empty_answers"] == 1
     assert Candle.objects.count() == candles_before
     assert "silent BTC/USDT 1h: no candles, though one since" in caplog.text
+    # The contact is recorded as an error, not a success: the exchange shows unhealthy.
+    silent.refresh_from_db()
+    assert "BTC/USDT 1h: no candles, though one since" in silent.last_error
+    assert silent.last_success_at is None or silent.last_success_at < silent.last_error_at
+    assert any("no candles" in error for error in summary["silent"]["errors"])

@@ -14,7 +14,7 @@ from marketdata.services import markets_sync
 from marketdata.simulator import SimulatedExchange
 from project.scheduling import get_scheduler
 from strategies.models import Strategy
-from strategies.services import strategy_pause, strategy_start
+from strategies.services import strategy_pause, strategy_start, strategy_stop
 from tasks.marketdata import update_exchange_symbols
 from tests.factories import ExchangeFactory, StrategyFactory
 from tests.replay import ReplayServer, fixture
@@ -129,6 +129,26 @@ def test_a_relisted_market_resumes_only_the_strategies_its_delisting_paused(
         False, "owner: too volatile"
     )  # fmt: skip
     assert stopped.is_active is False
+
+
+def test_a_strategy_paused_by_a_delisting_then_stopped_by_its_owner_stays_stopped(
+    exchange: Exchange, simulator: SimulatedExchange
+) -> None:
+    eth = exchange.markets.get(symbol="ETH/USD")
+    strategy = started_on(eth)
+    simulator.delist("ETH/USD")
+    update_exchange_symbols()
+    strategy.refresh_from_db()
+    assert strategy.paused_reason == f"market delisted: {eth}"
+    strategy_stop(strategy=strategy)  # the owner's stop, as the admin action and the API call it
+    simulator.delisted.clear()
+
+    summary = update_exchange_symbols()
+
+    strategy.refresh_from_db()
+    assert summary[exchange.name]["reactivated"] == [eth.pk]
+    assert (strategy.is_active, strategy.paused_reason) == (False, "")
+    assert get_scheduler().get_job(strategy.job_id) is None
 
 
 def test_a_failed_market_sync_is_recorded_on_one_short_line(

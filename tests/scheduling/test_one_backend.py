@@ -42,8 +42,8 @@ def test_sync_schedules_takes_the_jobs_off_the_other_backend(
 @pytest.mark.parametrize(
     ("backend", "started"),
     [
-        ("celery", ["web", "worker", "beat", "flower", "exchange"]),
-        ("apscheduler", ["web", "worker", "scheduler", "flower", "exchange"]),
+        ("celery", ["web", "worker", "beat", "flower", "exchange", "backtests"]),
+        ("apscheduler", ["web", "worker", "scheduler", "flower", "exchange", "backtests"]),
     ],
 )
 def test_make_run_starts_only_the_configured_schedulers_process(

@@ -82,3 +82,20 @@ class SlowStrategy(BaseStrategy):
     def decide(self, candles: Sequence[Bar]) -> Signal:
         time.sleep(float(self.params["seconds"]))
         return Signal(Action.HOLD)
+
+
+@register
+class AlternatingStrategy(BaseStrategy):
+    """Buys `amount` while the newest candle opened on an even minute, sells all on an odd one:
+    a pure function of the candles that trades both ways every minute (parity tests)."""
+
+    key = "test_alternating"
+    display_name = "Test: buy on even minutes, sell on odd"
+    parameters = {
+        "amount": Param(ParamType.DECIMAL, default=Decimal("0.001"), minimum=Decimal("0.00001")),
+    }
+
+    def decide(self, candles: Sequence[Bar]) -> Signal:
+        if candles[-1].open_time.minute % 2 == 0:
+            return Signal(Action.BUY, amount=self.params["amount"])
+        return Signal(Action.SELL)

@@ -18,7 +18,9 @@ from strategies import admin_display
 from strategies.admin_display import CappedCountPaginator
 from strategies.models import Order, PaperPosition, StrategyRun
 from tests.factories import StrategyFactory
+from tests.strategies.conftest import add_candles
 from tests.strategies.markets import btc_usd_market, order_with_twelve_places
+from tests.strategies.test_performance import START, script_fills
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/strategies/"
@@ -168,6 +170,18 @@ def test_the_strategy_list_costs_the_same_queries_for_few_or_many_rows(boss: Cli
 
     assert "Failed" in html
     assert many == few
+
+
+def test_the_strategy_list_shows_each_strategys_position_and_pnl(boss: Client) -> None:
+
+    strategy = StrategyFactory(name="scripted", timeframe="1h")
+    script_fills(strategy)
+    PaperPosition.objects.create(strategy=strategy, base_amount=1, quote_balance=Decimal("9899.44"))
+    add_candles(strategy.market, [150], ended_at=START + timedelta(hours=6))
+
+    html = boss.get(f"{ADMIN}strategy/", secure=True).content.decode()
+
+    assert re.search(r'<td class="field-position">1</td>\s*<td class="field-pnl">49.44</td>', html)
 
 
 def test_the_admin_lists_money_in_its_currencys_places(boss: Client) -> None:

@@ -77,13 +77,14 @@ def test_pnl_of_buys_partial_sells_and_fees_matches_the_hand_computed_figures(
     assert performance.starting_capital == Decimal(10_000)
     assert performance.base_amount == Decimal(1)
     assert performance.quote_balance == Decimal("9899.44")
-    # Cost of 3 bought: 200.2 + 130.13 = 330.33; half sold (165.165), then a third of the rest.
-    assert performance.average_entry_price == Decimal("110.11")
+    # FIFO: both sells closed the first lot (2 @ 100); the 1 @ 130 lot is held.
+    assert performance.average_entry_price == Decimal("130")
     assert performance.fees_paid == Decimal("0.56")
     assert performance.last_price == Decimal(150)
-    # Sell 1.5 @ 120: 179.82 - 165.165 = 14.655; sell 0.5 @ 100: 49.95 - 55.055 = -5.105.
-    assert performance.realized_pnl == Decimal("9.55")
-    assert performance.unrealized_pnl == Decimal("39.89")  # 1 x 150 - 110.11
+    # Sell 1.5 @ 120 of the 2 @ 100 lot: 180 - 150 - 0.15 - 0.18 = 29.67;
+    # sell 0.5 @ 100 of its rest: 50 - 50 - 0.05 - 0.05 = -0.10.
+    assert performance.realized_pnl == Decimal("29.57")
+    assert performance.unrealized_pnl == Decimal("19.87")  # 1 x 150 - 130 - its fee 0.13
     assert performance.equity == Decimal("10049.44")
     assert performance.total_pnl == Decimal("49.44")
     assert (performance.trades, performance.wins, performance.win_rate) == (2, 1, Decimal("0.5"))
@@ -161,8 +162,8 @@ def test_live_equity_comes_from_the_synced_balances_and_pnl_from_the_fills() -> 
     assert performance.starting_capital == Decimal("1450.51")  # 1150.51 + 2 x 150
     assert performance.total_pnl == Decimal("49.44")  # the same fills as the paper script
     assert (performance.realized_pnl, performance.unrealized_pnl) == (
-        Decimal("9.55"),
-        Decimal("39.89"),
+        Decimal("29.57"),
+        Decimal("19.87"),
     )
     # Marked at each fill: 950.31 + 4 x 100, 820.18 + 5 x 130, 1000 + 3.5 x 120,
     # 1049.95 + 3 x 100, then the last price.
@@ -236,16 +237,22 @@ def test_a_year_of_minute_candles_answers_with_a_bounded_number_of_ohlc_preservi
     assert all(bar.low <= min(bar.open, bar.close) <= bar.high for bar in bars)
 
 
-def test_the_chart_of_a_strategy_marks_its_signals_and_fills(scripted: Strategy) -> None:
+def test_the_chart_marks_signals_on_their_tick_and_paper_fills_on_the_candle_of_their_price(
+    scripted: Strategy,
+) -> None:
     chart = strategy_chart(strategy=scripted)
 
     assert [bar["close"] for bar in chart["bars"]] == [100.0, 130.0, 120.0, 100.0, 140.0, 150.0]
     assert [signal["signal"] for signal in chart["signals"]] == ["buy", "buy", "sell", "sell"]
-    assert [fill["side"] for fill in chart["fills"]] == ["buy", "buy", "sell", "sell"]
-    assert chart["fills"][2] == {
-        "time": int((START + timedelta(hours=2)).timestamp()),
+    # A paper fill is priced at the close of the candle that closed at its tick: the hour
+    # before. The first fill's candle (before START) is not stored, so it is not drawn.
+    assert [fill["side"] for fill in chart["fills"]] == ["buy", "sell", "sell"]
+    tick = int((START + timedelta(hours=2)).timestamp())
+    assert chart["fills"][1] == {
+        "time": tick - 3600,
+        "filled_at": tick,
         "side": "sell",
         "amount": 1.5,
         "price": 120.0,
-        "bar_time": int((START + timedelta(hours=2)).timestamp()),
+        "bar_time": tick - 3600,
     }

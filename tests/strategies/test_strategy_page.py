@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,7 +12,9 @@ from django.test import Client
 from django.utils import timezone
 
 from strategies.models import Strategy, StrategyRun
-from tests.factories import StrategyFactory, UserFactory
+from strategies.page_figures import Places, places_of
+from tests.factories import MarketFactory, StrategyFactory, UserFactory
+from tests.strategies.conftest import add_candles
 from tests.strategies.test_performance import (
     START,
     live_scripted,
@@ -51,6 +54,7 @@ def test_the_page_shows_the_figures_of_the_performance_service(
     assert response.status_code == 200
     assert "<dt>P&amp;L</dt><dd>49.44</dd>" in html
     assert "<dt>Win rate</dt><dd>50.0%</dd>" in html
+    assert "out of all closed trades" in html  # the win rate's definition
     assert "<dt>Fees</dt><dd>0.56</dd>" in html
     assert "lightweight-charts.standalone.production.js" in html
 
@@ -75,7 +79,7 @@ def test_the_page_carries_bars_markers_and_the_equity_curve_for_the_chart(
 
     chart = json.loads(json.dumps(response.context["chart"]))
     assert len(chart["bars"]) == 6
-    assert len(chart["fills"]) == 4
+    assert len(chart["fills"]) == 3  # the first fill's candle is before the stored ones
     assert chart["equity"][-1]["value"] == 10049.44
     times = [point["time"] for point in chart["equity"]]
     assert times == sorted(set(times))
@@ -114,3 +118,89 @@ def test_a_strategy_without_candles_says_so(staff: Client) -> None:
 
     assert response.status_code == 200
     assert "No candles of this market and timeframe yet" in response.content.decode()
+
+
+def test_the_equity_charts_last_point_and_the_last_price_line_are_the_cards_figures(
+    staff: Client,
+    scripted: Strategy,  # noqa: F811
+) -> None:
+    response = staff.get(page_of(scripted), secure=True)
+
+    chart = response.context["chart"]
+    cards = {label: text for label, text, _ in response.context["figures"]}
+    assert f"{chart['equity'][-1]['value']:,.2f}" == cards["Equity"] == "10,049.44"
+    assert f"{chart['last_price']:,.2f}" == cards["Last price"] == "150.00"
+
+
+def test_the_trade_list_shows_the_open_trade_then_round_trips_newest_first(
+    staff: Client,
+    scripted: Strategy,  # noqa: F811
+) -> None:
+    response = staff.get(page_of(scripted), secure=True)
+
+    rows = response.context["trades"]
+    assert [row["is_open"] for row in rows] == [True, False, False]
+    assert (rows[0]["entry_price"], rows[0]["exit_price"], rows[0]["profit"]) == (
+        "130.00",
+        "150.00",
+        "19.87",
+    )
+    assert (rows[2]["profit"], rows[2]["profit_pct"], rows[2]["duration"]) == (
+        "29.67",
+        "19.76%",
+        "2 h 00 min",
+    )
+    assert rows[1]["profit"] == "-0.10"
+    html = response.content.decode()
+    assert '<table id="trades">' in html
+    assert "<td>19.76%</td>" in html
+
+
+def test_run_now_on_the_page_queues_a_run_of_an_active_strategy(staff: Client) -> None:
+    strategy = StrategyFactory()
+
+    response = staff.post(f"{page_of(strategy)}run-now/", secure=True, follow=True)
+
+    assert response.redirect_chain == [(page_of(strategy), 302)]
+    assert "Queued to run now" in response.content.decode()
+
+
+def test_run_now_of_a_stopped_strategy_says_why_not(staff: Client) -> None:
+    strategy = StrategyFactory(is_active=False)
+
+    response = staff.post(f"{page_of(strategy)}run-now/", secure=True, follow=True)
+
+    assert "Not run: strategy" in response.content.decode()
+    assert "start it first" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("precision", "mode", "shown"),
+    [
+        ({"price": "0.01", "amount": "0.00000001"}, 4, Places(money=2, base=8)),  # BTC/USD, ticks
+        ({"price": "0.000001", "amount": "0.0001"}, 4, Places(money=6, base=4)),  # ETH/BTC
+        ({"price": 1, "amount": 8}, 2, Places(money=1, base=8)),  # Kraken: decimal places
+        ({"price": 5, "amount": 5}, 3, Places()),  # significant digits: the defaults
+        ({}, 4, Places()),
+    ],
+)
+def test_prices_and_amounts_are_shown_with_their_markets_places(
+    precision: dict, mode: int, shown: Places
+) -> None:
+    market = MarketFactory.build(precision=precision, precision_mode=mode)
+
+    assert places_of(market) == shown
+
+
+def test_a_btc_quoted_strategy_shows_its_money_to_the_markets_tick(staff: Client) -> None:
+    market = MarketFactory(
+        base="ETH", quote="BTC", precision={"price": "0.000001", "amount": "0.0001"}
+    )
+    strategy = StrategyFactory(market=market, timeframe="1h")
+    add_candles(market, [Decimal("0.052345")], ended_at=START + timedelta(hours=1))
+
+    response = staff.get(page_of(strategy), secure=True)
+
+    cards = {label: text for label, text, _ in response.context["figures"]}
+    assert cards["Last price"] == "0.052345"
+    assert cards["Starting capital"] == "10,000.000000"

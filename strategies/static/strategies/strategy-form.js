@@ -31,6 +31,12 @@ document.addEventListener("DOMContentLoaded", () => {
     textarea.value = JSON.stringify(values);
   };
 
+  // The server's errors name their parameter ("quote_amount: must be ..."): outline only those.
+  const row = box.closest(".form-row");
+  const invalid = new Set(
+    [...(row ? row.querySelectorAll(".errorlist li") : [])].map((li) => li.textContent.split(":")[0].trim()),
+  );
+
   const draw = () => {
     box.replaceChildren();
     const kind = kinds[kindSelect.value];
@@ -54,6 +60,10 @@ document.addEventListener("DOMContentLoaded", () => {
       input.placeholder = `${param.default}`;
       if (param.type === "boolean") input.checked = values[param.name] ?? param.default;
       else if (values[param.name] !== undefined) input.value = values[param.name];
+      if (invalid.has(param.name)) {
+        input.classList.add("invalid");
+        input.setAttribute("aria-invalid", "true");
+      }
       input.addEventListener("input", write);
       const bounds = [
         param.minimum !== null ? `from ${param.minimum}` : "",

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('marketdata', '0004_name_and_bound_validators'),
-        ('strategies', '0005_max_orders_per_day_optional'),
+        ('strategies', '0006_backtests'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

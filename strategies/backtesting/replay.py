@@ -1,0 +1,142 @@
+"""The tick loop of a backtest: decide, size, guard and fill on paper, as a live paper run.
+
+Sizing, minimums, guardrails and the paper fill are `strategies.ordering`'s, called here as
+the paper broker calls them; this module only keeps the paper book and the day's order count
+between ticks, as the database does for a live strategy.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from strategies.backtesting.candles import Candles
+from strategies.backtesting.grid import tick_time
+from strategies.engine import Action, BaseStrategy, Signal
+from strategies.engine.safety import strategy_decide
+from strategies.ordering import (
+    OrderTerms,
+    PaperBook,
+    Refusal,
+    guardrail_refusal,
+    order_terms,
+    paper_fill,
+)
+from strategies.trades import Fill
+
+if TYPE_CHECKING:
+    from strategies.backtesting.engine import BacktestSpec
+
+DAY_S = 86_400
+
+
+def tradable_ticks(
+    candles: Candles, ticks: np.ndarray, counts: np.ndarray, *, needed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which ticks a live run decides on, and at which it may also fill on paper.
+
+    A live run skips a tick with no closed candle, with its newest closed candle ended more
+    than two timeframes before the tick, or with fewer than `needed` of them; a paper fill
+    never uses a price older than one timeframe before its tick.
+    """
+    newest = np.where(
+        counts > 0, candles.close_s[np.maximum(counts - 1, 0)], np.iinfo(np.int64).min // 2
+    )
+    age = ticks - newest
+    usable = (counts >= needed) & (age <= 2 * candles.duration_s)
+    return usable, usable & (age <= candles.duration_s)
+
+
+class Replay:
+    """The paper book and the day's orders, moved tick by tick; the fills it made."""
+
+    def __init__(
+        self, *, spec: BacktestSpec, candles: Candles, instance: BaseStrategy, needed: int
+    ) -> None:
+        self.spec, self.candles, self.instance, self.needed = spec, candles, instance, needed
+        self.book = PaperBook(Decimal(0), spec.capital, None, Decimal(0))
+        self.fills: list[Fill] = []
+        self.fill_ticks: list[int] = []  # the index of each fill's tick
+        self.books: list[PaperBook] = []  # the book after each fill
+        self.refusals: Counter[str] = Counter()
+        self._day, self._orders_today = -1, 0
+
+    def run(
+        self,
+        ticks: np.ndarray,
+        counts: np.ndarray,
+        usable: np.ndarray,
+        tradable: np.ndarray,
+        *,
+        fast: tuple[np.ndarray, dict[int, Signal]] | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
+        """Every usable tick in order: its signal (fast or by `decide()`), then the order."""
+        codes, fixed = fast if fast is not None else (np.zeros(len(ticks), dtype=np.int8), {})
+        picked = (
+            np.flatnonzero(usable & (codes != 0)) if fast is not None else np.flatnonzero(usable)
+        )
+        # Plain lists: indexing numpy arrays one item at a time costs more than the work.
+        rows = zip(
+            picked.tolist(),
+            counts[picked].tolist(),
+            codes[picked].tolist(),
+            tradable[picked].tolist(),
+            ticks[picked].tolist(),
+            strict=True,
+        )
+        bars, needed, total = self.candles.bars, self.needed, len(ticks)
+        step = max(1, total // 100)
+        mark = step
+        for index, end, code, can_fill, tick in rows:
+            if progress is not None and index >= mark:
+                progress(index, total)
+                mark = index + step
+            signal = fixed.get(code) or strategy_decide(self.instance, bars[end - needed : end])
+            if can_fill and signal.action is not Action.HOLD:
+                self._order(index, tick, signal, bars[end - 1].close)
+        if progress is not None:
+            progress(total, total)
+
+    def _order(self, index: int, tick: int, signal: Signal, price: Decimal) -> None:
+        """Size, guard and fill one signal on paper, or count why not."""
+        spec, book = self.spec, self.book
+        terms = order_terms(spec.rules, signal, price=price, held=book.base)
+        if isinstance(terms, Refusal):
+            self.refusals[_kind(terms)] += 1
+            return
+        if tick // DAY_S != self._day:
+            self._day, self._orders_today = tick // DAY_S, 0
+        refusal = guardrail_refusal(
+            side=terms.side,
+            amount=terms.amount,
+            held=book.base,
+            max_position=spec.max_position,
+            orders_today=self._orders_today,
+            max_orders_per_day=spec.max_orders_per_day,
+        )
+        if refusal is not None:
+            self.refusals[_kind(refusal)] += 1
+            return
+        self._fill(index, tick, terms)
+
+    def _fill(self, index: int, tick: int, terms: OrderTerms) -> None:
+        filled = paper_fill(self.spec.rules, self.book, terms, fee_rate=self.spec.fee_rate)
+        if isinstance(filled, Refusal):
+            self.refusals[_kind(filled)] += 1  # a rejected order: not counted for the day
+            return
+        self.book = filled.book
+        self._orders_today += 1
+        fill = Fill(tick_time(tick), terms.side, terms.amount, terms.price, filled.fee)
+        self.fills.append(fill)
+        self.fill_ticks.append(index)
+        self.books.append(filled.book)
+
+
+def _kind(refusal: Refusal) -> str:
+    """A refusal's reason without its figures, to count alike ones together."""
+    return refusal.reason.split(":")[0]
