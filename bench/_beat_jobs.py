@@ -11,6 +11,7 @@ from typing import Any
 QUIET = timedelta(hours=6)  # a quiet job's next tick is at least this far away
 BURST_EVERY_MIN = 600  # a burst job's interval: long enough that it fires once in a run
 BATCH = 5_000
+SAVED_AT = datetime.now(UTC) - timedelta(days=1)
 
 
 def quiet_intervals(now: datetime, first_day: int, last_day: int) -> list[int]:
@@ -31,7 +32,9 @@ class Fleet:
     """Active paper strategies, each with the `PeriodicTask` row our Celery backend writes.
 
     Rows are bulk-created in exactly the shape `CeleryBeatScheduler.add_job` gives them, so a
-    start-up reconcile finds nothing to change (the first size checks that).
+    full `jobs_sync` finds nothing to change (`sync` checks that). The strategies are saved a
+    day ago, as a fleet built over time is: a restart reads only the ones saved since the last
+    sync, and the full sync each size begins with stands for the first one ever.
     """
 
     def __init__(self, quiet: list[int], check: bool = True) -> None:
@@ -47,7 +50,7 @@ class Fleet:
             exchange=exchange, symbol="BTC/USD", exchange_symbol="btcusd", base="BTC", quote="USD"
         )
         self._edits = 0
-        self._checked = not check
+        self._check = check
 
     @property
     def size(self) -> int:
@@ -55,11 +58,9 @@ class Fleet:
 
     def grow(self, size: int, rows: bool = True) -> None:
         """Strategies up to `size`, each with its `PeriodicTask` row (unless `rows` is off)."""
-        from django_celery_beat.models import PeriodicTask, PeriodicTasks
+        from django_celery_beat.models import PeriodicTasks
 
         from strategies.models import Strategy
-        from strategies.selectors import job_description
-        from strategies.services import EXECUTE_TASK
 
         every = _every(self.quiet[0])
         for start in range(self.size, size, BATCH):
@@ -75,30 +76,25 @@ class Fleet:
                 )
                 for n in range(start, min(size, start + BATCH))
             )
+            Strategy.objects.filter(pk__in=[s.pk for s in made]).update(updated_at=SAVED_AT)
             self.strategies.extend(made)
-            if not rows:
-                continue
-            descriptions = dict(
-                Strategy.objects.filter(pk__in=[s.pk for s in made])
-                .annotate(text=job_description())
-                .values_list("pk", "text")
-            )
-            PeriodicTask.objects.bulk_create(
-                PeriodicTask(
-                    name=strategy.job_id,
-                    task=EXECUTE_TASK,
-                    interval=every,
-                    args=json.dumps([strategy.pk]),
-                    kwargs=json.dumps({}),
-                    enabled=True,
-                    description=descriptions[strategy.pk],
-                )
-                for strategy in made
-            )
+            if rows:
+                _rows_of(made, every)
         PeriodicTasks.update_changed()
-        if not self._checked:
-            self._check_in_sync()
-            self._checked = True
+        _analyze()
+
+    def sync(self) -> float:
+        """The full `jobs_sync` (the first one ever, at this size); its seconds. With `check`,
+        it must find the bench's rows as they should be."""
+        from strategies.reconcile import strategy_jobs_reconcile
+        from tasks.scheduling.celery_backend import CeleryBeatScheduler
+
+        began = time.perf_counter()
+        sync = strategy_jobs_reconcile(scheduler=CeleryBeatScheduler(), full=True)
+        spent = time.perf_counter() - began
+        if self._check and (sync.desired != self.size or sync.changed):
+            raise SystemExit(f"the bench rows are not what add_job writes: {sync}")
+        return spent
 
     def arm_burst(self, count: int, lead: float) -> tuple[str, int, float]:
         """Put `count` jobs on one tick `lead` seconds or more from now.
@@ -160,13 +156,41 @@ class Fleet:
 
         return strategy.job_id, seconds, edit
 
-    def _check_in_sync(self) -> None:
-        from strategies.services import strategy_schedules_sync
-        from tasks.scheduling.celery_backend import CeleryBeatScheduler
 
-        sync = strategy_schedules_sync(scheduler=CeleryBeatScheduler())
-        if sync.active != self.size or sync.created or sync.updated or sync.removed:
-            raise SystemExit(f"the bench rows are not what add_job writes: {sync}")
+def _rows_of(strategies: list[Any], every: Any) -> None:
+    """The `PeriodicTask` rows `add_job` writes for these strategies, in bulk."""
+    from django_celery_beat.models import PeriodicTask
+
+    from strategies.models import Strategy
+    from strategies.selectors import job_description
+    from strategies.services import EXECUTE_TASK
+
+    descriptions = dict(
+        Strategy.objects.filter(pk__in=[s.pk for s in strategies])
+        .annotate(text=job_description())
+        .values_list("pk", "text")
+    )
+    PeriodicTask.objects.bulk_create(
+        PeriodicTask(
+            name=strategy.job_id,
+            task=EXECUTE_TASK,
+            interval=every,
+            args=json.dumps([strategy.pk]),
+            kwargs=json.dumps({}),
+            enabled=True,
+            description=descriptions[strategy.pk],
+        )
+        for strategy in strategies
+    )
+
+
+def _analyze() -> None:
+    """Fresh planner statistics after a bulk load, as autovacuum leaves them in time."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE strategies_strategy")
+        cursor.execute("ANALYZE django_celery_beat_periodictask")
 
 
 def _every(seconds: int) -> Any:

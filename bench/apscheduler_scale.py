@@ -3,11 +3,12 @@
     python bench/apscheduler_scale.py [--sizes 10000,100000] [--budget 900]
 
 Every job is the job of an active paper strategy, on a quiet grid (next tick hours away).
-The job stores are filled in bulk (one job added through each scheduler, its pickled state
-copied for the others, as `add_job` would write them), then each side starts in a process
+Our store is filled by a full `jobs_sync` (timed), stock's by copying the pickled state of one
+job added through it, as `add_job` would write them; then each side starts in a process
 of its own (bench/_aps_child.py): start-up until it fires jobs (ours: the lease taken and
-the start-up reconcile done), resident memory, an idle wakeup (one pass over the store), and
-`add_job` on the running scheduler (median of 100). The last line is one JSON object.
+the start-up `jobs_sync` done, which reads the strategies saved since the last one),
+resident memory, an idle wakeup (one pass over the store), and `add_job` on the running
+scheduler (median of 100). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ def _measure(sizes: list[int], budget: float) -> dict[str, Any]:
     figures: dict[str, Any] = {"benchmark": "apscheduler_scale", "sizes": sizes}
     for size in sizes:
         fleet.grow(size, rows=False)
-        began = time.perf_counter()
-        _fill(fleet, quiet)
-        print(f"== {size:,} jobs (stores filled in {time.perf_counter() - began:.0f} s); "
+        synced = _fill(fleet, quiet)
+        figures[f"aps_ours_{size}_full_jobs_sync_s"] = round(synced, 2)
+        print(f"== {size:,} jobs (ours: a full jobs_sync made them in {synced:.1f} s); "
               f"load {_load()}", flush=True)  # fmt: skip
         for side in ("ours", "stock"):
             result = _side(side, quiet, budget)
@@ -65,20 +66,21 @@ def _measure(sizes: list[int], budget: float) -> dict[str, Any]:
     return figures
 
 
-def _fill(fleet: Any, quiet: int) -> None:
-    """Both stores hold one job per strategy: a template job's state, copied per strategy."""
+def _fill(fleet: Any, quiet: int) -> float:
+    """Both stores hold one job per strategy. Ours through `jobs_sync` in full (its bulk path,
+    timed: the first sync a leader ever makes); stock's as copies of one job added through it,
+    as `add_job` would write them (adding 100,000 one by one takes over eight minutes)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.interval import IntervalTrigger as APSIntervalTrigger
 
+    from strategies.reconcile import strategy_jobs_reconcile
     from strategies.services import EXECUTE_TASK
     from tasks.scheduling.apscheduler_backend import APSchedulerScheduler, run_task
     from tasks.scheduling.apscheduler_store import sqlalchemy_url
 
     ours = APSchedulerScheduler()
     first = fleet.strategies[0]
-    if ours.get_job(first.job_id) is None:
-        ours.add_job(first.job_id, EXECUTE_TASK, first.trigger, args=[first.pk])
     store = SQLAlchemyJobStore(url=sqlalchemy_url(), tablename=STOCK_TABLE)
     stock = BackgroundScheduler(jobstores={"default": store}, timezone=UTC)
     stock.start(paused=True)
@@ -88,11 +90,16 @@ def _fill(fleet: Any, quiet: int) -> None:
             run_task, trigger=trigger, args=[EXECUTE_TASK, [first.pk], {}], id=first.job_id
         )
     try:
-        for aps in (ours._scheduler(), stock):
-            _copy(aps.get_job(first.job_id), aps._jobstores["default"], fleet.strategies)
+        began = time.perf_counter()
+        synced = strategy_jobs_reconcile(scheduler=ours, full=True)
+        spent = time.perf_counter() - began
+        if synced.desired != len(fleet.strategies) or synced.failed:
+            raise SystemExit(f"ours: jobs_sync did not make every job: {synced}")
+        _copy(stock.get_job(first.job_id), stock._jobstores["default"], fleet.strategies)
     finally:
         ours.shutdown()
         stock.shutdown()
+    return spent
 
 
 def _copy(template: Any, store: Any, strategies: list[Any]) -> None:

@@ -72,9 +72,12 @@ def _measure(sizes: list[int], sides: list[str], budget: float) -> dict[str, Any
     for size in sizes:
         fleet.grow(size)
         planned, spent = fleet.plan()
+        synced = fleet.sync()
         figures[f"ours_{size}_plan_new_jobs_s"] = round(spent, 2)
+        figures[f"ours_{size}_full_jobs_sync_s"] = round(synced, 2)
         print(f"== {size:,} interval jobs ({planned:,} new ones planned for ours in "
-              f"{spent:.1f} s); load {_load()}", flush=True)  # fmt: skip
+              f"{spent:.1f} s, a full jobs_sync in {synced:.1f} s); load {_load()}",
+              flush=True)  # fmt: skip
         for side in sides:
             result = _side(side, fleet, budget)
             figures.update({f"{side}_{size}_{name}": value for name, value in result.items()})

@@ -182,7 +182,7 @@ def _lead_and_wake(name: str, samples: dict[str, list[float]]) -> None:
 
 def _reconcile_once() -> float:
     """Seconds the strategy reconcile takes alone on a standby's open store (a no-op)."""
-    from strategies.services import strategy_schedules_sync
+    from strategies.reconcile import strategy_jobs_reconcile
     from tasks.scheduling.apscheduler_backend import APSchedulerScheduler
 
     standby = APSchedulerScheduler()
@@ -190,7 +190,7 @@ def _reconcile_once() -> float:
         standby.get_job("warm-up")  # opens the store, which the leader has done already
         _settle()
         began = time.perf_counter()
-        sync = strategy_schedules_sync(scheduler=standby)
+        sync = strategy_jobs_reconcile(scheduler=standby, full=True)
         spent = time.perf_counter() - began
     if sync.created or sync.updated or sync.removed:
         raise SystemExit(f"reconcile was not a no-op: {sync}")

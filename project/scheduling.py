@@ -16,7 +16,7 @@ import abc
 import functools
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -250,6 +250,40 @@ class JobRecord:
     description: str = ""  # for people reading job lists: what the job is for
 
 
+@dataclass(frozen=True)
+class DesiredJobs:
+    """The jobs that should exist under one id prefix, as queries a backend reads in bulk.
+
+    `rows` is a Django values() query with the columns `job_id`, `task`, `args` (a JSON list as
+    text), `every` (seconds; NULL for a crontab), `cron` (the crontab's fields as a text array,
+    as `crontab_split` splits them; NULL for an interval), `timezone` and `description`. A job
+    is enabled, on the epoch grid, with no kwargs. `changed_since(moment)` returns the same set
+    narrowed to the ids that may have changed since then (`covered`), so a backend that synced
+    before reads only those; a `covered` of None means every id under `prefix`.
+    """
+
+    prefix: str
+    rows: Any
+    covered: Any = None
+    changed_since: Callable[[datetime], DesiredJobs] | None = None
+
+
+@dataclass
+class JobsSync:
+    """What a `jobs_sync` changed, job id by job id, for the log and `sync_schedules`."""
+
+    desired: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    full: bool = True
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.removed)
+
+
 class Scheduler(abc.ABC):
     """Schedules Celery tasks, by their stable registered name, on triggers.
 
@@ -260,10 +294,6 @@ class Scheduler(abc.ABC):
     strategy and its job never disagree after a rollback.
     Arguments are JSON values: a job must survive a restart of any process.
     """
-
-    #: What holds the jobs, for maintenance done in bulk beside this interface (the start-up
-    #: reconcile): "django_celery_beat" for its PeriodicTask tables, "" when opaque.
-    job_store: str = ""
 
     @abc.abstractmethod
     def add_job(
@@ -331,6 +361,22 @@ class Scheduler(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Stop firing jobs in this process and release what `start` took."""
+
+    @abc.abstractmethod
+    def jobs_sync(self, desired: DesiredJobs, *, full: bool = False) -> JobsSync:
+        """Make the jobs under `desired.prefix` exactly `desired.rows`, set-based.
+
+        Missing jobs are created, drifted or paused ones rewritten and enabled, and jobs under
+        the prefix that are not desired removed; jobs outside the prefix are never touched.
+        The work is a fixed number of bulk statements, whatever the number of jobs. Unless
+        `full`, a backend that recorded an earlier sync of this prefix reads only
+        `desired.changed_since(<that sync> - a margin)`: start-up costs what changed, not what
+        exists. A desired row whose schedule cannot be read is reported in `failed`.
+        """
+
+    @abc.abstractmethod
+    def due_jobs_count(self) -> int:
+        """Enabled jobs whose tick has come and that have not fired yet (one indexed count)."""
 
     def health(self) -> str:
         """One line on the state of the scheduler for /health/.

@@ -95,6 +95,8 @@ class Strategy(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["owner", "name"], name="strategy_unique_name"),
         ]
+        # A scheduler's start-up reads only the strategies saved since its last job sync.
+        indexes = [models.Index(fields=["updated_at"], name="strategy_updated_at")]
 
     def __str__(self) -> str:
         return self.name

@@ -1,10 +1,9 @@
-"""Strategy lifecycle: start, stop, pause, re-time, delete, run now, and reconcile their jobs."""
+"""Strategy lifecycle: start, stop, pause, re-time, delete and run now, each with its job."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,9 +14,8 @@ from django.utils import timezone
 from project.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, get_scheduler
 from project.unique import owner_unique_save
 from strategies.errors import StrategyError
-from strategies.job import is_strategy_job
 from strategies.models import Strategy, StrategyRun
-from strategies.selectors import job_description, strategy_job_description
+from strategies.selectors import strategy_job_description
 
 logger = logging.getLogger(__name__)
 
@@ -136,63 +134,6 @@ def strategy_run_now(*, strategy: Strategy) -> str:
     tick = timezone.now().isoformat()
     kwargs = {"scheduled_tick": tick, "trigger": StrategyRun.Trigger.RUN_NOW.value}
     return scheduler.run_job_now(strategy.job_id, kwargs=kwargs)
-
-
-@dataclass
-class ScheduleSync:
-    """What a reconcile changed, job id by job id, for the log and `sync_schedules`."""
-
-    active: int = 0
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    resumed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated or self.resumed or self.removed)
-
-
-def strategy_schedules_sync(*, scheduler: Scheduler | None = None) -> ScheduleSync:
-    """Exactly one fitting job per active strategy, none for the others.
-
-    Creates missing jobs, re-times or fixes jobs whose task, trigger or arguments drifted,
-    resumes paused ones and removes jobs of stopped or deleted strategies. Each job is fixed
-    on its own: one bad strategy (an unreadable crontab) is reported and the rest proceed.
-    """
-    scheduler = scheduler or get_scheduler()
-    result = ScheduleSync()
-    jobs = {job.id: job for job in scheduler.get_jobs() if is_strategy_job(job.id)}
-    active = Strategy.objects.filter(is_active=True).annotate(job_description=job_description())
-    for strategy in active.order_by("pk"):
-        result.active += 1
-        job = jobs.pop(strategy.job_id, None)
-        try:
-            trigger = _trigger(strategy)
-            changes = _ensure_job(scheduler, strategy, trigger, job, strategy.job_description)
-        except Exception as error:
-            logger.exception("reconciling %s failed", strategy.job_id)
-            result.failed[strategy.job_id] = str(error)
-            continue
-        for change in changes:
-            getattr(result, change).append(strategy.job_id)
-    for job_id in sorted(jobs):
-        try:
-            scheduler.remove_job(job_id)
-            result.removed.append(job_id)
-        except Exception as error:
-            logger.exception("removing the orphan job %s failed", job_id)
-            result.failed[job_id] = str(error)
-    logger.info(
-        "Reloaded %d active strategies (created %d, updated %d, resumed %d, removed %d)",
-        result.active,
-        len(result.created),
-        len(result.updated),
-        len(result.resumed),
-        len(result.removed),
-    )
-    return result
 
 
 def _refuse_unknown(data: Mapping[str, Any]) -> None:

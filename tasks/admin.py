@@ -1,8 +1,9 @@
-"""Admin for the beat: each firing with its timing, each job's schedule and lateness, the beats."""
+"""Admin for the schedulers: each firing with its timing, each job's schedule and lateness (beat's
+and APScheduler's), the beats."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib import admin
@@ -13,7 +14,8 @@ from django_celery_beat.models import PeriodicTask
 
 from project.display import WideChangeListMixin
 from strategies.admin import ReadOnlyAdminMixin
-from tasks.models import BeatInstance, Firing, JobSchedule
+from tasks.models import APSchedulerJob, BeatInstance, Firing, JobSchedule
+from tasks.scheduling.apscheduler_selectors import apscheduler_job_state, apscheduler_jobs
 from tasks.selectors import firings_with_timing, schedules_with_lateness
 
 
@@ -144,6 +146,67 @@ class BeatInstanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "refused_duplicates",
     )
     ordering = ("-last_tick_at",)
+
+
+@admin.register(APSchedulerJob)
+class APSchedulerJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The APScheduler backend's jobs: what each does, its next and last run, how late its
+    latest firing was and the ticks it missed. Changed through strategies, never here."""
+
+    list_display = (
+        "id",
+        "description",
+        "schedule",
+        "enabled",
+        "next_run",
+        "last_run",
+        "last_lateness",
+        "last_start_lateness",
+        "missed_ticks",
+    )
+    search_fields = ("id",)
+    ordering = ("id",)
+    exclude = ("job_state",)
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[APSchedulerJob]:
+        return apscheduler_jobs(super().get_queryset(request))
+
+    @admin.display(description="description")
+    def description(self, job: APSchedulerJob) -> str:
+        return apscheduler_job_state(job)["description"]
+
+    @admin.display(description="schedule")
+    def schedule(self, job: APSchedulerJob) -> str:
+        return apscheduler_job_state(job)["schedule"]
+
+    @admin.display(description="enabled", boolean=True)
+    def enabled(self, job: APSchedulerJob) -> bool:
+        return job.next_run_time is not None
+
+    @admin.display(description="next run", ordering="next_run_time")
+    def next_run(self, job: APSchedulerJob) -> str:
+        return _moment(_utc(job.next_run_time))
+
+    @admin.display(description="last run", ordering="last_run_time")
+    def last_run(self, job: APSchedulerJob) -> str:
+        return _moment(_utc(job.last_run_time))
+
+    @admin.display(description="latest firing published after its tick", ordering="last_lateness")
+    def last_lateness(self, job: Any) -> str:
+        return _seconds(job.last_lateness)
+
+    @admin.display(description="latest run started after its tick", ordering="last_start_lateness")
+    def last_start_lateness(self, job: Any) -> str:
+        return _seconds(job.last_start_lateness)
+
+    @admin.display(description="missed ticks", ordering="missed_ticks")
+    def missed_ticks(self, job: Any) -> int:
+        return job.missed_ticks
+
+
+def _utc(seconds: float | None) -> datetime | None:
+    return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
 
 
 admin.site.unregister(PeriodicTask)

@@ -1,4 +1,7 @@
-"""Prometheus `/metrics`: the beat's figures, computed from the database at scrape time.
+"""Prometheus `/metrics`: the scheduler's figures, computed from the database at scrape time.
+
+Both backends record each firing as a `Firing` row (our beat in its outbox, the APScheduler
+leader as it submits a job), so the firing counters, lateness and missed ticks cover either.
 
 Why from the database and not prometheus_client's multiprocess mode: the figures are made by
 beat processes (two of them, often on other machines than the web process) and read by
@@ -36,7 +39,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from tasks.scheduling.selectors import due_jobs_count, live_beats, pending_firings_count
+from project.scheduling import get_scheduler
+from tasks.scheduling.selectors import live_beats, pending_firings_count
 from tasks.selectors import (
     LATENESS_BUCKETS,
     FiringTotals,
@@ -120,7 +124,9 @@ class BeatCollector(Collector):
             value=refused_duplicates_total(),
         )
         yield GaugeMetricFamily(
-            "tickwork_beat_due_jobs", "Jobs whose tick has come, not yet fired.", due_jobs_count()
+            "tickwork_beat_due_jobs",
+            "Jobs whose tick has come, not yet fired (by the configured backend).",
+            get_scheduler().due_jobs_count(),
         )
         yield GaugeMetricFamily(
             "tickwork_beat_pending_firings",

@@ -173,3 +173,40 @@ class BeatInstance(models.Model):
 
     def __str__(self) -> str:
         return f"beat {self.id} on {self.host} pid {self.pid}"
+
+
+class JobsSyncMark(models.Model):
+    """When a backend last synced the jobs under one prefix in full or in part: the next
+    start-up's `jobs_sync` reads only what changed since (the desired set's own filter)."""
+
+    backend = models.CharField(max_length=40)
+    prefix = models.CharField(max_length=100)
+    synced_at = models.DateTimeField(help_text="When that sync's snapshot was taken.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["backend", "prefix"], name="jobs_sync_mark_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.prefix}* synced at {self.synced_at}"
+
+
+class APSchedulerJob(models.Model):
+    """A job in the APScheduler backend's store (`apscheduler_jobs`), read for the job list,
+    the admin and the API. APScheduler creates and writes the table: Django never migrates it.
+    The job's task, arguments, trigger and description are in its pickled state."""
+
+    id = models.CharField(max_length=191, primary_key=True)
+    next_run_time = models.FloatField(null=True, help_text="Unix time; empty when paused.")
+    job_state = models.BinaryField()
+    last_run_time = models.FloatField(null=True, help_text="Unix time of its latest firing.")
+    spec = models.CharField(max_length=32, null=True)  # noqa: DJ001 - APScheduler's table
+
+    class Meta:
+        managed = False
+        db_table = "apscheduler_jobs"
+        verbose_name = "APScheduler job"
+
+    def __str__(self) -> str:
+        return self.id

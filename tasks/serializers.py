@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django_celery_beat.models import PeriodicTask
@@ -10,7 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks.models import Firing
+from tasks.models import Firing, MisfirePolicy
+from tasks.scheduling.apscheduler_selectors import apscheduler_job_state
 
 
 @extend_schema_field(OpenApiTypes.DOUBLE)
@@ -97,3 +98,46 @@ class JobSerializer(serializers.ModelSerializer):
     def get_schedule(self, job: PeriodicTask) -> str:
         """django-celery-beat's own description, e.g. 'every 60 seconds'."""
         return str(job.interval or job.crontab or job.solar or job.clocked or "")
+
+
+def _moment(seconds: float | None) -> datetime | None:
+    return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
+
+
+class APSchedulerJobSerializer(serializers.Serializer):
+    """A job of the APScheduler backend, in the shape of `JobSerializer` (its id is its name)."""
+
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField(source="id", read_only=True)
+    description = serializers.SerializerMethodField()
+    task = serializers.SerializerMethodField()
+    enabled = serializers.SerializerMethodField()
+    schedule = serializers.SerializerMethodField()
+    next_fire_at = serializers.SerializerMethodField()
+    misfire_policy = serializers.SerializerMethodField()
+    missed_ticks = serializers.IntegerField(read_only=True)
+    last_fired_tick = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_published_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_lateness_seconds = SecondsField(source="last_lateness")
+    last_run_started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_start_lateness_seconds = SecondsField(source="last_start_lateness")
+
+    def get_description(self, job: Any) -> str:
+        return apscheduler_job_state(job)["description"]
+
+    def get_task(self, job: Any) -> str:
+        return apscheduler_job_state(job)["task"]
+
+    def get_enabled(self, job: Any) -> bool:
+        return job.next_run_time is not None
+
+    def get_schedule(self, job: Any) -> str:
+        return apscheduler_job_state(job)["schedule"]
+
+    def get_next_fire_at(self, job: Any) -> str | None:
+        moment = _moment(job.next_run_time)
+        return moment.isoformat() if moment else None
+
+    def get_misfire_policy(self, job: Any) -> str:
+        """The leader coalesces missed ticks into one run (APScheduler's `coalesce`)."""
+        return MisfirePolicy.COALESCE

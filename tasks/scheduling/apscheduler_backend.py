@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import pickle
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -20,13 +21,16 @@ from sqlalchemy import select
 from project.scheduling import (
     EARLY_TOLERANCE,
     CrontabTrigger,
+    DesiredJobs,
     IntervalTrigger,
     JobNotFound,
     JobRecord,
+    JobsSync,
     Scheduler,
     SchedulerError,
     Trigger,
 )
+from tasks.scheduling.apscheduler_health import APSchedulerHealth
 from tasks.scheduling.apscheduler_jobs import (
     job_as_updated,
     stored_job_changes,
@@ -39,11 +43,9 @@ from tasks.scheduling.apscheduler_pending import (
     pending_for,
     record_replace,
 )
-from tasks.scheduling.apscheduler_process import RUN_NOW_PREFIX, APSchedulerProcess
+from tasks.scheduling.apscheduler_process import JOB_DEFAULTS, RUN_NOW_PREFIX, APSchedulerProcess
+from tasks.scheduling.apscheduler_sync import apscheduler_jobs_sync
 from tasks.scheduling.common import first_tick_after, first_tick_from, json_arguments, latest_tick
-from tasks.scheduling.leader import (
-    lease_holder_pid,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +128,7 @@ def decode_trigger(data: Mapping[str, Any]) -> Trigger:
     return CrontabTrigger.parse(data["crontab"], data["timezone"])
 
 
-class APSchedulerScheduler(APSchedulerProcess, Scheduler):
+class APSchedulerScheduler(APSchedulerHealth, APSchedulerProcess, Scheduler):
     """APScheduler 3 `BackgroundScheduler`, its jobs in PostgreSQL, run by one leader process.
 
     Every process may change jobs: it writes the shared job store. `start()` joins the
@@ -286,24 +288,54 @@ class APSchedulerScheduler(APSchedulerProcess, Scheduler):
         self._run_once(job_id, job.task, list(job.args), merged, task_id)
         return task_id
 
-    def health(self) -> str:
-        if self._lease is not None and self._lease.last_error:
-            raise SchedulerError(f"this process cannot join the election: {self._lease.last_error}")
-        if self.start_error:
-            raise SchedulerError(f"APScheduler did not start here: {self.start_error}")
-        holder = lease_holder_pid()
-        if holder is None:
-            raise SchedulerError(
-                "no process leads APScheduler, so no job fires: start the web processes or "
-                "`manage.py run_scheduler`"
-            )
-        jobs = self.get_jobs()
-        broken = dict(self._store_or_fail().broken)
-        if broken:
-            listed = "; ".join(f"{job_id}: {why}" for job_id, why in sorted(broken.items()))
-            raise SchedulerError(f"{len(broken)} jobs cannot be loaded (kept): {listed}")
-        where = "this process" if self.is_leader else f"database session {holder}"
-        return f"APScheduler: {len(jobs)} jobs, leader is {where}"
+    def jobs_sync(self, desired: DesiredJobs, *, full: bool = False) -> JobsSync:
+        """Digests compared in one read, differences upserted in bulk (`apscheduler_sync`).
+
+        Made now, outside the caller's transaction: it reads committed strategies.
+        """
+        return apscheduler_jobs_sync(
+            self._store_or_fail(), desired, full=full, state=self._job_state
+        )
+
+    def _job_state(
+        self,
+        job_id: str,
+        task: str,
+        args: list[Any],
+        trigger: Trigger,
+        description: str,
+        next_run: datetime,
+    ) -> bytes:
+        """The pickled state `add_job` would store for this job, for a bulk write: the state of
+        one job made through APScheduler, its own parts replaced (making a `Job` per row costs
+        more than the rest of the sync)."""
+        template = self._state_template()
+        state = {
+            **template,
+            "id": job_id,
+            "trigger": TickTrigger(trigger),
+            "args": (task, args, {}),
+            "name": description or task,
+            "next_run_time": next_run,
+        }
+        return pickle.dumps(state, self._store_or_fail().pickle_protocol)
+
+    @functools.cache  # noqa: B019 - one template per backend instance, which lives as long
+    def _state_template(self) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        job = Job(
+            self._scheduler(),
+            id="template",
+            func=run_task,
+            trigger=TickTrigger(IntervalTrigger(60)),
+            executor="default",
+            args=["template", [], {}],
+            kwargs={},
+            name="template",
+            next_run_time=now,
+            **JOB_DEFAULTS,
+        )
+        return job.__getstate__()
 
     def _run_once(
         self, job_id: str, task: str, args: list[Any], kwargs: dict[str, Any], task_id: str

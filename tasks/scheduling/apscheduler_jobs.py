@@ -1,9 +1,12 @@
 """How the APScheduler backend stores a job's parts in an APScheduler job, and what an update
-will leave: the task and its arguments in `args`, the description in `name`."""
+will leave: the task and its arguments in `args`, the description in `name`, and a digest of
+them all in the store's `spec` column."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -55,3 +58,21 @@ def job_as_updated(
         kwargs=current.kwargs if kwargs is None else dict(kwargs),
         next_run_at=first_tick_from(new_trigger, datetime.now(UTC)) if current.enabled else None,
     )
+
+
+def job_spec(
+    task: str, args: Sequence[Any], kwargs: Mapping[str, Any], trigger: Trigger, description: str
+) -> str:
+    """A digest of what a job does and when: two jobs with the same one need no rewrite."""
+    parts = [task, list(args), dict(kwargs), repr(trigger), description]
+    text = json.dumps(parts, sort_keys=True).encode()
+    return hashlib.md5(text, usedforsecurity=False).hexdigest()
+
+
+def job_spec_of(job: Any) -> str | None:
+    """The digest of a stored job; None for one that is not a job of this interface (run-now)."""
+    trigger = getattr(job.trigger, "trigger", None)
+    if trigger is None or len(job.args) != 3:
+        return None
+    task, args, kwargs = job.args
+    return job_spec(task, args, kwargs, trigger, stored_job_description(job.name, task))

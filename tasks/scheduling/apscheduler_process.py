@@ -8,7 +8,14 @@ import threading
 from datetime import UTC, datetime
 
 import psycopg
-from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
@@ -17,6 +24,13 @@ from sqlalchemy import create_engine
 
 from project.scheduling import (
     SchedulerError,
+)
+from tasks.models import FiringStatus
+from tasks.scheduling.apscheduler_firings import (
+    STILL_RUNNING,
+    firing_ended,
+    firing_missed,
+    firing_record,
 )
 from tasks.scheduling.apscheduler_store import KeepingJobStore, sqlalchemy_url
 from tasks.scheduling.hooks import startup_hooks_run
@@ -37,6 +51,10 @@ RUN_NOW_PREFIX = "__run_now__:"
 # How often the leader re-reads the store for changes other processes made.
 POLL_SECONDS = 1.0
 LEASE_RETRY_SECONDS = 3.0
+# A firing handed over, skipped (past the grace, or still running), and its run's end.
+FIRING_EVENTS = EVENT_JOB_SUBMITTED | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+FIRING_EVENTS |= EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+SKIPPED = FiringStatus.SKIPPED
 
 
 class APSchedulerProcess:
@@ -129,7 +147,7 @@ class APSchedulerProcess:
                 job_defaults=JOB_DEFAULTS,
                 timezone=UTC,
             )
-            aps.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
+            aps.add_listener(self._on_fired, FIRING_EVENTS)
             try:
                 aps.start(paused=True)
             except Exception as error:
@@ -147,10 +165,27 @@ class APSchedulerProcess:
         assert self._store is not None
         return self._store
 
-    def _on_submitted(self, event: JobSubmissionEvent) -> None:
-        if event.job_id.startswith(RUN_NOW_PREFIX) or self._store is None:
+    def _on_fired(self, event: JobEvent) -> None:
+        """Each firing (or miss) of a job as a `Firing` row, and the job's last run."""
+        store = self._store
+        if event.job_id.startswith(RUN_NOW_PREFIX) or store is None:
             return
         try:
-            self._store.record_run(event.job_id, datetime.now(UTC))
+            if event.code == EVENT_JOB_MISSED:
+                firing_missed(event.job_id, event.scheduled_run_time)
+                return
+            if event.code in (EVENT_JOB_EXECUTED, EVENT_JOB_ERROR):
+                firing_ended(event.job_id, event.scheduled_run_time)
+                return
+            job = store.lookup_job(event.job_id)
+            due = store.first_due(event.job_id)
+            if job is None:
+                return
+            tick = max(event.scheduled_run_times)
+            if event.code == EVENT_JOB_SUBMITTED:
+                store.record_run(event.job_id, datetime.now(UTC))
+                firing_record(job, tick, due=due)
+            else:
+                firing_record(job, tick, due=due, status=SKIPPED, reason=STILL_RUNNING)
         except Exception:
-            logger.exception("recording the run of %s failed", event.job_id)
+            logger.exception("recording the firing of %s failed", event.job_id)

@@ -22,19 +22,22 @@ from django_celery_beat.models import (
 from project.scheduling import (
     EPOCH,
     CrontabTrigger,
+    DesiredJobs,
     IntervalTrigger,
     InvalidTrigger,
     JobNotFound,
     JobRecord,
+    JobsSync,
     Scheduler,
     SchedulerError,
     Trigger,
 )
 from tasks.scheduling.beat_liveness import beats_described, beats_firing
 from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
+from tasks.scheduling.celery_sync import celery_jobs_sync
 from tasks.scheduling.common import first_tick_after, json_arguments
 from tasks.scheduling.messages import run_now_task_id
-from tasks.scheduling.selectors import overdue_jobs
+from tasks.scheduling.selectors import due_jobs_count, overdue_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +53,6 @@ class CeleryBeatScheduler(Scheduler):
     Interval jobs fire on their grid (`tasks.scheduling.beat`), not "N seconds after the last
     run" as django-celery-beat's stock interval schedule does; the anchor is `start_time`.
     """
-
-    job_store = "django_celery_beat"
 
     def add_job(
         self,
@@ -146,6 +147,10 @@ class CeleryBeatScheduler(Scheduler):
     def shutdown(self) -> None:
         """Nothing to stop: see `start`."""
 
+    def jobs_sync(self, desired: DesiredJobs, *, full: bool = False) -> JobsSync:
+        """A fixed number of SQL statements on django-celery-beat's tables (`celery_sync`)."""
+        return celery_jobs_sync(desired, full=full)
+
     def health(self) -> str:
         """No overdue job, and a live beat: one indexed count over the beat's next fire times
         (never a job list), one look for a job to fire, one at the live beats."""
@@ -159,6 +164,9 @@ class CeleryBeatScheduler(Scheduler):
 
     def processes(self) -> list[dict[str, Any]]:
         return beats_described()
+
+    def due_jobs_count(self) -> int:
+        return due_jobs_count()
 
     def _send(self, row: PeriodicTask, extra_kwargs: Mapping[str, Any]) -> str:
         args, kwargs = job_arguments(row)

@@ -17,7 +17,7 @@ from tasks.jobs import system_jobs
 from tasks.models import BeatInstance, JobSchedule
 from tasks.scheduling.apscheduler_backend import APSchedulerScheduler
 from tasks.scheduling.celery_backend import CeleryBeatScheduler
-from tests.processes import start_run_scheduler
+from tests.processes import start_run_scheduler, wait_for
 
 SYSTEM_JOB_IDS = [
     "cleanup_old_data",
@@ -89,7 +89,10 @@ def test_apscheduler_health_is_ok_with_a_leader_and_reports_jobs_that_fail_to_lo
         _wait_for_log(leader.log, "APScheduler leads")
         healthy = scheduler_check(client)
         _store_broken_job(writer, "job_broken")
-        broken = scheduler_check(client)
+        # The leader finds it due within a second, fails to load it and says so in the store.
+        broken = wait_for(
+            lambda: (check := scheduler_check(client))["ok"] is False and check, 20, "the report"
+        )
         listed = [job.id for job in writer.get_jobs()]
         time.sleep(2)  # the leader polls the store every second: it must survive the bad row
         leader_alive = leader.alive()

@@ -51,7 +51,7 @@ def test_two_schedulers_run_each_tick_once_and_hand_over_when_the_leader_dies() 
     assert {run.pid for run in after} == {standby.process.pid}
     assert after[0].at - killed_at <= HANDOVER_LIMIT, standby.log()[-3000:]
     assert "APScheduler leads" in standby.log()
-    assert "Reloaded 0 active strategies" in standby.log()
+    assert "Reconciled 0 strategy jobs" in standby.log()
 
 
 def _process_with_pid(processes: list[ManagedProcess], pid: int) -> ManagedProcess:

@@ -1,45 +1,40 @@
-"""The set-based start-up reconcile of strategy jobs on django-celery-beat's tables."""
+"""The start-up reconcile of strategy jobs: the strategies' desired set through `jobs_sync`, on
+both backends."""
 
 from __future__ import annotations
 
-import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
-from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
+from datetime import timedelta
 
-from project.scheduling import CrontabTrigger, IntervalTrigger
+from django.utils import timezone
+
+from project.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
 from strategies.models import Strategy
 from strategies.reconcile import strategy_jobs_reconcile
-from tasks.scheduling.celery_backend import CeleryBeatScheduler
 from tests.factories import ExchangeFactory, MarketFactory, StrategyFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
 
-
-def test_a_missing_job_is_created_on_the_strategys_trigger() -> None:
+def test_a_missing_job_is_created_on_the_strategys_trigger(backend: Scheduler) -> None:
     hourly = StrategyFactory(timeframe="1h", interval_seconds=None)
     cron = StrategyFactory(crontab="30 2 * * *", crontab_timezone="Europe/Berlin")
-    scheduler = CeleryBeatScheduler()
 
-    result = strategy_jobs_reconcile(scheduler=scheduler)
+    result = strategy_jobs_reconcile(scheduler=backend)
 
     assert sorted(result.created) == sorted([hourly.job_id, cron.job_id])
-    assert scheduler.get_job(hourly.job_id).trigger == IntervalTrigger(3600)
-    assert scheduler.get_job(hourly.job_id).args == (hourly.pk,)
-    assert scheduler.get_job(cron.job_id).trigger == CrontabTrigger.parse(
+    assert backend.get_job(hourly.job_id).trigger == IntervalTrigger(3600)
+    assert backend.get_job(hourly.job_id).args == (hourly.pk,)
+    assert backend.get_job(cron.job_id).trigger == CrontabTrigger.parse(
         "30 2 * * *", "Europe/Berlin"
     )
 
 
-def test_a_drifted_or_paused_job_is_rewritten_and_enabled() -> None:
+def test_a_drifted_or_paused_job_is_rewritten_and_enabled(backend: Scheduler) -> None:
     strategy = StrategyFactory(interval_seconds=60)
-    scheduler = CeleryBeatScheduler()
-    scheduler.add_job(strategy.job_id, "other_task", IntervalTrigger(5), args=[0])
-    scheduler.pause_job(strategy.job_id)
+    backend.add_job(strategy.job_id, "other_task", IntervalTrigger(5), args=[0])
+    backend.pause_job(strategy.job_id)
 
-    result = strategy_jobs_reconcile(scheduler=scheduler)
+    result = strategy_jobs_reconcile(scheduler=backend)
 
-    job = scheduler.get_job(strategy.job_id)
+    job = backend.get_job(strategy.job_id)
     assert result.updated == [strategy.job_id]
     assert (job.task, job.trigger, job.args, job.enabled) == (
         "execute_single_strategy",
@@ -49,7 +44,9 @@ def test_a_drifted_or_paused_job_is_rewritten_and_enabled() -> None:
     )
 
 
-def test_jobs_are_described_by_their_strategy_and_a_rename_or_re_timing_rewrites_it() -> None:
+def test_jobs_are_described_by_their_strategy_and_a_rename_or_re_timing_rewrites_it(
+    backend: Scheduler,
+) -> None:
     alice = UserFactory(username="alice")
     market = MarketFactory(exchange=ExchangeFactory(name="bitstamp"), base="BTC", quote="USDT")
     minutely = StrategyFactory(
@@ -62,12 +59,13 @@ def test_jobs_are_described_by_their_strategy_and_a_rename_or_re_timing_rewrites
         crontab=" 30  2 * * * ",
         crontab_timezone="Europe/Berlin",
     )
-    scheduler = CeleryBeatScheduler()
-    strategy_jobs_reconcile(scheduler=scheduler)
-    first = {job.id: job.description for job in scheduler.get_jobs()}
-    Strategy.objects.filter(pk=minutely.pk).update(name="BTC DCA 2", interval_seconds=300)
+    strategy_jobs_reconcile(scheduler=backend)
+    first = {job.id: job.description for job in backend.get_jobs()}
+    Strategy.objects.filter(pk=minutely.pk).update(
+        name="BTC DCA 2", interval_seconds=300, updated_at=timezone.now()
+    )
 
-    result = strategy_jobs_reconcile(scheduler=scheduler)
+    result = strategy_jobs_reconcile(scheduler=backend)
 
     assert first == {
         minutely.job_id: f"Strategy {minutely.pk} 'BTC DCA': dca on bitstamp BTC/USDT 1m, "
@@ -76,48 +74,67 @@ def test_jobs_are_described_by_their_strategy_and_a_rename_or_re_timing_rewrites
         "paper, cron 30 2 * * * (Europe/Berlin), owner alice",
     }
     assert result.updated == [minutely.job_id]
-    assert scheduler.get_job(minutely.job_id).description == (
+    assert backend.get_job(minutely.job_id).description == (
         f"Strategy {minutely.pk} 'BTC DCA 2': dca on bitstamp BTC/USDT 1m, paper, every 300s, "
         "owner alice"
     )
-    assert PeriodicTask.objects.get(name=nightly.job_id).description == first[nightly.job_id]
+    assert backend.get_job(nightly.job_id).description == first[nightly.job_id]
 
 
-def test_jobs_of_stopped_or_deleted_strategies_go_and_other_jobs_stay() -> None:
+def test_jobs_of_stopped_or_deleted_strategies_go_and_other_jobs_stay(
+    backend: Scheduler,
+) -> None:
     stopped = StrategyFactory(is_active=False)
-    scheduler = CeleryBeatScheduler()
-    scheduler.add_job(stopped.job_id, "execute_single_strategy", IntervalTrigger(60), [stopped.pk])
-    scheduler.add_job("strategy_999999", "execute_single_strategy", IntervalTrigger(60), [999999])
-    scheduler.add_job("health_check", "health_check", IntervalTrigger(3600))
+    backend.add_job(stopped.job_id, "execute_single_strategy", IntervalTrigger(60), [stopped.pk])
+    backend.add_job("strategy_999999", "execute_single_strategy", IntervalTrigger(60), [999999])
+    backend.add_job("health_check", "health_check", IntervalTrigger(3600))
 
-    result = strategy_jobs_reconcile(scheduler=scheduler)
+    result = strategy_jobs_reconcile(scheduler=backend)
 
     assert sorted(result.removed) == sorted([stopped.job_id, "strategy_999999"])
-    assert [job.id for job in scheduler.get_jobs()] == ["health_check"]
+    assert [job.id for job in backend.get_jobs()] == ["health_check"]
 
 
-def test_a_second_reconcile_changes_nothing() -> None:
-    StrategyFactory.create_batch(3)
-    scheduler = CeleryBeatScheduler()
-    strategy_jobs_reconcile(scheduler=scheduler)
+def test_a_crontab_that_does_not_split_is_reported_and_its_job_kept(backend: Scheduler) -> None:
+    broken = StrategyFactory(interval_seconds=60)
+    backend.add_job(broken.job_id, "execute_single_strategy", IntervalTrigger(60), [broken.pk])
+    Strategy.objects.filter(pk=broken.pk).update(crontab="30 2 * *")  # past the form's check
 
-    again = strategy_jobs_reconcile(scheduler=scheduler)
+    result = strategy_jobs_reconcile(scheduler=backend, full=True)
 
-    assert not again.changed
-    assert again.active == 3
+    assert list(result.failed) == [broken.job_id]
+    assert backend.get_job(broken.job_id).trigger == IntervalTrigger(60)
 
 
-def test_its_queries_do_not_grow_with_the_strategies() -> None:
-    def queries_for(count: int) -> int:
-        PeriodicTask.objects.all().delete()
-        StrategyFactory.create_batch(count)
-        with CaptureQueriesContext(connection) as captured:
-            strategy_jobs_reconcile(scheduler=CeleryBeatScheduler())
-        return len(captured)
+def test_a_second_reconcile_reads_only_what_was_saved_since_and_changes_nothing(
+    backend: Scheduler,
+) -> None:
+    settled = StrategyFactory.create_batch(3)
+    long_ago = timezone.now() - timedelta(days=1)
+    Strategy.objects.filter(pk__in=[s.pk for s in settled]).update(updated_at=long_ago)
+    first = strategy_jobs_reconcile(scheduler=backend)
+    stopped = StrategyFactory(is_active=True)
+    strategy_jobs_reconcile(scheduler=backend)
+    Strategy.objects.filter(pk=stopped.pk).update(is_active=False, updated_at=timezone.now())
 
-    PeriodicTasks.update_changed()  # its first call creates the row: one query more
-    few, many = queries_for(2), queries_for(40)
+    again = strategy_jobs_reconcile(scheduler=backend)
+    still = strategy_jobs_reconcile(scheduler=backend)
 
-    assert few == many
-    assert PeriodicTask.objects.filter(name__startswith="strategy_").count() == 42
-    assert IntervalSchedule.objects.filter(every=3600).count() == 1
+    assert (first.full, first.desired, len(first.created)) == (True, 3, 3)
+    assert (again.full, again.desired, again.removed) == (False, 0, [stopped.job_id])
+    assert (still.full, still.changed) == (False, False)
+
+
+def test_a_full_sync_repairs_what_the_start_up_sync_does_not_read(backend: Scheduler) -> None:
+    strategy = StrategyFactory(interval_seconds=60)
+    strategy_jobs_reconcile(scheduler=backend)
+    long_ago = timezone.now() - timedelta(days=1)
+    # A write that bypasses the services and leaves updated_at as it was.
+    Strategy.objects.filter(pk=strategy.pk).update(interval_seconds=120, updated_at=long_ago)
+
+    start_up = strategy_jobs_reconcile(scheduler=backend)
+    full = strategy_jobs_reconcile(scheduler=backend, full=True)
+
+    assert not start_up.changed
+    assert full.updated == [strategy.job_id]
+    assert backend.get_job(strategy.job_id).trigger == IntervalTrigger(120)

@@ -11,13 +11,13 @@ from django.db import transaction
 
 from project.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
 from strategies.models import Strategy
+from strategies.reconcile import strategy_jobs_reconcile
 from strategies.services import (
     EXECUTE_TASK,
     StrategyError,
     strategy_delete,
     strategy_pause,
     strategy_run_now,
-    strategy_schedules_sync,
     strategy_start,
     strategy_stop,
     strategy_update,
@@ -212,14 +212,13 @@ def test_reconcile_creates_fixes_resumes_and_removes(use_backend: Scheduler) -> 
     use_backend.add_job("strategy_999999", EXECUTE_TASK, IntervalTrigger(60), args=[999999])
     use_backend.add_job("not_a_strategy_job", "health_check", IntervalTrigger(60))
 
-    result = strategy_schedules_sync()
-    again = strategy_schedules_sync()
+    result = strategy_jobs_reconcile(full=True)
+    again = strategy_jobs_reconcile(full=True)
 
     assert result.created == [missing.job_id]
-    assert result.updated == [drifted.job_id]
-    assert result.resumed == [paused.job_id]
-    assert result.removed == sorted([stopped.job_id, "strategy_999999"])
-    assert result.active == 4
+    assert sorted(result.updated) == sorted([drifted.job_id, paused.job_id])
+    assert sorted(result.removed) == sorted([stopped.job_id, "strategy_999999"])
+    assert result.desired == 4
     assert not again.changed
     assert strategy_job_ids(use_backend) == sorted(
         [missing.job_id, drifted.job_id, paused.job_id, healthy.job_id]

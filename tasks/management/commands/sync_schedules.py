@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from project.scheduling import get_scheduler
 from strategies.job import is_strategy_job
-from strategies.services import strategy_schedules_sync
+from strategies.reconcile import strategy_jobs_reconcile
 from tasks.jobs import jobs_leave_other_backends, system_jobs, system_jobs_install
 
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = strategy_schedules_sync()
+            result = strategy_jobs_reconcile(full=True)
             installed = system_jobs_install()
         finally:
             get_scheduler().shutdown()
@@ -33,7 +33,6 @@ class Command(BaseCommand):
         for label, job_ids in (
             ("created", result.created + installed.created),
             ("updated", result.updated),
-            ("resumed", result.resumed),
             ("removed", result.removed),
         ):
             for job_id in job_ids:
@@ -45,7 +44,7 @@ class Command(BaseCommand):
         if not (result.changed or installed.created or moved.removed or moved.paused):
             self.stdout.write("no changes")
         self.stdout.write(
-            f"Reloaded {result.active} active strategies on {settings.SCHEDULER_BACKEND_NAME}"
+            f"Reloaded {result.desired} active strategies on {settings.SCHEDULER_BACKEND_NAME}"
         )
         if result.failed:
             failures = "; ".join(f"{job}: {why}" for job, why in result.failed.items())
