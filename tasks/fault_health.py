@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from project.health import CheckFailed, CheckResult, health_check
-from project.locks import LockPurpose
+from project.locks import LockPurpose, lock_held_sql
 from strategies.job import JOB_NAME_PATTERN
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.recovery import SWEEP_GRACE
@@ -28,15 +28,12 @@ LOST_AFTER = timedelta(seconds=60)
 TICKS_WINDOW = timedelta(minutes=30)
 # A strategy whose last few runs all ended skipped or failed is not trading.
 FAILING_RUNS = 3
-INT4 = 2**32
 
 # Running runs with no lease holder (their process is gone) or past the hard time limit.
 STUCK_RUNS_SQL = f"""
 SELECT r.id, r.strategy_id, r.scheduled_tick, r.started_at,
        NOT EXISTS (SELECT 1 FROM pg_locks l
-                    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                      AND l.classid = {int(LockPurpose.RUN_LEASE)}::oid
-                      AND l.objid = mod(r.id, {INT4})::oid) AS unheld
+                    WHERE {lock_held_sql(LockPurpose.RUN_LEASE, "r.id")}) AS unheld
   FROM {StrategyRun._meta.db_table} r
  WHERE r.status = 'running'
  ORDER BY r.started_at

@@ -36,6 +36,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from project.locks import LockPurpose, lock_for_transaction, lock_key
 from tasks.scheduling.selectors import due_jobs_count, live_beats, pending_firings_count
 from tasks.selectors import (
     LATENESS_BUCKETS,
@@ -48,8 +49,8 @@ from tasks.selectors import (
 TOTALS_KEY = "metrics:firing-totals"
 # A firing this old and published (or skipped) is final: its figures can be kept for good.
 SETTLED_AFTER = timedelta(seconds=60)
-# pg_advisory_xact_lock key: one scrape at a time moves the kept totals forward.
-TOTALS_LOCK = 0x7469636B  # "tick"
+# One scrape at a time moves the kept totals forward.
+TOTALS_LOCK = lock_key(LockPurpose.METRICS_TOTALS)
 
 
 def firing_totals_now() -> FiringTotals:
@@ -60,7 +61,7 @@ def firing_totals_now() -> FiringTotals:
     """
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TOTALS_LOCK])
+            lock_for_transaction(cursor, TOTALS_LOCK)
         upto, kept = _kept_totals()
         settled = firings_settled_up_to(
             after_id=upto, settled_before=timezone.now() - SETTLED_AFTER

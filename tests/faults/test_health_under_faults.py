@@ -70,10 +70,13 @@ def test_four_stuck_strategies_are_seen_as_stuck_and_failing_by_the_detail() -> 
 def test_a_run_whose_lease_a_live_process_holds_is_not_stuck() -> None:
     run = stuck(StrategyFactory())
 
+    key = lock_key(LockPurpose.RUN_LEASE, run.pk)
     with psycopg.connect(database_url(), autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s, %s)", lock_key(LockPurpose.RUN_LEASE, run.pk))
+        holder.execute("SELECT pg_advisory_lock(%s, %s)", key)
         held = check_stuck_runs()
-    free = check_stuck_runs()
+        # Released here: a closed connection's backend frees its locks a moment later.
+        holder.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        free = check_stuck_runs()
 
     assert held.ok is True
     assert free.ok is False
