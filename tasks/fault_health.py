@@ -17,7 +17,7 @@ from strategies.models import Order, Strategy, StrategyRun
 from strategies.recovery import SWEEP_GRACE
 from tasks.health import MAX_LISTED
 from tasks.models import Firing, FiringStatus, JobSchedule
-from tasks.scheduling.selectors import live_beats
+from tasks.selectors import live_beats
 
 # A live order still `new` after this long has lost its answer; the sweep asks the exchange.
 UNCONFIRMED_AFTER = timedelta(seconds=60)

@@ -18,7 +18,7 @@ from project.health import CheckResult
 from project.scheduling import SchedulerError
 from strategies.models import Strategy
 from tasks.heartbeat import beat_heartbeat_read
-from tasks.scheduling.selectors import live_beats
+from tasks.selectors import live_beats
 
 WORKER_PING_TIMEOUT = 1.0
 # Candles arrive in batches on the collector's cadence, not the moment a bar opens: allow it.

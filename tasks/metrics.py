@@ -37,12 +37,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from project.locks import LockPurpose, lock_for_transaction, lock_key
-from tasks.scheduling.selectors import due_jobs_count, live_beats, pending_firings_count
 from tasks.selectors import (
     LATENESS_BUCKETS,
     FiringTotals,
+    due_jobs_count,
     firing_totals,
     firings_settled_up_to,
+    live_beats,
+    pending_firings_count,
     refused_duplicates_total,
 )
 
@@ -69,7 +71,7 @@ def firing_totals_now() -> FiringTotals:
         if settled > upto:
             kept = kept.add(firing_totals(after_id=upto, up_to_id=settled))
             upto = settled
-            cache.set(TOTALS_KEY, _plain(upto, kept), timeout=None)
+            cache.set(TOTALS_KEY, _totals_json(upto, kept), timeout=None)
         return kept.add(firing_totals(after_id=upto))
 
 
@@ -89,10 +91,11 @@ def _kept_totals() -> tuple[int, FiringTotals]:
     )
 
 
-def _plain(upto: int, totals: FiringTotals) -> dict[str, Any]:
-    plain = asdict(totals)
-    plain["fired"] = [[status, trigger, n] for (status, trigger), n in totals.fired.items()]
-    return {"up_to_id": upto, "bounds": list(LATENESS_BUCKETS), **plain}
+def _totals_json(upto: int, totals: FiringTotals) -> dict[str, Any]:
+    """The kept totals as the cache stores them: JSON, the (status, trigger) keys as lists."""
+    stored = asdict(totals)
+    stored["fired"] = [[status, trigger, n] for (status, trigger), n in totals.fired.items()]
+    return {"up_to_id": upto, "bounds": list(LATENESS_BUCKETS), **stored}
 
 
 class BeatCollector(Collector):

@@ -33,7 +33,7 @@ from project.scheduling import (
 from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.common import first_tick_after, json_arguments
 from tasks.scheduling.messages import run_now_task_id
-from tasks.scheduling.selectors import overdue_jobs
+from tasks.selectors import overdue_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -230,10 +230,6 @@ def _set_trigger(row: PeriodicTask, trigger: Trigger) -> None:
         raise InvalidTrigger(f"not a trigger: {trigger!r}")
     row.solar = None
     row.clocked = None
-
-
-def interval_trigger_of(row: PeriodicTask) -> IntervalTrigger | None:
-    return interval_trigger(row.interval.every, row.interval.period, row.start_time)
 
 
 @functools.lru_cache(maxsize=4096)
