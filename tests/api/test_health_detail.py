@@ -20,7 +20,7 @@ from strategies.models import Strategy, StrategyRun
 from tasks.health import check_beat, check_strategies, health_detail_report
 from tasks.heartbeat import beat_heartbeat_read, beat_heartbeat_write
 from tasks.system import health_check
-from tests.api.conftest import client_for
+from tests.api.helpers import client_for
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
 from tests.processes import ManagedProcess, start_process
 

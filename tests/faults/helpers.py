@@ -22,7 +22,7 @@ from strategies.models import Order, Strategy, StrategyRun
 from tasks.strategies import execute_single_strategy
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess, wait_for
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 # Every fault test is an integration test; `make test-faults` selects them by this mark.
 FAULTS = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -22,10 +22,10 @@ from tasks.fault_health import (
     check_unconfirmed_orders,
 )
 from tasks.models import Firing
-from tests.api.conftest import client_for
+from tests.api.helpers import client_for
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
 from tests.processes import database_url, start_beat, wait_for
-from tests.strategies.conftest import add_candles, tick
+from tests.strategies.helpers import add_candles, tick
 
 Status = StrategyRun.Status
 AGO = timedelta(minutes=5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from celery.states import READY_STATES
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from django_celery_results.models import TaskResult
 
@@ -13,7 +14,7 @@ from strategies.models import Order, Strategy, StrategyRun
 from tasks.models import Firing
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess, start_beat, wait_for
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -53,20 +54,18 @@ def test_a_stopped_strategys_old_row_fires_but_places_no_order(
     finally:
         beat.stop()
     fired = Firing.objects.filter(job_name=stopped.job_id, status="published")
-    done = wait_for(
-        lambda: (
-            TaskResult.objects.filter(
-                task_id__in=fired.values("celery_task_id"), status="SUCCESS"
-            ).count()
-            >= 3
-        ),
+    finished = TaskResult.objects.filter(
+        task_id__in=fired.values("celery_task_id"), status__in=READY_STATES
+    )
+    wait_for(
+        lambda: finished.count() >= 3,
         timeout=90,
-        what="the worker to run three firings of the stopped strategy",
+        what="the worker to finish three firings of the stopped strategy",
     )
 
     run = StrategyRun.objects.filter(strategy=running).earliest("scheduled_tick")
     firing = Firing.objects.get(job_name=running.job_id, scheduled_tick=run.scheduled_tick)
-    assert done
+    assert set(finished.values_list("status", flat=True)) == {"SUCCESS"}
     assert StrategyRun.objects.filter(strategy=stopped).count() == 0
     assert Order.objects.filter(strategy=stopped).count() == 0
     assert Order.objects.filter(strategy=running).count() >= 1

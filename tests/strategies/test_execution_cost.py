@@ -16,7 +16,7 @@ from strategies.models import Order, PaperPosition, StrategyRun
 from strategies.orders import client_order_id, paper_order_fill_ending_run
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import database_url
-from tests.strategies.conftest import add_candles, tick
+from tests.strategies.helpers import add_candles, tick
 
 pytestmark = pytest.mark.django_db
 
