@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests import conftest as session
+from tests.session import stack
 
 if TYPE_CHECKING:
     from marketdata.models import Exchange, Market
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def embedded_postgres() -> EmbeddedPostgres:
-    server = session._stack.postgres
+    server = stack.postgres
     if server is None:
         pytest.skip("needs the session's embedded PostgreSQL (TEST_DATABASE_URL is set)")
     return server
@@ -26,7 +26,7 @@ def embedded_postgres() -> EmbeddedPostgres:
 
 @pytest.fixture
 def embedded_redis() -> EmbeddedRedis:
-    server = session._stack.redis
+    server = stack.redis
     if server is None:
         pytest.skip("needs the session's embedded Redis (TEST_REDIS_URL is set)")
     return server
