@@ -57,5 +57,9 @@ migrate: install
 manage: install
 	$(BIN)/python -m project.stack exec -- python manage.py $(ARGS)
 
+# The README's architecture map, rewritten from the modules' docstrings (tests/readme_map.py).
+readme-map: install
+	$(BIN)/python -m tests.readme_map --write
+
 bench: install
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -24,11 +24,11 @@ if TYPE_CHECKING:
 def pytest_configure(config: pytest.Config) -> None:
     """Runs before pytest-django's own pytest_configure, which then calls django.setup()."""
     if is_xdist_controller(config):
-        # It only hands tests out: no servers; Django's settings load without a connection.
-        os.environ["DATABASE_URL"] = "postgres://unused@localhost/unused"
-        os.environ["REDIS_URL"] = "redis://localhost:1/0"
-    else:
-        os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = servers_start()
+        # It only hands tests out: no servers, no Django. Its workers inherit its environment,
+        # and pytest-django would set Django up from it before their own servers start.
+        os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+        return
+    os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = servers_start(config)
     os.environ["DEBUG"] = "0"
     os.environ["SECRET_KEY"] = "tests-only-" + os.urandom(16).hex()
     os.environ["FIELD_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
