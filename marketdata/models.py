@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from marketdata.fields import EncryptedTextField
+from project.decimals import STORED_DIGITS, STORED_PLACES, PrecisionMode
 from project.validators import validate_name
 
 
@@ -37,7 +38,9 @@ TIMEFRAME_DURATIONS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
 }
 
-PRICE = {"max_digits": 30, "decimal_places": 12}
+# Every price, amount and money column: storage wide enough for any market; orders are
+# computed to their market's own precision (strategies.ordering).
+PRICE = {"max_digits": STORED_DIGITS, "decimal_places": STORED_PLACES}
 
 
 class Exchange(models.Model):
@@ -88,6 +91,12 @@ class Market(models.Model):
     active = models.BooleanField(default=True)
     precision = models.JSONField(default=dict, blank=True)
     limits = models.JSONField(default=dict, blank=True)
+    precision_mode = models.PositiveSmallIntegerField(
+        choices=[(mode.value, mode.name.replace("_", " ").lower()) for mode in PrecisionMode],
+        default=int(PrecisionMode.TICK_SIZE),
+        help_text="How `precision` counts, as the exchange's ccxt class says (precisionMode): "
+        "tick size (0.01), decimal places (2) or significant digits.",
+    )
     inactive_since = models.DateTimeField(null=True, blank=True)
     ccxt_market = models.JSONField(
         default=dict,

@@ -44,6 +44,7 @@ class MarketSerializer(serializers.ModelSerializer):
             "quote",
             "active",
             "precision",
+            "precision_mode",
             "limits",
         ]
         read_only_fields = fields

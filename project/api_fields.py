@@ -11,18 +11,19 @@ from typing import Any
 
 from rest_framework import serializers
 
+from project.decimals import STORED_DIGITS
 from project.validators import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX
 
 
 class AmountField(serializers.DecimalField):
-    """An amount of an asset, as text ("0.5"), from 0 to AMOUNT_MAX with 12 decimal places at
+    """An amount of an asset, as text ("0.5"), from 0 to AMOUNT_MAX with the stored places at
     most: text keeps every digit, where a JSON number would pass through a float."""
 
     default_error_messages = {"not_text": 'Send the amount as text, e.g. "0.5".'}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
-            max_digits=30,
+            max_digits=STORED_DIGITS,
             decimal_places=AMOUNT_DECIMAL_PLACES,
             min_value=Decimal(0),
             max_value=AMOUNT_MAX,

@@ -1,4 +1,4 @@
-"""How numbers read on pages: decimals without the padding zeros of their 12 stored places."""
+"""How numbers read on admin pages: decimals without the padding zeros of their stored places."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from decimal import Decimal
 from django.contrib import admin
 from django.db.models import Model
 
+from project.decimals import fixed_trimmed
+
 
 def plain(value: Decimal | None) -> str | None:
-    """A decimal as fixed-point text without trailing zeros: 57527.66, 0.00000001, 100."""
-    if value is None:
-        return None
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    """A decimal as fixed-point text without trailing zeros (57527.66, 0.00000001, 100)."""
+    return None if value is None else fixed_trimmed(value)
 
 
 def decimal_column(name: str, description: str | None = None) -> Callable[[Model], str]:

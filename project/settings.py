@@ -196,6 +196,8 @@ TRADING_KILL_SWITCH = env.boolean("TRADING_KILL_SWITCH", ENV, default=False)
 PAPER_FEE_RATE = env.decimal(
     "PAPER_FEE_RATE", ENV, Decimal("0.001"), minimum=Decimal(0), maximum=Decimal("0.5")
 )
+# How long after a candle closes a run at that moment waits for its collection to write it.
+RUN_CANDLE_WAIT_SECONDS = env.integer("RUN_CANDLE_WAIT_SECONDS", ENV, 20)
 
 # --- Health --------------------------------------------------------------------------------
 # Dotted paths of checks; a critical failure makes the service "down", any other "degraded".

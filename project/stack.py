@@ -33,8 +33,11 @@ SETUP_COMMANDS: list[list[str]] = [
     ["sync_schedules"],
     ["seed_demo_exchange"],
     ["seed_demo_strategy"],
-    # Candles and the demo balances within a minute of start-up, not at the next tick.
+    # Candles and the demo balances within a minute of start-up, not at the next tick: the
+    # watchlist, and the series strategies trade on (which the watchlist job leaves out), so
+    # the demo's first run has its history.
     ["run_job", "collect_crypto_data"],
+    ["run_job", "collect_due_candles"],
     ["run_job", "sync_user_balances"],
 ]
 

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 
+from project.decimals import STORED_PLACES
+
 # Invisible or reordering characters: C0/C1 controls, soft hyphen, bidi marks, embeddings and
 # overrides (U+202E shows text reversed), isolates, zero-width characters, line and paragraph
 # separators and the BOM. (Lone surrogates: DRF refuses them on every text field.) Written with
@@ -35,10 +37,10 @@ def visible_text(*, allow_blank: bool = False) -> RegexValidator:
 
 validate_name = visible_text()
 
-# Largest amount of an asset (quote to spend, position): with the 12 decimal places orders
-# are stored with, it stays inside the 28 digits Decimal arithmetic keeps exact.
+# Largest amount of an asset (quote to spend, position): with the places orders are stored
+# with (STORED_PLACES, 12), it stays inside the 28 digits Decimal arithmetic keeps exact.
 AMOUNT_MAX = Decimal(10) ** 12
-AMOUNT_DECIMAL_PLACES = 12
+AMOUNT_DECIMAL_PLACES = STORED_PLACES
 amount_validators = [MinValueValidator(0), MaxValueValidator(AMOUNT_MAX)]
 # The same as text (what the API sends and takes): 0 to 10^12, up to 12 decimal places.
 AMOUNT_TEXT = r"^(?:\d{1,12}(?:\.\d{1,12})?|1000000000000(?:\.0{1,12})?)$"

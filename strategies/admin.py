@@ -12,12 +12,12 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from project.display import decimal_column
 from project.scheduling import SchedulerError, get_scheduler
 from strategies.admin_display import (
     CappedCountPaginator,
     ParametersWidget,
     StrategyChangeList,
+    market_column,
     recent_orders,
     recent_runs,
     when,
@@ -273,9 +273,9 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "strategy",
         "mode",
         "side",
-        decimal_column("amount"),
-        decimal_column("average_price", "price"),
-        decimal_column("fee"),
+        market_column("amount", "amount"),
+        market_column("average_price", "price", description="price"),
+        market_column("fee", "money"),
         "status",
         "created_at",
     )
@@ -293,13 +293,13 @@ class PaperPositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = (
         "strategy",
-        decimal_column("base_amount", "base"),
-        decimal_column("quote_balance", "quote"),
-        decimal_column("average_entry_price", "average entry"),
-        decimal_column("fees_paid", "fees"),
+        market_column("base_amount", "amount", description="base"),
+        market_column("quote_balance", "money", description="quote"),
+        market_column("average_entry_price", "price", description="average entry"),
+        market_column("fees_paid", "money", description="fees"),
         "updated_at",
     )
-    list_select_related = ("strategy",)
+    list_select_related = ("strategy", "strategy__market")
     search_fields = ("strategy__name",)
     paginator = CappedCountPaginator
     show_full_result_count = False

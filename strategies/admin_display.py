@@ -4,10 +4,12 @@ parameter inputs for the chosen kind, and page counts that stay cheap at million
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
 from django import forms
+from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -17,9 +19,9 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from project.display import plain
 from strategies.engine import get_strategy_class, strategy_choices
-from strategies.models import Order, Strategy, StrategyRun
+from strategies.models import Order, PaperPosition, Strategy, StrategyRun
+from strategies.ordering import MarketRules, shown
 from strategies.serializers import StrategyKindSerializer
 from strategies.status import strategies_last_runs
 
@@ -55,6 +57,19 @@ class StrategyChangeList(ChangeList):
             strategy.last_run_status = run.get_status_display() if run else "-"
 
 
+def market_column(name: str, what: str, *, description: str | None = None) -> Callable[[Any], str]:
+    """An admin list column of an order's or a position's number in its market's precision
+    (`strategies.ordering.shown`: `what` is amount, price or money); select the market."""
+
+    @admin.display(description=description or name.replace("_", " "), ordering=name)
+    def column(obj: Order | PaperPosition) -> str:
+        rules = MarketRules.from_market(obj.strategy.market)
+        return shown(rules, getattr(obj, name), what) or "-"
+
+    column.__name__ = f"{name}_shown"
+    return column
+
+
 def recent_runs(strategy: Strategy) -> SafeString:
     """The newest runs as a small table, with a link to all of them in the runs list."""
     if strategy.pk is None:
@@ -86,13 +101,14 @@ def recent_orders(strategy: Strategy) -> SafeString:
     if strategy.pk is None:
         return format_html("{}", "-")
     orders = Order.objects.filter(strategy=strategy).order_by("-created_at")[:RECENT]
+    rules = MarketRules.from_market(strategy.market)
     rows = [
         (
             reverse("admin:strategies_order_change", args=[order.pk]),
             when(order.created_at),
             order.side,
-            plain(order.amount),
-            plain(order.average_price) or "-",
+            shown(rules, order.amount, "amount"),
+            shown(rules, order.average_price, "price") or "-",
             order.get_status_display(),
         )
         for order in orders

@@ -147,7 +147,7 @@ class StrategyViewSet(OwnedViewSetMixin, viewsets.ModelViewSet):
     def orders(self, request: Request, pk: str | None = None) -> Response:
         """The strategy's orders, newest first, a cursor page at a time."""
         query = validated_query(serializers.OrderFilter, request)
-        orders = Order.objects.filter(strategy=self.get_object())
+        orders = Order.objects.filter(strategy=self.get_object()).select_related("strategy__market")
         if "status" in query:
             orders = orders.filter(status=query["status"])
         if "since" in query:

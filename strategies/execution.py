@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -26,15 +27,14 @@ from strategies.engine.base import parameters_to_json
 from strategies.engine.safety import strategy_build, strategy_candles_required, strategy_decide
 from strategies.errors import OrderNotSent, StrategyCodeFailed, StrategyError
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
-from strategies.orders import (
-    AMOUNT_STEP,
-    client_order_id,
-    order_send,
-    paper_order_fill_ending_run,
-)
-from strategies.runs import RUNNING, lease_release, run_claim, run_finish, run_skip
+from strategies.ordering import MarketRules, OrderTerms, Refusal, guardrail_refusal, order_terms
+from strategies.orders import client_order_id, order_send, paper_order_fill_ending_run
+from strategies.runs import RUNNING, lease_release, run_claim, run_end, run_finish, run_skip
 
 logger = logging.getLogger(__name__)
+
+# How often a run looks again for the candle that closed at its tick while it waits for it.
+CANDLE_POLL_SECONDS = 0.2
 
 
 def strategy_execute(
@@ -119,18 +119,22 @@ def _run_decide_and_order(*, run: StrategyRun) -> None:
         strategy=strategy,
         run=run,
         mode=strategy.mode,
-        side=plan.side,
+        side=plan.terms.side,
         type=Order.Type.MARKET,
-        amount=plan.amount,
+        amount=plan.terms.amount,
         # A paper order fills at the price it was sized at.
-        price=plan.price if local else None,
+        price=plan.terms.price if local else None,
         client_order_id=client_order_id(strategy_id=strategy.pk, tick=run.scheduled_tick),
     )
     if local:
         # A paper fill touches only our database: the order is written filled, with the
         # position and the run's end, in one statement; if the position has moved since the
         # run read it (or cannot take the order), in one transaction with the position locked.
-        if not paper_order_fill_ending_run(order, position=plan.paper_position, run=run):
+        ended = run_end(run, StrategyRun.Status.SUCCEEDED, signal=order.side)
+        if not paper_order_fill_ending_run(
+            order, position=plan.paper_position, run=run, ended=ended
+        ):
+            run.status = RUNNING  # not ended after all: `_order_complete` ends it
             with transaction.atomic():
                 _order_complete(run=run, order=order)
     else:
@@ -166,21 +170,19 @@ def _order_complete(*, run: StrategyRun, order: Order) -> None:
 
 @dataclass(frozen=True)
 class OrderPlan:
-    side: str
-    amount: Decimal
-    price: Decimal  # the last price when it was decided
+    terms: OrderTerms  # at the market's precision; the price is the one it was sized at
     paper_position: PaperPosition  # as the run read it (paper strategies)
 
 
 def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     """The order this run places, or None when the run ended here (hold, skip)."""
-    now = timezone.now()
     cls = get_strategy_class(strategy.kind)
     cleaned = cls.clean_parameters(strategy.parameters)
     run.parameters = parameters_to_json(cleaned)
     instance = strategy_build(cls, cleaned)
     needed = strategy_candles_required(instance)
-    inputs = selectors.run_inputs(strategy=strategy, candles_required=needed, now=now)
+    inputs = _run_inputs_with_tick_candle(strategy, needed=needed, tick=run.scheduled_tick)
+    now = timezone.now()
     bars = inputs.bars
     duration = TIMEFRAME_DURATIONS[strategy.timeframe]
     if not bars:
@@ -204,6 +206,29 @@ def _run_decide(*, run: StrategyRun, strategy: Strategy) -> OrderPlan | None:
     return _order_plan(run=run, strategy=strategy, signal=signal, inputs=inputs)
 
 
+def _run_inputs_with_tick_candle(
+    strategy: Strategy, *, needed: int, tick: datetime
+) -> selectors.RunInputs:
+    """The run's inputs once they hold the candle that closed at its tick.
+
+    `collect_due_candles` fires at the same instant as the run and writes that candle a
+    moment later: until RUN_CANDLE_WAIT_SECONDS after the close the inputs are read again
+    every CANDLE_POLL_SECONDS; after that (a late run, a collection that failed) they are
+    taken as they are, and the staleness rules judge them.
+    """
+    due = selectors.newest_closed_open(tick=tick, timeframe=strategy.timeframe)
+    closed_at = due + TIMEFRAME_DURATIONS[strategy.timeframe]
+    give_up_at = closed_at + timedelta(seconds=settings.RUN_CANDLE_WAIT_SECONDS)
+    while True:
+        now = timezone.now()
+        inputs = selectors.run_inputs(
+            strategy=strategy, candles_required=needed, tick=tick, now=now
+        )
+        if (inputs.bars and inputs.bars[-1].open_time >= due) or now >= give_up_at:
+            return inputs
+        time.sleep(CANDLE_POLL_SECONDS)
+
+
 def _order_plan(
     *,
     run: StrategyRun,
@@ -219,19 +244,31 @@ def _order_plan(
     stale = _paper_price_stale(strategy, price=inputs.price, tick=run.scheduled_tick)
     if stale:
         return run_skip(run, stale)
-    position = None
-    if signal.action is Action.SELL or strategy.max_position is not None:
-        if strategy.mode == Strategy.Mode.PAPER:
-            position = inputs.paper_position.base_amount
-        else:
-            position = selectors.strategy_position(strategy=strategy)
-    amount = _order_amount(signal, price=inputs.price.value, position=position)
-    reason = _guardrail_reason(
-        strategy, signal=signal, amount=amount, position=position, orders_today=inputs.orders_today
+    held = _held(strategy, signal=signal, inputs=inputs)
+    rules = MarketRules.from_market(strategy.market)
+    terms = order_terms(rules, signal, price=inputs.price.value, held=held)
+    if isinstance(terms, Refusal):
+        return run_skip(run, terms.reason)
+    refusal = guardrail_refusal(
+        side=terms.side,
+        amount=terms.amount,
+        held=held,
+        max_position=strategy.max_position,
+        orders_today=inputs.orders_today,
+        max_orders_per_day=strategy.max_orders_per_day,
     )
-    if reason:
-        return run_skip(run, reason)
-    return OrderPlan(signal.action.value, amount, inputs.price.value, inputs.paper_position)
+    if refusal is not None:
+        return run_skip(run, refusal.reason)
+    return OrderPlan(terms, inputs.paper_position)
+
+
+def _held(strategy: Strategy, *, signal: Signal, inputs: selectors.RunInputs) -> Decimal | None:
+    """The base amount the strategy holds, read only when a sell or `max_position` needs it."""
+    if signal.action is not Action.SELL and strategy.max_position is None:
+        return None
+    if strategy.mode == Strategy.Mode.PAPER:
+        return inputs.paper_position.base_amount
+    return selectors.strategy_position(strategy=strategy)
 
 
 def _paper_price_stale(strategy: Strategy, *, price: selectors.Price, tick: datetime) -> str:
@@ -246,40 +283,3 @@ def _paper_price_stale(strategy: Strategy, *, price: selectors.Price, tick: date
         f"stale price: the newest price ({price.source}) is from {price.at.isoformat()}, "
         f"older than one timeframe ({strategy.timeframe})"
     )
-
-
-def _order_amount(signal: Signal, *, price: Decimal, position: Decimal | None) -> Decimal:
-    """The base amount the signal asks for: given, bought for a quote amount, or all held."""
-    if signal.amount is not None:
-        amount = signal.amount
-    elif signal.quote_amount is not None:
-        amount = signal.quote_amount / price
-    else:
-        amount = position
-    return amount.quantize(AMOUNT_STEP, rounding=ROUND_DOWN)
-
-
-def _guardrail_reason(
-    strategy: Strategy,
-    *,
-    signal: Signal,
-    amount: Decimal,
-    position: Decimal | None,
-    orders_today: int,
-) -> str:
-    """Why the guardrails refuse this order ("" when they let it through)."""
-    if amount <= 0:
-        if signal.action is Action.SELL:
-            return "nothing to sell: the position is empty"
-        return "the order amount rounds to zero"
-    if orders_today >= strategy.max_orders_per_day:
-        return f"max orders per day reached: {orders_today} of {strategy.max_orders_per_day}"
-    if signal.action is Action.BUY:
-        if strategy.max_position is not None and position + amount > strategy.max_position:
-            return (
-                f"max position {strategy.max_position} would be exceeded: "
-                f"holding {position}, buying {amount}"
-            )
-    elif amount > position:
-        return f"cannot sell {amount}: the position is {position}"
-    return ""

@@ -69,7 +69,10 @@ class Strategy(models.Model):
         help_text="Largest position in the base asset.",
     )
     max_orders_per_day = models.PositiveIntegerField(
-        default=24, validators=orders_per_day_validators
+        null=True,
+        blank=True,
+        validators=orders_per_day_validators,
+        help_text="Most orders a UTC day (rejected ones not counted). Empty: no cap.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -7,9 +7,9 @@ it is sent again.
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,10 +25,10 @@ from marketdata.models import ExchangeAccount
 from strategies import selectors
 from strategies.errors import OrderNotSent, OrderUnconfirmed
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
+from strategies.ordering import MarketRules, OrderTerms, PaperBook, PaperFill, Refusal, paper_fill
 
 logger = logging.getLogger(__name__)
 
-AMOUNT_STEP = Decimal("0.000000000001")  # the twelve decimal places of Order.amount
 # Lookup-then-create attempts of a live order whose answers time out.
 LIVE_SEND_ATTEMPTS = 2
 
@@ -50,28 +50,28 @@ def order_send(order: Order) -> Order:
 
 
 def paper_order_send(order: Order) -> Order:
-    """Fill at the last price, less the paper fee, and move the paper position, once.
+    """Fill at the price the order was sized at (else the last price now), less the paper
+    fee, and move the paper position, once.
 
-    A new paper order that carries the price it was sized at fills at that price (else at the
-    last price now). An order not yet written (no pk) is written filled: call that inside the
-    transaction that ends its run.
+    An order not yet written (no pk) is written filled: call that inside the transaction that
+    ends its run.
     """
-    problem = ""
+    refusal = None
     with transaction.atomic(savepoint=False):
-        price = order.price if order.price is not None else _paper_price(order)
         position = (
             PaperPosition.objects.select_for_update().filter(strategy_id=order.strategy_id).first()
         ) or PaperPosition(strategy_id=order.strategy_id)
-        value = (order.amount * price).quantize(AMOUNT_STEP)
-        fee = (value * settings.PAPER_FEE_RATE).quantize(AMOUNT_STEP)
-        problem = paper_fill_problem(order, position=position, cost=value + fee)
-        if not problem and _order_mark_filled(order, price=price, fee=fee):
-            _position_apply(position, order, value=value, fee=fee)
-        elif not problem:
+        price = order.price if order.price is not None else _paper_price(order)
+        price, filled = paper_fill_of(order, position=position, price=price)
+        if isinstance(filled, Refusal):
+            refusal = filled
+        elif _order_mark_filled(order, price=price, fee=filled.fee):
+            _position_apply(position, filled.book)
+        else:
             order.refresh_from_db()  # it was filled before: leave everything as it is
     # Raised outside the block, which so has nothing to roll back in the caller's transaction.
-    if problem:
-        raise OrderNotSent(problem)
+    if refusal is not None:
+        raise OrderNotSent(refusal.reason)
     return order
 
 
@@ -84,13 +84,20 @@ def _paper_price(order: Order) -> Decimal:
     return last.value
 
 
-def paper_fill_problem(order: Order, *, position: PaperPosition, cost: Decimal) -> str:
-    """Why the paper position cannot take this order ("" when it can)."""
-    if order.side == Order.Side.BUY and cost > position.quote_balance:
-        return f"insufficient paper balance: {cost} needed, {position.quote_balance} available"
-    if order.side == Order.Side.SELL and order.amount > position.base_amount:
-        return f"cannot sell {order.amount}: the paper position is {position.base_amount}"
-    return ""
+def paper_fill_of(
+    order: Order, *, position: PaperPosition, price: Decimal
+) -> tuple[Decimal, PaperFill | Refusal]:
+    """The fill of `order` on `position` at `price` by the one order computation
+    (`strategies.ordering`): the price at the market's tick, and the fill or its refusal."""
+    rules = MarketRules.from_market(order.strategy.market)
+    terms = OrderTerms(order.side, order.amount, rules.price_to_precision(price))
+    book = PaperBook(
+        position.base_amount,
+        position.quote_balance,
+        position.average_entry_price,
+        position.fees_paid,
+    )
+    return terms.price, paper_fill(rules, book, terms, fee_rate=settings.PAPER_FEE_RATE)
 
 
 def _order_mark_filled(order: Order, *, price: Decimal, fee: Decimal) -> bool:
@@ -119,67 +126,52 @@ def _fill_fields(order: Order, *, price: Decimal, fee: Decimal, now: datetime) -
     }
 
 
-def _position_apply(position: PaperPosition, order: Order, *, value: Decimal, fee: Decimal) -> None:
-    for name, moved in _position_moved(position, order, value=value, fee=fee).items():
+def _position_apply(position: PaperPosition, book: PaperBook) -> None:
+    for name, moved in zip(POSITION_AMOUNTS, book, strict=True):
         setattr(position, name, moved)
     position.save()
 
 
-def _position_moved(
-    position: PaperPosition, order: Order, *, value: Decimal, fee: Decimal
-) -> dict[str, Decimal | None]:
-    """The position's amounts once the order has filled for `value` and `fee`."""
-    entry = position.average_entry_price
-    if order.side == Order.Side.BUY:
-        held = position.base_amount + order.amount
-        entry = ((position.base_amount * (entry or 0) + value) / held).quantize(AMOUNT_STEP)
-        quote = position.quote_balance - (value + fee)
-    else:
-        held = position.base_amount - order.amount
-        quote = position.quote_balance + (value - fee)
-        entry = None if held == 0 else entry
-    return {
-        "base_amount": held,
-        "quote_balance": quote,
-        "average_entry_price": entry,
-        "fees_paid": position.fees_paid + fee,
-    }
-
-
-def paper_order_fill_ending_run(order: Order, *, position: PaperPosition, run: StrategyRun) -> bool:
+def paper_order_fill_ending_run(
+    order: Order, *, position: PaperPosition, run: StrategyRun, ended: Sequence[str]
+) -> bool:
     """Write a new paper order filled, move the position and end the run, in one statement.
 
+    The run is ended in memory by `runs.run_end`, which named the fields to write (`ended`).
     `position` is as the run read it, unlocked. False, with nothing written, if it cannot take
     the order or has changed since: the caller then fills in a transaction with it locked.
     """
-    value = (order.amount * order.price).quantize(AMOUNT_STEP)
-    fee = (value * settings.PAPER_FEE_RATE).quantize(AMOUNT_STEP)
-    if paper_fill_problem(order, position=position, cost=value + fee):
+    price, filled = paper_fill_of(order, position=position, price=order.price)
+    if isinstance(filled, Refusal):
         return False
     now = timezone.now()
-    moved = [*_position_moved(position, order, value=value, fee=fee).values(), now]
-    fill = {**_fill_fields(order, price=order.price, fee=fee, now=now), "created_at": now}
+    fill = {**_fill_fields(order, price=price, fee=filled.fee, now=now), "created_at": now}
     values = [
         field.get_db_prep_save(fill.get(field.attname, getattr(order, field.attname)), connection)
         for field in ORDER_FIELDS
     ]
-    ended = [StrategyRun.Status.SUCCEEDED.value, now, order.side, json.dumps(run.parameters)]
+    ending = [_db_value(run, name) for name in ended]
     if position.pk is None:
-        sql, guard = FILL_SQL_NEW_POSITION, [position.strategy_id, *moved]
+        sql = _fill_sql(tuple(ended), new_position=True)
+        guard = [position.strategy_id, *filled.book, now]
     else:
         read = [getattr(position, column) for column in POSITION_AMOUNTS]
-        sql, guard = FILL_SQL, [*moved, position.strategy_id, *read]
+        sql, guard = _fill_sql(tuple(ended)), [*filled.book, now, position.strategy_id, *read]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*guard, *values, *ended, run.pk])
+        cursor.execute(sql, [*guard, *values, *ending, run.pk])
         row = cursor.fetchone()
     if row is None:
         return False
     for name, field_value in fill.items():
         setattr(order, name, field_value)
     order.pk, order._state.adding, order._state.db = row[0], False, connection.alias
-    run.status, run.finished_at, run.signal = StrategyRun.Status.SUCCEEDED, now, order.side
     logger.info("run %s of strategy %s: %s", run.pk, run.strategy_id, run.status)
     return True
+
+
+def _db_value(run: StrategyRun, name: str) -> Any:
+    field = StrategyRun._meta.get_field(name)
+    return field.get_db_prep_save(getattr(run, field.attname), connection)
 
 
 def live_order_send(order: Order) -> Order:
@@ -265,9 +257,11 @@ POSITION_AMOUNTS = ("base_amount", "quote_balance", "average_entry_price", "fees
 POSITION_COLUMNS = (*POSITION_AMOUNTS, "updated_at")
 
 
-def _fill_sql(*, new_position: bool) -> str:
+@functools.cache
+def _fill_sql(ended: Sequence[str], *, new_position: bool = False) -> str:
     """The statement of a paper fill: the position moves (only if it is as it was read, or
-    still absent), and only then is the order written filled and the run ended succeeded."""
+    still absent), and only then is the order written filled and the run ended with the
+    fields `runs.run_end` named (`ended`)."""
     table = PaperPosition._meta.db_table
     if new_position:
         placeholders = ", ".join(["%s"] * (len(POSITION_COLUMNS) + 1))
@@ -285,13 +279,15 @@ def _fill_sql(*, new_position: bool) -> str:
         )
     # Typed placeholders: in INSERT ... SELECT the parameters get no type from the columns.
     typed = ", ".join(f"%s::{_cast_type(field)}" for field in ORDER_FIELDS)
+    run_fields = [StrategyRun._meta.get_field(name) for name in ended]
+    ending = ", ".join(f"{field.column} = %s::{_cast_type(field)}" for field in run_fields)
     return (
         f"WITH position AS ({position}), "  # noqa: S608
         f"placed AS (INSERT INTO {Order._meta.db_table} "
         f"({', '.join(field.column for field in ORDER_FIELDS)}) "
         f"SELECT {typed} FROM position RETURNING id), "
-        f"ended AS (UPDATE {StrategyRun._meta.db_table} run SET status = %s, finished_at = %s, "
-        "signal = %s, parameters = %s::jsonb FROM placed WHERE run.id = %s RETURNING placed.id) "
+        f"ended AS (UPDATE {StrategyRun._meta.db_table} run SET {ending} "
+        "FROM placed WHERE run.id = %s RETURNING placed.id) "
         # Committed without waiting for the disk, like the claim: the task's result, stored
         # before its message is acknowledged, commits synchronously and flushes this with it;
         # until then a crash of the database server loses the run whole, and the message is
@@ -305,10 +301,6 @@ def _cast_type(field: Field) -> str:
     if field.get_internal_type() in {"CharField", "TextField"}:
         return "text"
     return field.db_type(connection)
-
-
-FILL_SQL = _fill_sql(new_position=False)
-FILL_SQL_NEW_POSITION = _fill_sql(new_position=True)
 
 
 ORDER_SENDERS: dict[str, Callable[[Order], Order]] = {

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from project.decimals import STORED_STEP
 from strategies import selectors
 from strategies.models import Order, PaperPosition, Strategy
 
 ZERO = Decimal(0)
-STEP = Decimal("0.000000000001")  # the twelve decimal places the models store
+STEP = STORED_STEP  # the places the models store
 
 
 @dataclass(frozen=True)

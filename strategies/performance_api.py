@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from project.display import plain
 from strategies.models import Strategy, StrategyRun
+from strategies.ordering import MarketRules, shown
 from strategies.performance import Performance, strategies_performance
 from strategies.status import strategies_last_runs, strategy_next_run_at
 
@@ -85,11 +86,11 @@ class PerformanceFields(serializers.Serializer):
 
     @extend_schema_field(PositionSerializer)
     def get_position(self, strategy: Strategy) -> dict[str, Any]:
-        return PositionSerializer(self._performance(strategy)).data
+        return in_market(PositionSerializer(self._performance(strategy)).data, strategy)
 
     @extend_schema_field(PnlSerializer)
     def get_pnl(self, strategy: Strategy) -> dict[str, Any]:
-        return PnlSerializer(self._performance(strategy)).data
+        return in_market(PnlSerializer(self._performance(strategy)).data, strategy)
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_run_at(self, strategy: Strategy) -> str | None:
@@ -110,3 +111,25 @@ class PerformanceFields(serializers.Serializer):
             runs.update(strategies_last_runs(strategy_ids=ids | {strategy.pk}))
             asked.update(ids | {strategy.pk})
         return runs
+
+
+# The figures that are a market's numbers, and which (`strategies.ordering.shown`).
+MARKET_NUMBERS = {
+    "base_amount": "amount",
+    "average_entry_price": "price",
+    "last_price": "price",
+    **dict.fromkeys(
+        ("quote_balance", "fees_paid", "starting_capital", "equity", "realized", "unrealized"),
+        "money",
+    ),
+    "total": "money",
+}
+
+
+def in_market(data: dict[str, Any], strategy: Strategy) -> dict[str, Any]:
+    """The figures with no more places than their market and currency have (0.10 USD)."""
+    rules = MarketRules.from_market(strategy.market)
+    for name, what in MARKET_NUMBERS.items():
+        if data.get(name) is not None:
+            data[name] = shown(rules, Decimal(data[name]), what)
+    return data

@@ -293,13 +293,19 @@ def run_skip(run: StrategyRun, reason: str) -> None:
 
 def run_finish(run: StrategyRun, status: str, **fields: str) -> None:
     """Record how the run ended (its status, and the signal, reason or error given)."""
+    run.save(update_fields=run_end(run, status, **fields))
+    logger.info("run %s of strategy %s: %s", run.pk, run.strategy_id, status)
+
+
+def run_end(run: StrategyRun, status: str, **fields: str) -> list[str]:
+    """Set how the run ended on `run`, and name the fields that say it: `run_finish` writes
+    them, a paper fill in the statement that writes its order (`strategies.orders`)."""
     run.status = status
     run.finished_at = timezone.now()
     for name, value in fields.items():
         setattr(run, name, value)
     # The parameters snapshot too: the run started with the strategy's, decided with cleaned.
-    run.save(update_fields=["status", "finished_at", "parameters", *fields])
-    logger.info("run %s of strategy %s: %s", run.pk, run.strategy_id, status)
+    return ["status", "finished_at", "parameters", *fields]
 
 
 def lease_take(run: StrategyRun, *, wait: float) -> bool:

@@ -206,34 +206,46 @@ def latest_holdings(*, wanted: Collection[tuple[int, str]]) -> dict[tuple[int, s
 class RunInputs:
     """What one run decides and sizes with, read in one statement."""
 
-    bars: list[Bar]  # the newest closed candles, oldest first
-    price: Price | None  # the last price: the newer of the newest close and the newest ticker
+    bars: list[Bar]  # the newest candles closed by the run's tick, oldest first
+    price: Price | None  # the newest of those bars' close: what the run sizes and fills at
     orders_today: int  # orders placed since midnight UTC, rejected ones not counted
     paper_position: PaperPosition  # the strategy's (unsaved, with defaults, if it has none)
 
 
-def run_inputs(*, strategy: Strategy, candles_required: int, now: datetime) -> RunInputs:
-    """The inputs of one run of `strategy`: no candles means nothing else is read."""
-    market_id = strategy.market_id
-    parameters = [market_id, market_id, strategy.pk, day_start(now), REJECTED]
-    parameters += [market_id, strategy.timeframe, candles_required, strategy.pk]
+def newest_closed_open(*, tick: datetime, timeframe: str) -> datetime:
+    """The open time of the newest candle a decision at `tick` sees: the one that closed at or
+    before the tick (the one closing at the tick itself included; the forming one never).
+
+    The one rule of which candles a run decides on; the backtester's bars follow it too.
+    """
+    seconds = TIMEFRAME_DURATIONS[timeframe].total_seconds()
+    floor = datetime.fromtimestamp(tick.timestamp() // seconds * seconds, tz=UTC)
+    return floor - TIMEFRAME_DURATIONS[timeframe]
+
+
+def run_inputs(
+    *, strategy: Strategy, candles_required: int, tick: datetime, now: datetime
+) -> RunInputs:
+    """The inputs of the run of `strategy` at `tick`: no candles means nothing else is read."""
+    market_id, timeframe = strategy.market_id, strategy.timeframe
+    newest = newest_closed_open(tick=tick, timeframe=timeframe)
+    parameters = [strategy.pk, day_start(now), REJECTED]
+    parameters += [market_id, timeframe, newest, candles_required, strategy.pk]
     with connection.cursor() as cursor:
         cursor.execute(RUN_INPUTS_SQL, parameters)
         rows = cursor.fetchall()
     if not rows:
         return RunInputs([], None, 0, PaperPosition(strategy_id=strategy.pk))
     bars = [Bar(*row[:6]) for row in rows]
-    ticker_time, ticker_last, orders_today, position_id = rows[0][6:10]
+    orders_today, position_id = rows[0][6:8]
     position = PaperPosition(strategy_id=strategy.pk)
     if position_id is not None:
         position = PaperPosition.from_db(
             connection.alias,
             ["id", "strategy_id", *POSITION_COLUMNS],
-            [position_id, strategy.pk, *rows[0][10:]],
+            [position_id, strategy.pk, *rows[0][8:]],
         )
-    price = price_newest(
-        newest=bars[-1], timeframe=strategy.timeframe, ticker=(ticker_time, ticker_last)
-    )
+    price = price_newest(newest=bars[-1], timeframe=timeframe, ticker=None)
     return RunInputs(bars, price, orders_today, position)
 
 
@@ -245,16 +257,14 @@ POSITION_COLUMNS = (
     "fees_paid",
     "updated_at",
 )
-_TICKER = f"FROM {Ticker._meta.db_table} WHERE market_id = %s ORDER BY time DESC LIMIT 1"
 RUN_INPUTS_SQL = (
     "SELECT c.open_time, c.open, c.high, c.low, c.close, c.volume, "  # noqa: S608
-    f"(SELECT time {_TICKER}), (SELECT last {_TICKER}), "
     f"(SELECT count(*) FROM {Order._meta.db_table} WHERE strategy_id = %s AND created_at >= %s "
     "AND status <> %s), "
     f"p.id, {', '.join(f'p.{column}' for column in POSITION_COLUMNS)} "
     "FROM (SELECT open_time, open, high, low, close, volume "
     f"FROM {Candle._meta.db_table} WHERE market_id = %s AND timeframe = %s AND is_closed "
-    "ORDER BY open_time DESC LIMIT %s) c "
+    "AND open_time <= %s ORDER BY open_time DESC LIMIT %s) c "
     f"LEFT JOIN {PaperPosition._meta.db_table} p ON p.strategy_id = %s "
     "ORDER BY c.open_time"
 )

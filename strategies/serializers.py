@@ -14,11 +14,13 @@ from rest_framework import serializers
 from marketdata.models import ExchangeAccount, Market
 from marketdata.serializers import MAX_ID
 from project.api_fields import AmountField
+from project.decimals import fixed
 from project.scheduling import trigger_field_errors
 from strategies.engine import BaseStrategy, ParamType, get_strategy_class, strategy_choices
 from strategies.engine import parameter_errors as engine_parameter_errors
 from strategies.engine.registry import parameters_as_answered
 from strategies.models import Order, Strategy, StrategyRun
+from strategies.ordering import MarketRules, shown
 from strategies.performance_api import PerformanceFields
 from strategies.services import EDITABLE_FIELDS
 
@@ -162,12 +164,7 @@ class BoundField(serializers.Field):
     """A numeric bound as a decimal string (like every number in this API), or null."""
 
     def to_representation(self, value: Decimal | int | None) -> str | None:
-        return None if value is None else plain_decimal(value)
-
-
-def plain_decimal(value: Decimal | int | float | str) -> str:
-    """A number as fixed-point text: 0.00000001, never 1E-8."""
-    return format(Decimal(str(value)), "f")
+        return None if value is None else fixed(value)
 
 
 class ParameterSerializer(serializers.Serializer):
@@ -197,7 +194,7 @@ class StrategyKindSerializer(serializers.Serializer):
         for name, param in strategy_class.parameters.items():
             default = param.default
             if param.type is ParamType.DECIMAL:
-                default = plain_decimal(default)
+                default = fixed(default)
             described.append({**vars(param), "name": name, "default": default})
         return ParameterSerializer(described, many=True).data
 
@@ -223,6 +220,8 @@ class StrategyRunSerializer(serializers.ModelSerializer):
 
 
 class OrderSerializer(serializers.ModelSerializer):
+    """An order; its amounts, prices and fee as text in its market's precision (0.10 USD)."""
+
     class Meta:
         model = Order
         fields = [
@@ -245,6 +244,22 @@ class OrderSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: Order) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        rules = MarketRules.from_market(instance.strategy.market)
+        for name, what in ORDER_NUMBERS.items():
+            data[name] = shown(rules, getattr(instance, name), what)
+        return data
+
+
+ORDER_NUMBERS = {
+    "amount": "amount",
+    "filled_amount": "amount",
+    "price": "price",
+    "average_price": "price",
+    "fee": "money",
+}
 
 
 # --- Query parameters ----------------------------------------------------------------------

@@ -23,7 +23,8 @@ def load_markets(*, exchange: Exchange) -> list[MarketInfo]:
 
     def call() -> list[MarketInfo]:
         with sync_client(config) as client:
-            return validate_markets(client.load_markets(reload=True).values())
+            markets = client.load_markets(reload=True).values()
+            return validate_markets(markets, precision_mode=client.precisionMode)
 
     return call_with_retry(f"{exchange.name} load_markets", call)
 

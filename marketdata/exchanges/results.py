@@ -38,6 +38,8 @@ class MarketInfo:
     active: bool
     precision: dict[str, Any]
     limits: dict[str, Any]
+    # How `precision` counts: the exchange's ccxt precisionMode (project.decimals.PrecisionMode).
+    precision_mode: int = 4
     # ccxt's own market structure as loaded: handed back to ccxt, which needs the
     # exchange-specific fields (Binance's filters, OKX's instType) to build requests.
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -99,5 +101,6 @@ def market_info(market: Market) -> MarketInfo:
         market.active,
         market.precision,
         market.limits,
+        market.precision_mode,
         market.ccxt_market,
     )

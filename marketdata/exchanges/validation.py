@@ -109,11 +109,12 @@ def validate_ticker(raw: dict[str, Any], received_at: datetime) -> TickerData:
     )
 
 
-def validate_markets(raw: Iterable[dict[str, Any]]) -> list[MarketInfo]:
-    return [_market(market) for market in raw]
+def validate_markets(raw: Iterable[dict[str, Any]], *, precision_mode: int) -> list[MarketInfo]:
+    """The markets of one exchange, whose ccxt class counts precision in `precision_mode`."""
+    return [_market(market, precision_mode) for market in raw]
 
 
-def _market(market: dict[str, Any]) -> MarketInfo:
+def _market(market: dict[str, Any], precision_mode: int) -> MarketInfo:
     if not all(market.get(k) for k in ("symbol", "id", "base", "quote")):
         raise BadExchangeData(f"market is malformed: {market!r}"[:200])
     return MarketInfo(
@@ -124,6 +125,7 @@ def _market(market: dict[str, Any]) -> MarketInfo:
         active=market.get("active") is not False,
         precision=plain(market.get("precision") or {}),
         limits=plain(market.get("limits") or {}),
+        precision_mode=int(precision_mode),
         raw=plain(market),
     )
 

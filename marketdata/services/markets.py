@@ -96,7 +96,7 @@ def _market_update(market: Market, info: MarketInfo, now: object) -> None:
     market.exchange_symbol = info.exchange_symbol
     market.base, market.quote = info.base, info.quote
     market.precision, market.limits, market.active = info.precision, info.limits, info.active
-    market.ccxt_market = info.raw
+    market.precision_mode, market.ccxt_market = info.precision_mode, info.raw
     market.save()
 
 

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 
 from marketdata.exchanges import CandleData, TickerData
 from marketdata.models import Candle, Ticker
+from project.decimals import STORED_DIGITS, STORED_PLACES
 
 CANDLE_COLUMNS = ("market_id", "timeframe", "open_time", "open", "high", "low", "close", "volume")
 STAGING_TABLE = "tickwork_candle_staging"
@@ -44,10 +45,11 @@ def candles_upsert_many(*, series: Mapping[tuple[int, str], Iterable[CandleData]
         return cursor.rowcount
 
 
+NUMERIC = f"numeric({STORED_DIGITS}, {STORED_PLACES})"  # the candle columns'
 CREATE_STAGING = f"""CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (
     market_id bigint, timeframe varchar(4), open_time double precision,
-    open numeric(30, 12), high numeric(30, 12), low numeric(30, 12),
-    close numeric(30, 12), volume numeric(30, 12), is_closed boolean
+    open {NUMERIC}, high {NUMERIC}, low {NUMERIC},
+    close {NUMERIC}, volume {NUMERIC}, is_closed boolean
 ) ON COMMIT DELETE ROWS"""
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
+from project.decimals import fixed
 from strategies.errors import InvalidParameters
 
 # A decimal written as text: plain digits, no exponent (so no 1e400).
@@ -60,9 +61,9 @@ class Param:
             if not number.is_finite():
                 raise ValueError("must be a finite number")
         if self.minimum is not None and number < self.minimum:
-            raise ValueError(f"must be at least {_plain(self.minimum)}")
+            raise ValueError(f"must be at least {fixed(self.minimum)}")
         if self.maximum is not None and number > self.maximum:
-            raise ValueError(f"must be at most {_plain(self.maximum)}")
+            raise ValueError(f"must be at most {fixed(self.maximum)}")
         return number
 
     def json_schema(self, direction: str = "request") -> dict[str, Any]:
@@ -210,10 +211,5 @@ def parameters_to_json(values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _jsonable(value) for name, value in values.items()}
 
 
-def _plain(value: int | Decimal) -> str:
-    """A bound as people write it: 0.00000001, never 1E-8."""
-    return format(value, "f") if isinstance(value, Decimal) else str(value)
-
-
 def _jsonable(value: Any) -> Any:
-    return format(value, "f") if isinstance(value, Decimal) else value
+    return fixed(value) if isinstance(value, Decimal) else value

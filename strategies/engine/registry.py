@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from project.decimals import STORED_STEP, fixed_trimmed
 from strategies.engine.base import BaseStrategy, ParamType
 from strategies.errors import InvalidParameters, UnknownStrategy
 
@@ -56,7 +57,7 @@ def parameter_errors(kind: str, parameters: Any) -> dict[str, str]:
 
 def parameters_as_answered(kind: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """Stored parameters as the API answers them: each known decimal parameter as plain text
-    of at most 12 places (the published response schema), whether it came as text or number;
+    of at most the stored places (the published response schema), whether it came as text or number;
     anything else as stored."""
     try:
         declared = get_strategy_class(kind).parameters
@@ -68,8 +69,7 @@ def parameters_as_answered(kind: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         if param is None or param.type is not ParamType.DECIMAL or isinstance(value, bool):
             continue
         with contextlib.suppress(InvalidOperation, ValueError):
-            number = Decimal(str(value)).quantize(Decimal(1).scaleb(-12)).normalize()
-            answered[name] = format(number, "f")
+            answered[name] = fixed_trimmed(Decimal(str(value)).quantize(STORED_STEP))
     return answered
 
 

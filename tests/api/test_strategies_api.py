@@ -475,3 +475,24 @@ def test_decimal_parameters_are_answered_as_plain_text_however_they_came(
     answered = api.get(f"/api/strategies/{strategy.pk}/").json()["parameters"]
 
     assert answered == {"quote_amount": "53705167269.559"}
+
+
+def test_the_orders_per_day_cap_is_empty_unless_set_and_can_be_emptied(
+    api: APIClient, user: AbstractUser
+) -> None:
+    market = MarketFactory()
+
+    created = api.post("/api/strategies/", body(market), format="json")
+    capped = api.patch(
+        f"/api/strategies/{created.json()['id']}/", {"max_orders_per_day": 30}, format="json"
+    )
+    emptied = api.patch(
+        f"/api/strategies/{created.json()['id']}/", {"max_orders_per_day": None}, format="json"
+    )
+
+    assert created.status_code == 201, created.content
+    assert created.json()["max_orders_per_day"] is None
+    assert capped.json()["max_orders_per_day"] == 30
+    assert emptied.status_code == 200, emptied.content
+    assert emptied.json()["max_orders_per_day"] is None
+    assert Strategy.objects.get(pk=created.json()["id"]).max_orders_per_day is None

@@ -60,10 +60,11 @@ def test_the_watchlist_job_leaves_strategy_series_to_the_due_job(
 
 
 @pytest.mark.django_db
-def test_a_1m_paper_run_that_beats_its_collection_to_the_minute_still_fills() -> None:
-    # The strategy's job and collect_due_candles both fire at the minute: when the run goes
-    # first, the newest closed candle ends one minute before its tick, and the run is already
-    # some moments past the tick. It must neither skip nor refuse that price as stale.
+def test_a_1m_paper_run_whose_candle_never_comes_fills_at_the_previous_close(settings) -> None:
+    # The run waits RUN_CANDLE_WAIT_SECONDS after the close for the candle that closed at its
+    # tick (tests/strategies/test_tick_candle.py); once that is over (here at once), it takes
+    # the newest candle it has: one timeframe old is neither stale data nor a stale price.
+    settings.RUN_CANDLE_WAIT_SECONDS = 0
     market = MarketFactory()
     now = timezone.now()
     tick = now.replace(second=0, microsecond=0)
@@ -114,3 +115,13 @@ def test_a_1m_paper_strategy_succeeds_on_consecutive_minutes_with_real_beat_and_
     runs = StrategyRun.objects.filter(strategy=strategy).exclude(status="running")
     assert set(runs.values_list("status", flat=True)) == {"succeeded"}
     assert Candle.objects.filter(market=btc, timeframe="1m", is_closed=True).count() >= 500
+    # Each fill is the close of the candle that closed at its run's tick, the bar it is drawn
+    # on: inside that bar's range, run after run.
+    fills = Order.objects.filter(strategy=strategy, status="filled").select_related("run")
+    assert fills.count() >= 2
+    for order in fills:
+        bar = Candle.objects.get(
+            market=btc, timeframe="1m", open_time=order.run.scheduled_tick - timedelta(minutes=1)
+        )
+        assert order.average_price == bar.close
+        assert bar.low <= order.average_price <= bar.high

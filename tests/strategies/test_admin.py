@@ -143,7 +143,20 @@ def _form_data(strategy: Strategy, **changes: object) -> dict[str, object]:
         "mode": strategy.mode,
         "is_active": "on",
         "max_position": "",
-        "max_orders_per_day": strategy.max_orders_per_day,
+        "max_orders_per_day": strategy.max_orders_per_day or "",
     }
     data.update(changes)
     return data
+
+
+def test_the_admin_adds_a_strategy_with_no_orders_per_day_cap(
+    use_backend: Scheduler, admin_client: Client
+) -> None:
+    template = StrategyFactory(name="template")
+
+    data = _form_data(template, name="uncapped", max_orders_per_day="")
+
+    response = admin_client.post(f"{CHANGELIST}add/", data, secure=True)
+
+    assert response.status_code == 302, response.text[-2000:]
+    assert Strategy.objects.get(name="uncapped").max_orders_per_day is None

@@ -18,6 +18,7 @@ from strategies import admin_display
 from strategies.admin_display import CappedCountPaginator
 from strategies.models import Order, PaperPosition, StrategyRun
 from tests.factories import StrategyFactory
+from tests.strategies.markets import btc_usd_market, order_with_twelve_places
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/strategies/"
@@ -167,3 +168,18 @@ def test_the_strategy_list_costs_the_same_queries_for_few_or_many_rows(boss: Cli
 
     assert "Failed" in html
     assert many == few
+
+
+def test_the_admin_lists_money_in_its_currencys_places(boss: Client) -> None:
+    strategy = StrategyFactory(market=btc_usd_market(), kind="dca")
+    order_with_twelve_places(strategy)
+    PaperPosition.objects.create(strategy=strategy, quote_balance=Decimal("9499.500000065047"))
+
+    orders = boss.get("/admin/strategies/order/", secure=True).content.decode()
+    positions = boss.get("/admin/strategies/paperposition/", secure=True).content.decode()
+
+    assert ">0.10<" in orders
+    assert "0.099999999981" not in orders
+    assert ">59755.40<" in orders
+    assert ">9499.50<" in positions
+    assert "9499.500000065047" not in positions

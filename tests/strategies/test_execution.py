@@ -72,14 +72,17 @@ def test_a_stopped_strategy_records_no_run_and_places_no_order(market: Market) -
     assert not Order.objects.filter(strategy=strategy).exists()
 
 
-def test_a_newer_ticker_is_the_fill_price(market: Market) -> None:
-    add_candles(market, [200])
+def test_the_fill_is_the_close_of_the_candle_closed_at_the_tick_not_a_newer_ticker(
+    market: Market,
+) -> None:
+    add_candles(market, [190, 200])  # the newer closed at the tick
+    add_candles(market, [300], ended_at=tick() + timedelta(hours=1))  # closed after it
     Ticker.objects.create(market=market, time=timezone.now(), last=Decimal(250))
     strategy = dca(market)
 
     strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
 
-    assert Order.objects.get(strategy=strategy).average_price == Decimal(250)
+    assert Order.objects.get(strategy=strategy).average_price == Decimal(200)
 
 
 def test_a_paper_fill_refuses_a_price_older_than_one_timeframe(market: Market) -> None:
@@ -97,17 +100,6 @@ def test_a_paper_fill_refuses_a_price_older_than_one_timeframe(market: Market) -
         "older than one timeframe (1h)"
     )
     assert not Order.objects.exists()
-
-
-def test_a_fresh_ticker_lets_a_paper_fill_go_past_an_older_candle(market: Market) -> None:
-    add_candles(market, [200], ended_at=timezone.now() - timedelta(hours=1, minutes=30))
-    Ticker.objects.create(market=market, time=timezone.now(), last=Decimal(210))
-    strategy = dca(market)
-
-    run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
-
-    assert run.status == Status.SUCCEEDED
-    assert Order.objects.get(run=run).average_price == Decimal(210)
 
 
 def test_a_sell_closes_the_paper_position_and_credits_the_quote(
@@ -302,10 +294,10 @@ def test_the_kill_switch_turns_an_order_into_a_skipped_run(
 
 
 def test_max_orders_per_day_skips_the_next_order(market: Market) -> None:
-    add_candles(market, [100])
+    add_candles(market, [100, 100])
     strategy = dca(market, max_orders_per_day=2)
-    for hours_ago in (2, 1):
-        strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick(hours_ago))
+    for earlier in (tick(1), tick(1) + timedelta(minutes=30)):
+        strategy_execute(strategy_id=strategy.pk, scheduled_tick=earlier)
 
     run = strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick())
 
@@ -315,7 +307,7 @@ def test_max_orders_per_day_skips_the_next_order(market: Market) -> None:
 
 
 def test_max_position_skips_a_buy_that_would_exceed_it(market: Market) -> None:
-    add_candles(market, [100])
+    add_candles(market, [100, 100])
     strategy = dca(market, max_position=Decimal("1.5"))
     strategy_execute(strategy_id=strategy.pk, scheduled_tick=tick(1))
 

@@ -14,6 +14,7 @@ from project.locks import LockPurpose, lock_key
 from strategies.execution import strategy_execute
 from strategies.models import Order, PaperPosition, StrategyRun
 from strategies.orders import client_order_id, paper_order_fill_ending_run
+from strategies.runs import run_end
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import database_url
 from tests.strategies.helpers import add_candles, tick
@@ -58,7 +59,8 @@ def test_a_one_statement_fill_writes_nothing_if_the_position_moved_since_it_was_
         client_order_id=client_order_id(strategy_id=strategy.pk, tick=tick()),
     )
 
-    written = paper_order_fill_ending_run(order, position=read, run=run)
+    ended = run_end(run, StrategyRun.Status.SUCCEEDED, signal="buy")
+    written = paper_order_fill_ending_run(order, position=read, run=run, ended=ended)
 
     run.refresh_from_db()
     assert written is False
