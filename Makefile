@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # Local commands that load settings outside the stack launcher run with DEBUG on.
 LOCAL := DEBUG=1
 
-.PHONY: install run test test-browser test-faults lint fmt migrate manage bench
+.PHONY: install run test test-fast test-browser test-faults lint fmt migrate manage bench readme-map
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,18 +19,29 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m project.stack run -- honcho start -f Procfile.dev
 
-# The whole suite; the browser tests in it are skipped, with the reason, without Chromium.
+# Test processes (pytest-xdist workers), each on its own embedded PostgreSQL and Redis; files
+# are kept whole on one worker, so a module's shared worker process starts once.
+XDIST ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(XDIST) --dist loadfile
+
+# The fast tier: every test that starts no process (no worker, beat, scheduler, server,
+# browser or fresh interpreter), on real PostgreSQL and Redis. Run it while you work.
+test-fast: install
+	$(PYTEST) -m "not integration" $(PYTEST_ARGS)
+
+# The whole suite, as CI runs it; the browser tests in it are skipped, with the reason, without
+# Chromium. Run it before you push.
 test: install lint
-	$(BIN)/python -m pytest -rs $(PYTEST_ARGS)
+	$(PYTEST) -rs $(PYTEST_ARGS)
 
 # Only the browser tests (Playwright + Debian's Chromium); screenshots in tests/browser/artifacts/.
 test-browser: install
-	REQUIRE_BROWSER=1 $(BIN)/python -m pytest -rs tests/browser $(PYTEST_ARGS)
+	REQUIRE_BROWSER=1 $(PYTEST) -rs tests/browser $(PYTEST_ARGS)
 
 # The fault-injection suite alone (make test runs it too): kills workers, takes Redis and
 # PostgreSQL down and back, all on loopback.
 test-faults: install
-	$(BIN)/python -m pytest tests/faults $(PYTEST_ARGS)
+	$(PYTEST) tests/faults $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -45,6 +56,10 @@ migrate: install
 
 manage: install
 	$(BIN)/python -m project.stack exec -- python manage.py $(ARGS)
+
+# The README's architecture map, rewritten from the modules' docstrings (tests/readme_map.py).
+readme-map: install
+	$(BIN)/python -m tests.readme_map --write
 
 bench: install
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -1,3 +1,5 @@
+"""The market data app's configuration: exchanges, markets, candles and accounts."""
+
 from django.apps import AppConfig
 
 

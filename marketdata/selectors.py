@@ -88,16 +88,6 @@ def candle_fetch_starts(
     return starts
 
 
-def recent_candles(
-    *, market_id: int, timeframe: str, limit: int, closed_only: bool = True
-) -> list[Candle]:
-    """The newest `limit` candles of a series, oldest first."""
-    candles = Candle.objects.filter(market_id=market_id, timeframe=timeframe)
-    if closed_only:
-        candles = candles.filter(is_closed=True)
-    return list(reversed(candles.order_by("-open_time")[:limit]))
-
-
 def balances_latest(*, accounts: QuerySet[ExchangeAccount]) -> QuerySet[BalanceSnapshot]:
     """The newest snapshot of each asset of each account (PostgreSQL DISTINCT ON)."""
     return (

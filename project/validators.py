@@ -1,10 +1,9 @@
-"""Domain rules for what users type: names without control characters, and the bounds of the
-numbers that reach an order or a schedule. Model fields carry them, so the admin, the API and
-the published schema (a `pattern`, `minimum`, `maximum`) all apply the same rule."""
+"""Shared rules for what users type: names without control characters, and the bounds of an
+amount. Model fields carry them, so the admin, the API and the published schema (a `pattern`,
+`minimum`, `maximum`) all apply the same rule. A strategy's own bounds are in strategies.bounds."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -37,18 +36,6 @@ def visible_text(*, allow_blank: bool = False) -> RegexValidator:
 
 
 validate_name = visible_text()
-
-# A strategy's own interval: from 10 seconds (the scheduler's tick) to 30 days.
-INTERVAL_SECONDS_MIN = 10
-INTERVAL_SECONDS_MAX = int(timedelta(days=30).total_seconds())
-interval_seconds_validators = [
-    MinValueValidator(INTERVAL_SECONDS_MIN),
-    MaxValueValidator(INTERVAL_SECONDS_MAX),
-]
-
-# Orders a strategy may place per day: a run every 10 s is 8,640.
-MAX_ORDERS_PER_DAY = 10_000
-orders_per_day_validators = [MaxValueValidator(MAX_ORDERS_PER_DAY)]
 
 # Largest amount of an asset (quote to spend, position): with the places orders are stored
 # with (STORED_PLACES, 12), it stays inside the 28 digits Decimal arithmetic keeps exact.

@@ -42,18 +42,8 @@ from strategies.services import (
 )
 from strategies.status import strategy_next_run_at
 
-RUN_FIELDS = (
-    "scheduled_tick",
-    "trigger",
-    "status",
-    "signal",
-    "reason",
-    "error_class",
-    "error_message",
-    "started_at",
-    "finished_at",
-)
-ORDER_FIELDS = (
+# The columns of a strategy's orders inline (strategies.orders.ORDER_FIELDS are the model's).
+ORDER_INLINE_FIELDS = (
     "client_order_id",
     "side",
     "type",
@@ -120,8 +110,8 @@ class RunOrderInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     model = Order
     fk_name = "run"
-    fields = ORDER_FIELDS
-    readonly_fields = ORDER_FIELDS
+    fields = ORDER_INLINE_FIELDS
+    readonly_fields = ORDER_INLINE_FIELDS
     extra = 0
     show_change_link = True
 

@@ -1,3 +1,5 @@
+"""The strategies app's configuration: strategies, their runs and orders."""
+
 from django.apps import AppConfig
 
 

@@ -37,6 +37,8 @@ PLACED = (Order.Status.OPEN, Order.Status.FILLED, Order.Status.CANCELED)
 # comes back at once and resumes it) for this long; the next tick does not wait.
 SWEEP_GRACE = timedelta(seconds=10)
 ABANDONED = "Abandoned"
+# A run's lease in SQL, the key of the row's `id`: taken in the statement that writes or
+# finds the run (runs.py uses it too).
 LEASE_SQL = lock_key_sql(LockPurpose.RUN_LEASE, "id")
 
 # Running runs past the grace whose lease this session can take: no process holds them. The

@@ -31,10 +31,10 @@ from django.db.models import Field, Model, Q
 from django.utils import timezone
 
 from marketdata.models import Market
-from project.locks import LockPurpose, lock_key, lock_key_sql, lock_release, lock_try
+from project.locks import LockPurpose, lock_key, lock_release, lock_try
 from strategies.errors import RunInProgress
 from strategies.models import Strategy, StrategyRun
-from strategies.recovery import live_orders_reconcile, run_settle_if_abandoned
+from strategies.recovery import LEASE_SQL, live_orders_reconcile, run_settle_if_abandoned
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,6 @@ RESUME_WAIT_SECONDS = 5.0
 RUNNING = StrategyRun.Status.RUNNING
 # Claim attempts: retried when the run in the way finishes, or turns out abandoned, meanwhile.
 CLAIM_ATTEMPTS = 3
-# The lease of a run written in the same statement: the key of its new id.
-LEASE_SQL = lock_key_sql(LockPurpose.RUN_LEASE, "id")
 M = TypeVar("M", bound=Model)
 
 

@@ -1,3 +1,5 @@
+"""The tasks app's configuration: Celery tasks, the beat's tables and the job views."""
+
 from django.apps import AppConfig
 
 

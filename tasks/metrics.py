@@ -39,21 +39,23 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from project.locks import LockPurpose, lock_for_transaction, lock_key
 from project.scheduling import get_scheduler
-from tasks.scheduling.selectors import live_beats, pending_firings_count
 from tasks.selectors import (
     LATENESS_BUCKETS,
     FiringTotals,
     firing_totals,
     firings_settled_up_to,
+    live_beats,
+    pending_firings_count,
     refused_duplicates_total,
 )
 
 TOTALS_KEY = "metrics:firing-totals"
 # A firing this old and published (or skipped) is final: its figures can be kept for good.
 SETTLED_AFTER = timedelta(seconds=60)
-# pg_advisory_xact_lock key: one scrape at a time moves the kept totals forward.
-TOTALS_LOCK = 0x7469636B  # "tick"
+# One scrape at a time moves the kept totals forward.
+TOTALS_LOCK = lock_key(LockPurpose.METRICS_TOTALS)
 
 
 def firing_totals_now() -> FiringTotals:
@@ -64,7 +66,7 @@ def firing_totals_now() -> FiringTotals:
     """
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TOTALS_LOCK])
+            lock_for_transaction(cursor, TOTALS_LOCK)
         upto, kept = _kept_totals()
         settled = firings_settled_up_to(
             after_id=upto, settled_before=timezone.now() - SETTLED_AFTER
@@ -72,7 +74,7 @@ def firing_totals_now() -> FiringTotals:
         if settled > upto:
             kept = kept.add(firing_totals(after_id=upto, up_to_id=settled))
             upto = settled
-            cache.set(TOTALS_KEY, _plain(upto, kept), timeout=None)
+            cache.set(TOTALS_KEY, _totals_json(upto, kept), timeout=None)
         return kept.add(firing_totals(after_id=upto))
 
 
@@ -92,10 +94,11 @@ def _kept_totals() -> tuple[int, FiringTotals]:
     )
 
 
-def _plain(upto: int, totals: FiringTotals) -> dict[str, Any]:
-    plain = asdict(totals)
-    plain["fired"] = [[status, trigger, n] for (status, trigger), n in totals.fired.items()]
-    return {"up_to_id": upto, "bounds": list(LATENESS_BUCKETS), **plain}
+def _totals_json(upto: int, totals: FiringTotals) -> dict[str, Any]:
+    """The kept totals as the cache stores them: JSON, the (status, trigger) keys as lists."""
+    stored = asdict(totals)
+    stored["fired"] = [[status, trigger, n] for (status, trigger), n in totals.fired.items()]
+    return {"up_to_id": upto, "bounds": list(LATENESS_BUCKETS), **stored}
 
 
 class BeatCollector(Collector):

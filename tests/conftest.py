@@ -11,21 +11,24 @@ import pytest
 from cryptography.fernet import Fernet
 
 from marketdata.simulator import SimulatedExchange
-from project.embedded import EphemeralStack
+from tests import processes
 from tests.processes import ManagedProcess, start_celery_worker
+from tests.session import is_xdist_controller, servers_start, servers_stop
 
 if TYPE_CHECKING:
     from pytest_django.fixtures import Settings
 
     from marketdata.models import Exchange, ExchangeAccount
 
-_stack = EphemeralStack()
-
 
 def pytest_configure(config: pytest.Config) -> None:
     """Runs before pytest-django's own pytest_configure, which then calls django.setup()."""
-    os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL") or _stack.start_postgres()
-    os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL") or _stack.start_redis()
+    if is_xdist_controller(config):
+        # It only hands tests out: no servers, no Django. Its workers inherit its environment,
+        # and pytest-django would set Django up from it before their own servers start.
+        os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+        return
+    os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = servers_start(config)
     os.environ["DEBUG"] = "0"
     os.environ["SECRET_KEY"] = "tests-only-" + os.urandom(16).hex()
     os.environ["FIELD_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
@@ -38,7 +41,43 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    _stack.stop()
+    servers_stop()
+
+
+# --- Test tiers: `make test-fast` deselects `integration`, so it must hold every test that
+# starts a process. Tests using a process fixture are marked here; any other test that starts
+# one unmarked fails (tests.processes checks), so the fast tier cannot go stale.
+
+PROCESS_FIXTURES = {
+    "browser",
+    "celery_worker",
+    "flower",
+    "live_server",
+    "page",
+    "postgres_outage",  # halts and restarts the session's PostgreSQL
+    "recording_worker",
+    "redis_outage",  # stops and starts the session's Redis
+    "scheduler_process",
+    "strategy_worker",
+}
+PROCESS_PACKAGES = ("tests/browser/", "tests/faults/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.as_posix()
+        in_package = any(package in path for package in PROCESS_PACKAGES)
+        if in_package or PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    processes.current_test = item
+    try:
+        return (yield)
+    finally:
+        processes.current_test = None
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 
 from marketdata.models import Exchange, ExchangeAccount, Market
 from strategies.models import Strategy
+
+PASSWORD = "correct horse battery staple"
+
+
+@functools.cache
+def password_hash() -> str:
+    """The password hashed once per session: the production hasher's iterations make a hash
+    cost a second under load, and nearly every factory makes a user."""
+    return make_password(PASSWORD)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -16,7 +28,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.django.Password("correct horse battery staple")
+    password = factory.LazyFunction(password_hash)
 
 
 class ExchangeFactory(factory.django.DjangoModelFactory):

@@ -1,4 +1,5 @@
-"""Real processes for integration tests: Celery workers (and later beat, schedulers)."""
+"""Real processes for integration tests: Celery workers, beats, schedulers, servers; and the
+waits on them, which raise when they time out."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from django.db import connection
@@ -22,6 +24,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Test-only tasks and strategies: every test process knows them, so whichever worker takes a
 # message from the shared queue can run it.
 TEST_TASK_MODULES = "tests.scheduling.tasks,tests.strategies.plugins"
+# The test being run, set by the root conftest: only a test marked `integration` may start a
+# process, so the fast tier (`-m "not integration"`) never starts one.
+current_test: Any = None
 
 
 def database_url() -> str:
@@ -76,7 +81,31 @@ class ManagedProcess:
                 self.process.wait()
 
 
+def _refuse_unless_integration(name: str) -> None:
+    if current_test is not None and current_test.get_closest_marker("integration") is None:
+        raise RuntimeError(
+            f"{current_test.nodeid} starts a {name} process: mark it pytest.mark.integration "
+            "(or add its fixture to PROCESS_FIXTURES in tests/conftest.py)"
+        )
+
+
+def run_process(
+    args: list[str], *, env: Mapping[str, str] | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """Run a short-lived command to its end, its output captured as text."""
+    _refuse_unless_integration(Path(args[0]).name)
+    return subprocess.run(
+        args,
+        cwd=BASE_DIR,
+        env=process_env() if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def start_process(name: str, args: list[str], **env: str) -> ManagedProcess:
+    _refuse_unless_integration(name)
     log_path = Path(tempfile.mkstemp(prefix=f"tw-{name}-", suffix=".log")[1])
     process = subprocess.Popen(
         args,

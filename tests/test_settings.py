@@ -10,7 +10,7 @@ import pytest
 
 from project import embedded, env
 from project.env import SettingError
-from tests.processes import BASE_DIR
+from tests.processes import run_process
 
 
 def load_settings(
@@ -20,16 +20,13 @@ def load_settings(
     `show` (an expression of `settings`); an override of None unsets the variable."""
     environ = {k: v for k, v in os.environ.items() if k not in overrides}
     environ.update({k: v for k, v in overrides.items() if v is not None})
-    return subprocess.run(
+    return run_process(
         [
             sys.executable,
             "-c",
             f"import django; django.setup(); from django.conf import settings; print({show})",
         ],
-        cwd=BASE_DIR,
         env=environ,
-        capture_output=True,
-        text=True,
         timeout=60,
     )
 
@@ -114,6 +111,7 @@ def test_flower_basic_auth_needs_user_and_password() -> None:
         env.basic_auth("FLOWER_BASIC_AUTH", "admin")
 
 
+@pytest.mark.integration  # a fresh interpreter imports the settings
 def test_good_environment_starts() -> None:
     result = load_settings(SCHEDULER_BACKEND="apscheduler")
 
@@ -121,6 +119,7 @@ def test_good_environment_starts() -> None:
     assert result.stdout.strip() == "tasks.scheduling.apscheduler_backend.APSchedulerScheduler"
 
 
+@pytest.mark.integration  # a fresh interpreter imports the settings
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -138,6 +137,7 @@ def test_bad_value_stops_start_up_with_one_message_naming_it(variable: str, valu
     assert f"SettingError: {variable}: " in result.stderr.splitlines()[-1]
 
 
+@pytest.mark.integration  # a fresh interpreter imports the settings
 def test_production_requires_a_secret_key() -> None:
     result = load_settings(SECRET_KEY=None, DEBUG="0")
 
@@ -145,6 +145,7 @@ def test_production_requires_a_secret_key() -> None:
     assert "SECRET_KEY: must be set when DEBUG is off" in result.stderr
 
 
+@pytest.mark.integration  # a fresh interpreter imports the settings
 @pytest.mark.parametrize(
     ("unset", "named"),
     [
@@ -162,6 +163,7 @@ def test_production_refuses_to_start_without_database_or_redis_url(
     assert f"SettingError: {named}: must be set when DEBUG is off" in result.stderr
 
 
+@pytest.mark.integration  # a fresh interpreter imports the settings
 def test_debug_without_database_or_redis_url_falls_back_to_the_embedded_servers() -> None:
     shown = "settings.DATABASES['default']['HOST'], settings.REDIS_URL"
 
@@ -172,19 +174,16 @@ def test_debug_without_database_or_redis_url_falls_back_to_the_embedded_servers(
     assert result.stdout.split() == [embedded_host, embedded.local_redis_url()]
 
 
+@pytest.mark.integration  # a fresh interpreter imports the settings
 def test_check_deploy_is_clean_with_production_settings() -> None:
-    result = subprocess.run(
+    result = run_process(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=BASE_DIR,
         env={
             **os.environ,
             "DEBUG": "0",
             "SECURE_SSL_REDIRECT": "1",
             "SECRET_KEY": "x" * 20 + os.urandom(30).hex(),
         },
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr

@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from project.locks import LockPurpose, lock_held_sql
+from project.locks import LockPurpose, lock_held_exists_sql
 from project.scheduling import SchedulerError
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.recovery import SWEEP_GRACE
@@ -26,7 +26,7 @@ FAILING_RUNS = 3
 # Running runs with no lease holder (their process is gone) or past the hard time limit.
 STUCK_RUNS_SQL = f"""
 SELECT r.id, r.strategy_id, r.scheduled_tick, r.started_at,
-       NOT {lock_held_sql(LockPurpose.RUN_LEASE, "r.id")} AS unheld
+       NOT {lock_held_exists_sql(LockPurpose.RUN_LEASE, "r.id")} AS unheld
   FROM {StrategyRun._meta.db_table} r
  WHERE r.status = 'running'
  ORDER BY r.started_at

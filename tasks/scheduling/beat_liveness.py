@@ -12,7 +12,7 @@ from django.db.models import Q
 from project.scheduling import SchedulerError
 from tasks.heartbeat import beat_heartbeat_read
 from tasks.models import JobSchedule
-from tasks.scheduling.selectors import live_beats
+from tasks.selectors import live_beats
 
 
 def beats_firing() -> str:

@@ -37,7 +37,7 @@ from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.celery_sync import celery_jobs_sync
 from tasks.scheduling.common import first_tick_after, json_arguments
 from tasks.scheduling.messages import run_now_task_id
-from tasks.scheduling.selectors import due_jobs_count, overdue_jobs
+from tasks.selectors import due_jobs_count, overdue_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -243,10 +243,6 @@ def _set_trigger(row: PeriodicTask, trigger: Trigger) -> None:
         raise InvalidTrigger(f"not a trigger: {trigger!r}")
     row.solar = None
     row.clocked = None
-
-
-def interval_trigger_of(row: PeriodicTask) -> IntervalTrigger | None:
-    return interval_trigger(row.interval.every, row.interval.period, row.start_time)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from django.db import connections
 
-from project.locks import LockPurpose, lock_key, lock_try
+from project.locks import LockPurpose, lock_held_sql, lock_key, lock_try
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +34,9 @@ def connection_kwargs(alias: str = "default") -> dict[str, Any]:
 
 def lease_holder_pid(alias: str = "default") -> int | None:
     """The server pid of the session holding the scheduler lease in this database, or None."""
+    held = lock_held_sql(LockPurpose.SCHEDULER_LEADER)
     with connections[alias].cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-            " AND classid = %s AND objid = %s AND objsubid = 2"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            SCHEDULER_LEASE_KEY,
-        )
+        cursor.execute(f"SELECT l.pid FROM pg_locks l WHERE {held}")  # noqa: S608
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -40,7 +40,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from kombu import Producer
 
-from project.locks import LockPurpose, lock_held_sql
+from project.locks import LockPurpose, lock_held_exists_sql, lock_key, lock_try_for_transaction
 from tasks.models import MisfirePolicy
 from tasks.scheduling.grouping import Outgoing, outgoing_messages
 from tasks.scheduling.messages import firing_kwargs
@@ -153,9 +153,9 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-# One beat at a time settles late firings (pg_try_advisory_xact_lock): two would update the
-# same jobs' counters in different orders.
-SETTLE_LOCK = 0x6D697373  # "miss"
+# One beat at a time settles late firings: two would update the same jobs' counters in
+# different orders.
+SETTLE_LOCK = lock_key(LockPurpose.FIRINGS_SETTLE)
 
 # Pending firings older than their job's grace (never less than the adopt delay, so a beat's
 # own firings at their tick are never late), with what the rule needs.
@@ -216,8 +216,7 @@ def firings_settle_late(*, cause: str) -> int:
     """Settle the pending firings past their job's grace by the misfire rule; returns how many
     were recorded missed. `cause` says why they were not published (the broker's error)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SETTLE_LOCK])
-        if not cursor.fetchone()[0]:
+        if not lock_try_for_transaction(cursor, SETTLE_LOCK):
             return 0  # another beat is settling them
         cursor.execute(SELECT_LATE, {**_grace_parameters(), "policy": MisfirePolicy.COALESCE.value})
         late = [_Late(*row) for row in cursor.fetchall()]
@@ -265,7 +264,7 @@ def _record_late(cursor: Any, missed: list[_Late], catch_ups: list[_Late], cause
 # Published and not ended past the deadline (doubled after the first republish), and either
 # never started or started by a process that is gone (its lease is free): back to `pending`.
 # The outer conditions are checked again on a row a worker's stamp changed meanwhile.
-LEASE_HELD = lock_held_sql(LockPurpose.FIRING_LEASE, "u.id")
+LEASE_HELD = lock_held_exists_sql(LockPurpose.FIRING_LEASE, "u.id")
 # A started firing whose process keeps dying (a task past the hard time limit) is published
 # again this many times at most: its run's own recovery (`recover_runs`) takes over.
 MAX_RESUMES = 3

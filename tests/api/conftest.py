@@ -1,67 +1,11 @@
-"""API test fixtures: users with tokens, clients logged in as them, a clean throttle."""
+"""The API tests' fixtures (tests/api/fixtures.py)."""
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-import pytest
-from django.core.cache import cache
-
-# pytest imports this file before Django is set up: models are imported where used.
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractUser
-    from rest_framework.test import APIClient
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle() -> None:
-    """Throttle counters live in Redis and outlive a test's database rollback."""
-    client = cache._cache.get_client()  # type: ignore[attr-defined]
-    for key in client.scan_iter(match="*throttle_*"):
-        client.delete(key)
-
-
-def client_for(user: AbstractUser) -> APIClient:
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
-
-    token, _ = Token.objects.get_or_create(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
-@pytest.fixture
-def user(db: None) -> AbstractUser:
-    from tests.factories import UserFactory
-
-    return UserFactory()
-
-
-@pytest.fixture
-def other_user(db: None) -> AbstractUser:
-    from tests.factories import UserFactory
-
-    return UserFactory()
-
-
-@pytest.fixture
-def staff_user(db: None) -> AbstractUser:
-    from tests.factories import UserFactory
-
-    return UserFactory(is_staff=True)
-
-
-@pytest.fixture
-def api(user: AbstractUser) -> APIClient:
-    return client_for(user)
-
-
-@pytest.fixture
-def other_api(other_user: AbstractUser) -> APIClient:
-    return client_for(other_user)
-
-
-@pytest.fixture
-def staff_api(staff_user: AbstractUser) -> APIClient:
-    return client_for(staff_user)
+from tests.api.fixtures import (  # noqa: F401 - fixtures
+    api,
+    fresh_throttle,
+    other_api,
+    other_user,
+    staff_api,
+    staff_user,
+    user,
+)

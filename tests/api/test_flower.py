@@ -12,7 +12,7 @@ import requests
 
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess, start_beat, start_process, wait_for
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from tasks.health.scheduler import check_scheduler_processes
 from tasks.heartbeat import beat_heartbeat_read, beat_heartbeat_write
 from tasks.scheduling.celery_backend import CeleryBeatScheduler
 from tasks.system import health_check
-from tests.api.conftest import client_for
+from tests.api.helpers import client_for
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
 from tests.processes import ManagedProcess, start_process
 

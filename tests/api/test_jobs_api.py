@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from rest_framework.test import APIClient
 
 from strategies.services import strategy_start
-from tests.api.conftest import client_for
+from tests.api.helpers import client_for
 from tests.factories import StrategyFactory
 from tests.scheduling.firings import TICK, firing, job, run_started, strategy_job
 

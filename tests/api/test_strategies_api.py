@@ -299,7 +299,7 @@ def test_run_now_returns_the_task_and_a_real_worker_records_a_run(
     celery_worker: ManagedProcess, api: APIClient, user: AbstractUser
 ) -> None:
     from tests.processes import wait_for
-    from tests.strategies.conftest import add_candles
+    from tests.strategies.helpers import add_candles
 
     market = MarketFactory()
     add_candles(market, [100, 101, 102])

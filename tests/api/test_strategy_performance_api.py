@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from marketdata.models import BalanceSnapshot
 from strategies.models import PaperPosition, Strategy, StrategyRun
 from tests.factories import ExchangeAccountFactory, MarketFactory, StrategyFactory, UserFactory
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 from tests.strategies.test_performance import (
     START,
     script_fills,

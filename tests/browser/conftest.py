@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.browser.helpers import ARTIFACTS
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 FLAGS = [
     "--headless",
@@ -89,11 +90,3 @@ def plain_static_files(settings: Any) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-
-
-def shot(page: Page, name: str) -> Path:
-    """A screenshot of the page as it is now, kept as a test artifact."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

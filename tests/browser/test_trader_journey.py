@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from marketdata.models import Candle, Market
 from strategies.models import Strategy
-from tests.browser.conftest import ARTIFACTS, shot
+from tests.browser.helpers import ARTIFACTS, shot
 from tests.factories import MarketFactory
 
 if TYPE_CHECKING:

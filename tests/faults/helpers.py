@@ -19,12 +19,12 @@ from marketdata.models import ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
 from project.celery import app
 from project.embedded import EmbeddedPostgres, EmbeddedRedis
-from project.locks import LockPurpose, lock_key
+from project.locks import LockPurpose, lock_held_sql
 from strategies.models import Order, Strategy, StrategyRun
 from tasks.strategies import execute_single_strategy
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess, wait_for
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 # Every fault test is an integration test; `make test-faults` selects them by this mark.
 FAULTS = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -111,14 +111,9 @@ def pool_children(worker: ManagedProcess) -> list[int]:
 
 def lease_holder(run: StrategyRun) -> int | None:
     """The pid of the database backend that holds the run's lease, if any."""
-    purpose, key = lock_key(LockPurpose.RUN_LEASE, run.pk)
+    held = lock_held_sql(LockPurpose.RUN_LEASE, "%s")
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND classid = %s::bigint::oid AND objid = (%s::bigint %% 4294967296)::oid "
-            "AND objsubid = 2",
-            [purpose, key],
-        )
+        cursor.execute(f"SELECT l.pid FROM pg_locks l WHERE {held}", [run.pk])  # noqa: S608
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -17,7 +17,7 @@ from project.embedded import EmbeddedPostgres, EmbeddedRedis
 from strategies.models import Strategy, StrategyRun
 from tasks.health.ticks import ticks_lost
 from tasks.models import Firing, JobSchedule
-from tests.api.conftest import client_for
+from tests.api.helpers import client_for
 from tests.factories import StrategyFactory, UserFactory
 from tests.faults.helpers import (
     EVERY,

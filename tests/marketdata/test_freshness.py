@@ -19,7 +19,7 @@ from strategies.services import strategy_start
 from tasks.marketdata import collect_crypto_data, collect_due_candles
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess, start_beat, wait_for
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 
 @pytest.mark.django_db

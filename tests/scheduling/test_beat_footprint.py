@@ -4,10 +4,11 @@ and the issue's memory target (under 150 MB at 100,000 jobs) depends on it."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
-from tests.processes import BASE_DIR, process_env
+import pytest
+
+from tests.processes import run_process
 
 # What `celery -A project beat -S tasks.scheduling.beat:TickScheduler` imports before its
 # first tick: Django with every app's admin, the task modules, then the scheduler.
@@ -25,16 +26,10 @@ print(json.dumps({"beat": loaded_by_beat, "client": "ccxt" in sys.modules}))
 """
 
 
+@pytest.mark.integration  # a fresh interpreter imports what the beat imports
 def test_the_beat_process_does_not_load_ccxt_until_a_client_is_built() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", BEAT_IMPORTS],
-        cwd=BASE_DIR,
-        env=process_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    result = run_process([sys.executable, "-c", BEAT_IMPORTS])
+    assert result.returncode == 0, result.stderr
 
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded == {"beat": False, "client": True}

@@ -12,7 +12,7 @@ from strategies.models import Order, Strategy, StrategyRun
 from tasks.models import Firing
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess, start_beat, wait_for
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -57,7 +57,7 @@ def test_a_stopped_strategys_old_row_fires_but_places_no_order(
     fired = Firing.objects.filter(job_name=stopped.job_id, status="published")
     # Beat-fired strategy messages store no result (their runs are the result): the worker's
     # log says it ran them.
-    done = wait_for(
+    wait_for(
         lambda: (
             sum(
                 f"[{task_id}] succeeded" in recording_worker.log()
@@ -66,12 +66,13 @@ def test_a_stopped_strategys_old_row_fires_but_places_no_order(
             >= 3
         ),
         timeout=90,
-        what="the worker to run three firings of the stopped strategy",
+        what="the worker to finish three firings of the stopped strategy",
     )
 
     run = StrategyRun.objects.filter(strategy=running).earliest("scheduled_tick")
     firing = Firing.objects.get(job_name=running.job_id, scheduled_tick=run.scheduled_tick)
-    assert done
+    fired_ids = fired.values_list("celery_task_id", flat=True)
+    assert not any(f"[{task_id}] raised" in recording_worker.log() for task_id in fired_ids)
     assert StrategyRun.objects.filter(strategy=stopped).count() == 0
     assert Order.objects.filter(strategy=stopped).count() == 0
     assert Order.objects.filter(strategy=running).count() >= 1

@@ -17,7 +17,7 @@ from tasks.jobs import system_jobs
 from tasks.models import BeatInstance, JobSchedule
 from tasks.scheduling.apscheduler_backend import APSchedulerScheduler
 from tasks.scheduling.celery_backend import CeleryBeatScheduler
-from tests.processes import start_run_scheduler, wait_for
+from tests.processes import start_run_scheduler, wait_for, wait_for_log
 
 SYSTEM_JOB_IDS = [
     "cleanup_old_data",
@@ -86,7 +86,7 @@ def test_apscheduler_health_is_ok_with_a_leader_and_reports_jobs_that_fail_to_lo
     writer = APSchedulerScheduler()
     try:
         writer.add_job("job_ok", "health_check", IntervalTrigger(3600))
-        _wait_for_log(leader.log, "APScheduler leads")
+        wait_for_log(leader, "APScheduler leads", timeout=60)
         healthy = scheduler_check(client)
         _store_broken_job(writer, "job_broken")
         # The leader finds it due within a second, fails to load it and says so in the store.
@@ -186,12 +186,6 @@ def _delete_row(backend: APSchedulerScheduler, job_id: str) -> None:
     store = backend._store_or_fail()
     with store.engine.begin() as conn:
         conn.execute(store.jobs_t.delete().where(store.jobs_t.c.id == job_id))
-
-
-def _wait_for_log(log: object, text: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and text not in log():  # type: ignore[operator]
-        time.sleep(0.2)
 
 
 def test_celery_health_is_degraded_when_no_beat_plans_a_new_job(

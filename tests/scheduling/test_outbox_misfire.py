@@ -21,7 +21,7 @@ from tasks.scheduling.beat import TickScheduler
 from tasks.scheduling.dispatch import schedules_plan
 from tasks.scheduling.outbox import firings_publish, firings_settle_late
 from tasks.selectors import firing_totals
-from tests.faults.conftest import embedded_redis, redis_outage  # noqa: F401 - fixtures
+from tests.faults.fixtures import embedded_redis, redis_outage  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

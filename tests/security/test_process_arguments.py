@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from project.stack import only_configured_scheduler
-from tests.processes import BASE_DIR, ManagedProcess, start_process
+from tests.processes import ManagedProcess, run_process, start_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -116,13 +115,8 @@ def test_no_process_of_the_local_stack_has_a_secret_in_its_arguments(
 def test_flower_refuses_to_start_without_a_login_when_debug_is_off() -> None:
     env = {key: value for key, value in os.environ.items() if key != "FLOWER_BASIC_AUTH"}
 
-    result = subprocess.run(
-        [sys.executable, "-m", "project.flower", "--port", str(free_port())],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_process(
+        [sys.executable, "-m", "project.flower", "--port", str(free_port())], env=env
     )
 
     assert result.returncode != 0

@@ -12,7 +12,7 @@ from strategies.execution import strategy_execute
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.services import strategy_create
 from tests.factories import MarketFactory, UserFactory
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.orders import client_order_id
 from tests.factories import ExchangeAccountFactory, MarketFactory, StrategyFactory
 from tests.processes import database_url
-from tests.strategies.conftest import add_candles, tick
+from tests.strategies.helpers import add_candles, tick
 
 pytestmark = pytest.mark.django_db
 

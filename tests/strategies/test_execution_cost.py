@@ -17,7 +17,7 @@ from strategies.orders import client_order_id, paper_order_fill_ending_run
 from strategies.runs import run_end
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import database_url
-from tests.strategies.conftest import add_candles, tick
+from tests.strategies.helpers import add_candles, tick
 
 pytestmark = pytest.mark.django_db
 

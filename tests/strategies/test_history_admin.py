@@ -10,7 +10,7 @@ from strategies.admin import RunOrderInline, StrategyAdminForm
 from strategies.execution import strategy_execute
 from strategies.models import Order, StrategyRun
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
-from tests.strategies.conftest import add_candles, tick
+from tests.strategies.helpers import add_candles, tick
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from strategies.models import Order, Strategy, StrategyRun
 from strategies.orders import client_order_id, live_order_send
 from tasks.strategies import execute_single_strategy
 from tests.factories import ExchangeAccountFactory, StrategyFactory
-from tests.strategies.conftest import add_candles, start_strategy_worker, tick
+from tests.strategies.helpers import add_candles, start_strategy_worker, tick
 
 if TYPE_CHECKING:
     from pytest_django.fixtures import Settings

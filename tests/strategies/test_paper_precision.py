@@ -15,7 +15,7 @@ from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.orders import client_order_id, paper_order_fill_ending_run, paper_order_send
 from strategies.runs import run_end
 from tests.factories import StrategyFactory
-from tests.strategies.conftest import add_candles, tick
+from tests.strategies.helpers import add_candles, tick
 from tests.strategies.markets import btc_usd_market
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from strategies.chart import MAX_BUCKETS, candles_downsampled, strategy_chart
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.performance import EquityPoint, max_drawdown, strategy_performance
 from tests.factories import ExchangeAccountFactory, StrategyFactory
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 pytestmark = pytest.mark.django_db
 

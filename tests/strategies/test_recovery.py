@@ -21,7 +21,7 @@ from strategies.orders import client_order_id
 from strategies.recovery import runs_recover
 from tests.factories import StrategyFactory
 from tests.processes import database_url
-from tests.strategies.conftest import add_candles, tick
+from tests.strategies.helpers import add_candles, tick
 
 pytestmark = pytest.mark.django_db
 

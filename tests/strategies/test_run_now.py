@@ -9,7 +9,7 @@ from strategies.models import StrategyRun
 from strategies.services import strategy_run_now, strategy_start
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess, wait_for
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -15,7 +15,7 @@ from strategies.execution import strategy_execute
 from strategies.models import Order, StrategyRun
 from strategies.selectors import newest_closed_open, run_inputs
 from tests.factories import MarketFactory, StrategyFactory
-from tests.strategies.conftest import add_candles, tick
+from tests.strategies.helpers import add_candles, tick
 
 
 def at(text: str) -> datetime:

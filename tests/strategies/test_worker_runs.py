@@ -18,7 +18,7 @@ from strategies.models import Order, PaperPosition, StrategyRun
 from tasks.strategies import execute_single_strategy
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess, wait_for
-from tests.strategies.conftest import add_candles, start_strategy_worker, tick
+from tests.strategies.helpers import add_candles, start_strategy_worker, tick
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -1,0 +1,62 @@
+"""Helpers of the strategy tests: candles on a market, the hourly tick grid, a worker on a
+queue of its own. Other test packages import them from here (conftest keeps only fixtures)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+
+from tests.processes import ManagedProcess, start_celery_worker
+
+if TYPE_CHECKING:
+    from marketdata.models import Candle, Market
+
+
+def add_candles(
+    market: Market,
+    closes: list[Decimal | int | str],
+    *,
+    timeframe: str = "1h",
+    ended_at: datetime | None = None,
+) -> list[Candle]:
+    """Closed candles with these closes, oldest first; the newest ends at `ended_at`
+    (default: the latest timeframe boundary, i.e. fresh data)."""
+    # Imported here: pytest loads this module before Django is set up.
+    from marketdata.models import TIMEFRAME_DURATIONS, Candle
+
+    duration = TIMEFRAME_DURATIONS[timeframe]
+    if ended_at is None:
+        now = timezone.now()
+        ended_at = now - (now - datetime(2000, 1, 1, tzinfo=now.tzinfo)) % duration
+    first_open = ended_at - duration * len(closes)
+    return Candle.objects.bulk_create(
+        Candle(
+            market=market,
+            timeframe=timeframe,
+            open_time=first_open + duration * index,
+            open=Decimal(close),
+            high=Decimal(close),
+            low=Decimal(close),
+            close=Decimal(close),
+            volume=Decimal(1),
+            is_closed=True,
+        )
+        for index, close in enumerate(closes)
+    )
+
+
+def start_strategy_worker(concurrency: int, **env: str) -> tuple[ManagedProcess, str]:
+    """A real worker with the test strategies loaded, on a queue of its own."""
+    queue = f"strategies-{uuid.uuid4().hex[:8]}"
+    worker = start_celery_worker(concurrency=concurrency, queues=queue, **env)
+    return worker, queue
+
+
+def tick(hours_ago: int = 0) -> datetime:
+    """A tick on the hourly grid, `hours_ago` hours before the current one."""
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    return now - timedelta(hours=hours_ago)
