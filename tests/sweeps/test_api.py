@@ -8,7 +8,7 @@ import pytest
 
 from strategies.sweeps.models import Sweep
 from strategies.sweeps.running import chunk_run
-from tests.api.conftest import client_for
+from tests.api.helpers import client_for
 from tests.factories import MarketFactory, UserFactory
 from tests.sweeps.helpers import T0, candles_add, closes_path
 

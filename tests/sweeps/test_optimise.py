@@ -39,6 +39,7 @@ def test_the_migration_made_optunas_tables_in_their_own_schema_of_our_database()
     assert "postgresql" in storage().engine.url.drivername
 
 
+@pytest.mark.integration
 def test_a_study_stopped_with_every_process_resumes_with_no_completed_trial_lost() -> None:
     market = MarketFactory()
     candles_add(market, closes_path(1500))

@@ -25,7 +25,7 @@ from tests.sweeps.helpers import (
     wait_sweep,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

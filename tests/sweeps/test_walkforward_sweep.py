@@ -17,7 +17,7 @@ from tests.factories import MarketFactory, UserFactory
 from tests.processes import start_celery_worker
 from tests.sweeps.helpers import candles_add, closes_path, single_backtest, sweep_data, wait_sweep
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 SPACE = {"fast": {"values": [2, 3, 5]}, "slow": {"values": [10, 20]}}
 
