@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from strategies.sweeps.models import Sweep, SweepPromotion
-from tests.browser.conftest import shot
+from tests.browser.helpers import shot
 from tests.factories import MarketFactory
 from tests.processes import start_celery_worker
 from tests.sweeps.helpers import candles_add, closes_path
