@@ -10,10 +10,10 @@ import pytest
 from strategies.backtesting.models import Backtest
 from strategies.backtesting.running import backtest_execute
 from strategies.models import Strategy
-from tests.api.conftest import client_for
+from tests.api.helpers import client_for
 from tests.factories import MarketFactory, StrategyFactory
 from tests.strategies.backtesting.series import walk_closes
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 pytestmark = pytest.mark.django_db
 ENDED = datetime(2025, 3, 1, tzinfo=UTC)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from marketdata.models import Candle, Ticker
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.services import strategy_start
-from tests.browser.conftest import ARTIFACTS, shot
+from tests.browser.helpers import ARTIFACTS, shot
 from tests.browser.test_trader_journey import PASSWORD, hourly_candles
 from tests.factories import MarketFactory, StrategyFactory
 

@@ -14,7 +14,7 @@ from project.embedded import EmbeddedPostgres, EmbeddedRedis
 from strategies.models import Strategy
 from tasks.health.ticks import check_ticks
 from tasks.models import JobSchedule
-from tests.api.conftest import client_for
+from tests.api.helpers import client_for
 from tests.factories import UserFactory
 from tests.faults.helpers import (
     EVERY,

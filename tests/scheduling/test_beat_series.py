@@ -12,7 +12,7 @@ from tasks.models import Firing
 from tasks.scheduling.messages import tick_text
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess, start_beat, wait_for
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

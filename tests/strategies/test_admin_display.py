@@ -18,7 +18,7 @@ from strategies import admin_display
 from strategies.admin_display import CappedCountPaginator
 from strategies.models import Order, PaperPosition, StrategyRun
 from tests.factories import StrategyFactory
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 from tests.strategies.markets import btc_usd_market, order_with_twelve_places
 from tests.strategies.test_performance import START, script_fills
 

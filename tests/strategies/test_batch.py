@@ -21,7 +21,7 @@ from strategies.execution import strategy_execute
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.orders import client_order_id
 from tests.factories import MarketFactory, StrategyFactory
-from tests.strategies.conftest import add_candles, tick
+from tests.strategies.helpers import add_candles, tick
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from strategies.models import Strategy, StrategyRun
 from strategies.page_figures import Places, places_of
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 from tests.strategies.test_performance import (
     START,
     live_scripted,

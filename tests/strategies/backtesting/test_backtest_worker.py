@@ -25,7 +25,7 @@ from strategies.models import Strategy
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
 from tests.processes import ManagedProcess, start_celery_worker, wait_for
 from tests.strategies.backtesting.series import walk_closes
-from tests.strategies.conftest import add_candles
+from tests.strategies.helpers import add_candles
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 ENDED = datetime(2025, 3, 1, tzinfo=UTC)
