@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 run: install
-	$(BIN)/python -m project.stack run -- honcho start -f Procfile.dev
+	$(BIN)/python -m project.devstack.stack run -- honcho start -f Procfile.dev
 
 # Test processes (pytest-xdist workers), each on its own embedded PostgreSQL and Redis; files
 # are kept whole on one worker, so a module's shared worker process starts once.
@@ -52,10 +52,10 @@ fmt: install
 	$(BIN)/ruff format .
 
 migrate: install
-	$(BIN)/python -m project.stack run -- true
+	$(BIN)/python -m project.devstack.stack run -- true
 
 manage: install
-	$(BIN)/python -m project.stack exec -- python manage.py $(ARGS)
+	$(BIN)/python -m project.devstack.stack exec -- python manage.py $(ARGS)
 
 # The README's architecture map, rewritten from the modules' docstrings (tests/readme_map.py).
 readme-map: install

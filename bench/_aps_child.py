@@ -63,7 +63,7 @@ def _ours(table: str, quiet: int) -> tuple[Any, Callable[[str, int], Callable[[]
     """Our backend, started; returns once it leads (start-up hooks run) and fires jobs."""
     from apscheduler.schedulers.base import STATE_RUNNING
 
-    from project.scheduling import IntervalTrigger
+    from project.kernel.scheduling import IntervalTrigger
     from strategies.services import EXECUTE_TASK
     from tasks.scheduling.apscheduler_backend import APSchedulerScheduler
 

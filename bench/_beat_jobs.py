@@ -16,7 +16,7 @@ SAVED_AT = datetime.now(UTC) - timedelta(days=1)
 
 def quiet_intervals(now: datetime, first_day: int, last_day: int) -> list[int]:
     """Two daily multiples whose next tick on the epoch grid is at least QUIET away."""
-    from project.scheduling import IntervalTrigger
+    from project.kernel.scheduling import IntervalTrigger
 
     found = []
     for days in range(first_day, last_day):

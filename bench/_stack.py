@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from project.embedded import EphemeralStack
+from project.devstack.embedded import EphemeralStack
 
 
 @contextmanager

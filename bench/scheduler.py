@@ -83,7 +83,7 @@ def _measure(jobs: int, repeat: int) -> dict[str, Any]:
 
 def _quiet_intervals(now: datetime) -> list[int]:
     """Two daily multiples whose next tick on the epoch grid is at least QUIET away."""
-    from project.scheduling import IntervalTrigger
+    from project.kernel.scheduling import IntervalTrigger
 
     found = []
     for days in range(2, 60):

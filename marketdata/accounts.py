@@ -12,7 +12,7 @@ from django.utils import timezone
 from marketdata import exchanges
 from marketdata.models import BalanceSnapshot, Exchange, ExchangeAccount
 from marketdata.services.contacts import exchange_contact_record
-from project.unique import owner_unique_save
+from project.kernel.unique import owner_unique_save
 
 logger = logging.getLogger(__name__)
 

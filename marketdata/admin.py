@@ -19,7 +19,7 @@ from marketdata.models import (
     Ticker,
     Watchlist,
 )
-from project.display import decimal_column
+from project.kernel.display import decimal_column
 
 PRICES = ("open", "high", "low", "close", "volume")
 

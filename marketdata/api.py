@@ -14,7 +14,7 @@ from rest_framework.serializers import BaseSerializer
 
 from marketdata import accounts, selectors, serializers
 from marketdata.models import BalanceSnapshot, Candle, Exchange, ExchangeAccount, Market
-from project.api import CursorPagination, OwnedViewSetMixin, owned, validated_query
+from project.kernel.api import CursorPagination, OwnedViewSetMixin, owned, validated_query
 
 
 class ExchangeViewSet(viewsets.ReadOnlyModelViewSet):

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import models
 
 from marketdata.fields import EncryptedTextField
-from project.decimals import STORED_DIGITS, STORED_PLACES, PrecisionMode
-from project.validators import validate_name
+from project.kernel.decimals import STORED_DIGITS, STORED_PLACES, PrecisionMode
+from project.kernel.validators import validate_name
 
 
 class Timeframe(models.TextChoices):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from marketdata.models import BalanceSnapshot, Candle, Ticker
-from project.db import delete_in_batches
+from project.kernel.db import delete_in_batches
 
 
 def market_data_cleanup(*, now: datetime) -> dict[str, int]:

@@ -15,7 +15,7 @@ from marketdata.models import (
     Market,
     Timeframe,
 )
-from project.validators import visible_text
+from project.kernel.validators import visible_text
 
 # Ids in query parameters stay inside PostgreSQL's bigint.
 MAX_ID = 2**63 - 1

@@ -8,7 +8,8 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from project import embedded, env
+from project import env
+from project.devstack import embedded
 from project.env import SettingError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -295,19 +296,19 @@ if not re.fullmatch(r"[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)", API_WR
 # Largest request body in bytes (API and admin); a larger one under /api/ is a JSON 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("MAX_REQUEST_BODY_BYTES", ENV, 1_048_576, minimum=1024)
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "project.api_schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "project.kernel.api_schema.AutoSchema",
     # JSON only: the schema then lists one request body per operation, and it is exact.
-    "DEFAULT_PARSER_CLASSES": ["project.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["project.kernel.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous request then gets 401 with `WWW-Authenticate: Token`.
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["project.api.WriteRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["project.kernel.api.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"writes": API_WRITE_RATE},
-    "DEFAULT_PAGINATION_CLASS": "project.api.PageNumberPagination",
-    "EXCEPTION_HANDLER": "project.api.handle_exception",
+    "DEFAULT_PAGINATION_CLASS": "project.kernel.api.PageNumberPagination",
+    "EXCEPTION_HANDLER": "project.kernel.api.handle_exception",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tickwork API",

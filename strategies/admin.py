@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from marketdata.models import Market
-from project.display import WideChangeListMixin
-from project.scheduling import SchedulerError, get_scheduler
+from project.kernel.display import WideChangeListMixin
+from project.kernel.scheduling import SchedulerError, get_scheduler
 from strategies.admin_display import (
     CappedCountPaginator,
     ParametersWidget,

@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from project.api import CursorPagination, OwnedViewSetMixin, validated_query
-from project.scheduling import SchedulerError
+from project.kernel.api import CursorPagination, OwnedViewSetMixin, validated_query
+from project.kernel.scheduling import SchedulerError
 from strategies import serializers, services
 from strategies.engine import get_strategy_class, strategy_choices
 from strategies.models import Order, Strategy, StrategyRun

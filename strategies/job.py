@@ -2,7 +2,7 @@
 
 Each rule is written once here, in Python and as a database expression or SQL parameter
 built from the same constants, so the ORM, raw SQL and the services cannot drift apart. The
-crontab's split into five fields is the scheduling interface's (`project.scheduling`); this
+crontab's split into five fields is the scheduling interface's (`project.kernel.scheduling`); this
 module gives it to SQL.
 """
 
@@ -15,7 +15,7 @@ from django.db.models import BigIntegerField, Case, F, Func, IntegerField, TextF
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 
 from marketdata.models import TIMEFRAME_DURATIONS
-from project.scheduling import (
+from project.kernel.scheduling import (
     CRONTAB_BLANKS,
     CRONTAB_SEPARATOR,
     CrontabTrigger,

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from marketdata.models import PRICE, ExchangeAccount, Market, Timeframe
-from project.scheduling import Trigger, trigger_field_errors
-from project.validators import amount_validators, validate_name
+from project.kernel.scheduling import Trigger, trigger_field_errors
+from project.kernel.validators import amount_validators, validate_name
 from strategies import job
 from strategies.bounds import interval_seconds_validators, orders_per_day_validators
 from strategies.engine import parameter_errors, strategy_choices

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
-from project.decimals import (
+from project.kernel.decimals import (
     Precision,
     PrecisionMode,
     SignificantDigits,

@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from marketdata.models import Market
-from project.decimals import Step
-from project.display import plain
+from project.kernel.decimals import Step
+from project.kernel.display import plain
 from strategies.ordering import MarketRules
 from strategies.performance import Performance
 from strategies.trades import Trade

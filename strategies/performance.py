@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from project.decimals import STORED_STEP
+from project.kernel.decimals import STORED_STEP
 from strategies import selectors
 from strategies.models import Order, PaperPosition, Strategy
 from strategies.trades import Fill, Trade, TradeSummary, round_trips, trades_summary

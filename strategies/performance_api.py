@@ -12,7 +12,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from project.display import plain
+from project.kernel.display import plain
 from strategies.models import Strategy, StrategyRun
 from strategies.ordering import MarketRules, shown
 from strategies.performance import Performance, strategies_performance

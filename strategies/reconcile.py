@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db.models import Case, F, QuerySet, TextField, Value, When
 from django.db.models.functions import Cast, Concat
 
-from project.scheduling import DesiredJobs, JobsSync, Scheduler, get_scheduler
+from project.kernel.scheduling import DesiredJobs, JobsSync, Scheduler, get_scheduler
 from strategies.job import (
     JOB_PREFIX,
     crontab_fields_expression,

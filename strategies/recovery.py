@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from marketdata import exchanges
-from project.locks import LockPurpose, lock_key, lock_key_sql, lock_release, lock_try
+from project.kernel.locks import LockPurpose, lock_key, lock_key_sql, lock_release, lock_try
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.orders import order_record_placed
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from project.db import delete_in_batches
+from project.kernel.db import delete_in_batches
 from strategies.models import StrategyRun
 
 

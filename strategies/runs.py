@@ -31,7 +31,7 @@ from django.db.models import Field, Model, Q
 from django.utils import timezone
 
 from marketdata.models import Market
-from project.locks import LockPurpose, lock_key, lock_release, lock_try
+from project.kernel.locks import LockPurpose, lock_key, lock_release, lock_try
 from strategies.errors import RunInProgress
 from strategies.models import Strategy, StrategyRun
 from strategies.recovery import LEASE_SQL, live_orders_reconcile, run_settle_if_abandoned

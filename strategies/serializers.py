@@ -13,9 +13,9 @@ from rest_framework import serializers
 
 from marketdata.models import ExchangeAccount, Market
 from marketdata.serializers import MAX_ID
-from project.api_fields import AmountField
-from project.decimals import fixed
-from project.scheduling import trigger_field_errors
+from project.kernel.api_fields import AmountField
+from project.kernel.decimals import fixed
+from project.kernel.scheduling import trigger_field_errors
 from strategies.engine import BaseStrategy, ParamType, get_strategy_class, strategy_choices
 from strategies.engine import parameter_errors as engine_parameter_errors
 from strategies.engine.registry import parameters_as_answered

@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from project.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, get_scheduler
-from project.unique import owner_unique_save
+from project.kernel.scheduling import InvalidTrigger, JobRecord, Scheduler, Trigger, get_scheduler
+from project.kernel.unique import owner_unique_save
 from strategies.errors import StrategyError
 from strategies.models import Strategy, StrategyRun
 from strategies.selectors import strategy_job_description

@@ -1,7 +1,7 @@
 """When a strategy runs next and how its last run went, for lists: no scheduler call per row.
 
 The next run is the trigger's next tick, the same rule the scheduler backends fire by
-(`project.scheduling`), so a list of 100,000 strategies needs no call to the scheduler.
+(`project.kernel.scheduling`), so a list of 100,000 strategies needs no call to the scheduler.
 """
 
 from __future__ import annotations

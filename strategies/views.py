@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from project.scheduling import SchedulerError
+from project.kernel.scheduling import SchedulerError
 from strategies.chart import strategy_chart
 from strategies.models import Strategy, StrategyRun
 from strategies.page_figures import (

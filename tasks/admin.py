@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
-from project.display import WideChangeListMixin
+from project.kernel.display import WideChangeListMixin
 from strategies.admin import ReadOnlyAdminMixin
 from tasks.models import APSchedulerJob, BeatInstance, Firing, JobSchedule
 from tasks.scheduling.apscheduler_selectors import apscheduler_job_state, apscheduler_jobs

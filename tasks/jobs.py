@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from project.env import SCHEDULER_BACKENDS
-from project.scheduling import (
+from project.kernel.scheduling import (
     CrontabTrigger,
     IntervalTrigger,
     Scheduler,

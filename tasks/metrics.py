@@ -39,8 +39,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from project.locks import LockPurpose, lock_for_transaction, lock_key
-from project.scheduling import get_scheduler
+from project.kernel.locks import LockPurpose, lock_for_transaction, lock_key
+from project.kernel.scheduling import get_scheduler
 from tasks.selectors import (
     LATENESS_BUCKETS,
     FiringTotals,

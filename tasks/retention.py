@@ -8,7 +8,7 @@ from django.conf import settings
 from django_celery_results.models import TaskResult
 
 from marketdata.retention import market_data_cleanup
-from project.db import delete_in_batches
+from project.kernel.db import delete_in_batches
 from strategies.retention import strategy_runs_delete_expired
 from tasks.models import Firing, FiringStatus
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from project.embedded import EphemeralStack
+from project.devstack.embedded import EphemeralStack
 
 stack = EphemeralStack()
 

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
-from project.locks import (
+from project.kernel.locks import (
     LockPurpose,
     lock_for_transaction,
     lock_held_sql,

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from project import embedded, env
+from project import env
+from project.devstack import embedded
 from project.env import SettingError
 from tests.processes import run_process
 

@@ -18,7 +18,7 @@ from tests.processes import BASE_DIR
 
 # The stack launcher in a fresh interpreter with its two env files moved to a temporary folder.
 LAUNCH = (
-    "import sys; from pathlib import Path; import project.stack as s; "
+    "import sys; from pathlib import Path; import project.devstack.stack as s; "
     "s.LOCAL_ENV_FILE = Path(sys.argv[1]); s.DOTENV_FILE = Path(sys.argv[2]); "
     "sys.exit(s.main(['exec', '--', *sys.argv[3:]]))"
 )

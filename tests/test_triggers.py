@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from project.scheduling import CrontabTrigger, IntervalTrigger, InvalidTrigger
+from project.kernel.scheduling import CrontabTrigger, IntervalTrigger, InvalidTrigger
 
 
 def at(text: str) -> datetime:

@@ -38,7 +38,7 @@ class MarketInfo:
     active: bool
     precision: dict[str, Any]
     limits: dict[str, Any]
-    # How `precision` counts: the exchange's ccxt precisionMode (project.decimals.PrecisionMode).
+    # How `precision` counts: the exchange's ccxt precisionMode (kernel.decimals.PrecisionMode).
     precision_mode: int = 4
     # ccxt's own market structure as loaded: handed back to ccxt, which needs the
     # exchange-specific fields (Binance's filters, OKX's instType) to build requests.

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from marketdata.exchanges import CandleData, TickerData
 from marketdata.models import Candle, Ticker
-from project.decimals import STORED_DIGITS, STORED_PLACES
+from project.kernel.decimals import STORED_DIGITS, STORED_PLACES
 
 CANDLE_COLUMNS = ("market_id", "timeframe", "open_time", "open", "high", "low", "close", "volume")
 STAGING_TABLE = "tickwork_candle_staging"

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from project.api import CursorPagination, OwnedViewSetMixin
+from project.kernel.api import CursorPagination, OwnedViewSetMixin
 from strategies.api import Conflict
 from strategies.backtesting import serializers, services
 from strategies.backtesting.models import Backtest, BacktestFill, BacktestTrade

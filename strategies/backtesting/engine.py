@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from project.scheduling import Trigger
+from project.kernel.scheduling import Trigger
 from strategies.backtesting import figures, fingerprint, signals
 from strategies.backtesting.candles import Candles
 from strategies.backtesting.grid import closed_counts, tick_grid, tick_time

@@ -1,8 +1,8 @@
 """The ticks a backtest replays, from the scheduling interface's trigger, and what each reads.
 
 A live run at a tick reads the newest closed candles stored at that moment: those that closed
-at or before the tick. The grid is the trigger's own (`project.scheduling`): an interval is the
-anchored grid the beat fires on, a crontab its fire times by `next_tick`.
+at or before the tick. The grid is the trigger's own (`project.kernel.scheduling`): an interval
+is the anchored grid the beat fires on, a crontab its fire times by `next_tick`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from project.scheduling import IntervalTrigger, Trigger, ticks_between
+from project.kernel.scheduling import IntervalTrigger, Trigger, ticks_between
 from strategies.backtesting.candles import Candles
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -10,8 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from marketdata.models import PRICE, Timeframe
-from project.scheduling import IntervalTrigger, Trigger, trigger_field_errors
-from project.validators import amount_validators
+from project.kernel.scheduling import IntervalTrigger, Trigger, trigger_field_errors
+from project.kernel.validators import amount_validators
 from strategies.bounds import interval_seconds_validators, orders_per_day_validators
 from strategies.engine import parameter_errors, strategy_choices
 from strategies.job import job_trigger

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from marketdata.exchanges import ExchangeError
 from marketdata.models import TIMEFRAME_DURATIONS
-from project.decimals import STORED_STEP
+from project.kernel.decimals import STORED_STEP
 from strategies.backtesting.candles import candles_load
 from strategies.backtesting.engine import (
     BacktestResult,

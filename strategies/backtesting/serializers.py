@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketdata.models import Market
-from project.api_fields import AmountField
+from project.kernel.api_fields import AmountField
 from strategies.backtesting.models import Backtest, BacktestFill, BacktestTrade
 from strategies.backtesting.services import FIELDS
 from strategies.engine import strategy_choices

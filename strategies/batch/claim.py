@@ -17,7 +17,7 @@ from datetime import datetime
 from django.db import connection
 
 from marketdata.models import Market
-from project.locks import LockPurpose, lock_key
+from project.kernel.locks import LockPurpose, lock_key
 from strategies.models import Strategy, StrategyRun
 from strategies.runs import LEASE_SQL, RUN_COLUMNS, RUNNING, model_from_row
 

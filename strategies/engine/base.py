@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from project.decimals import fixed
+from project.kernel.decimals import fixed
 from strategies.errors import InvalidParameters
 
 # A decimal written as text: plain digits, no exponent (so no 1e400).

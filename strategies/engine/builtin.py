@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from project.validators import AMOUNT_MAX
+from project.kernel.validators import AMOUNT_MAX
 from strategies.engine.base import Action, Bar, BaseStrategy, Param, ParamType, Signal
 from strategies.engine.registry import register
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from project.decimals import STORED_STEP, fixed_trimmed
+from project.kernel.decimals import STORED_STEP, fixed_trimmed
 from strategies.engine.base import BaseStrategy, ParamType
 from strategies.errors import InvalidParameters, UnknownStrategy
 

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from project.api import OwnedViewSetMixin
+from project.kernel.api import OwnedViewSetMixin
 from strategies.api import Conflict
 from strategies.errors import StrategyError
 from strategies.serializers import ErrorSerializer

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from project.locks import LockPurpose, lock_key, lock_release, lock_try
+from project.kernel.locks import LockPurpose, lock_key, lock_release, lock_try
 from strategies.engine import get_strategy_class
 from strategies.errors import StrategyError
 from strategies.sweeps import engine, messages, planning

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from project.api_fields import AmountField
+from project.kernel.api_fields import AmountField
 from strategies.sweeps.models import Sweep, SweepSet
 from strategies.sweeps.selectors import sweep_progress
 

@@ -10,8 +10,8 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from project.locks import LockPurpose, lock_held_exists_sql
-from project.scheduling import SchedulerError
+from project.kernel.locks import LockPurpose, lock_held_exists_sql
+from project.kernel.scheduling import SchedulerError
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.recovery import SWEEP_GRACE
 from tasks.health.runner import CheckResult, iso

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from project.scheduling import SchedulerError, get_scheduler
+from project.kernel.scheduling import SchedulerError, get_scheduler
 from tasks.health.runner import CheckResult, health_check
 
 

@@ -18,7 +18,7 @@ from celery import current_app
 from django.db import close_old_connections, connection
 from sqlalchemy import select
 
-from project.scheduling import (
+from project.kernel.scheduling import (
     EARLY_TOLERANCE,
     CrontabTrigger,
     DesiredJobs,

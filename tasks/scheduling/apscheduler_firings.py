@@ -14,7 +14,7 @@ from typing import Any
 from django.db import DatabaseError, close_old_connections
 from django.db.models import F
 
-from project.scheduling import IntervalTrigger, Trigger
+from project.kernel.scheduling import IntervalTrigger, Trigger
 from tasks.models import Firing, FiringStatus
 from tasks.scheduling.messages import firing_task_id
 from tasks.scheduling.ticks import MAX_COUNTED_TICKS, SCHEDULE

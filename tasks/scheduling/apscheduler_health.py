@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from project.scheduling import SchedulerError
+from project.kernel.scheduling import SchedulerError
 from tasks.scheduling.apscheduler_process import RUN_NOW_PREFIX, APSchedulerProcess
 from tasks.scheduling.leader import lease_holder_pid
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from project.scheduling import JobRecord, Trigger
+from project.kernel.scheduling import JobRecord, Trigger
 from tasks.scheduling.common import first_tick_from, json_arguments
 
 

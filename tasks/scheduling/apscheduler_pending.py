@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from project.scheduling import (
+from project.kernel.scheduling import (
     JobRecord,
 )
 

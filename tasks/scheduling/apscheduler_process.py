@@ -22,7 +22,7 @@ from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
 from django.db import close_old_connections
 from sqlalchemy import create_engine
 
-from project.scheduling import (
+from project.kernel.scheduling import (
     SchedulerError,
 )
 from tasks.models import FiringStatus

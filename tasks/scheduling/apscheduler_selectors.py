@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from project.scheduling import get_scheduler
+from project.kernel.scheduling import get_scheduler
 from strategies.models import Strategy
 from tasks.models import APSchedulerJob, Firing
 from tasks.scheduling.apscheduler_jobs import stored_job_description

@@ -11,7 +11,13 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
-from project.scheduling import DesiredJobs, IntervalTrigger, InvalidTrigger, JobsSync, Trigger
+from project.kernel.scheduling import (
+    DesiredJobs,
+    IntervalTrigger,
+    InvalidTrigger,
+    JobsSync,
+    Trigger,
+)
 from tasks.scheduling.apscheduler_jobs import job_spec
 from tasks.scheduling.apscheduler_store import KeepingJobStore
 from tasks.scheduling.celery_backend import crontab_trigger

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
-from project.scheduling import SchedulerError
+from project.kernel.scheduling import SchedulerError
 from tasks.heartbeat import beat_heartbeat_read
 from tasks.models import JobSchedule
 from tasks.selectors import live_beats

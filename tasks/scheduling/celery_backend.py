@@ -19,7 +19,7 @@ from django_celery_beat.models import (
     PeriodicTask,
 )
 
-from project.scheduling import (
+from project.kernel.scheduling import (
     EPOCH,
     CrontabTrigger,
     DesiredJobs,

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import connection, transaction
 from django_celery_beat.models import PeriodicTasks
 
-from project.scheduling import DesiredJobs, JobsSync
+from project.kernel.scheduling import DesiredJobs, JobsSync
 from tasks.scheduling.jobsync import snapshot_time, sync_mark, sync_scope
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from project.scheduling import IntervalTrigger, SchedulerError, Trigger
+from project.kernel.scheduling import IntervalTrigger, SchedulerError, Trigger
 
 
 def json_arguments(

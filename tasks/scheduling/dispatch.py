@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from project.scheduling import Trigger
+from project.kernel.scheduling import Trigger
 from tasks.models import FiringStatus
 from tasks.scheduling.celery_backend import arguments_of, schedule_trigger
 from tasks.scheduling.messages import firing_kwargs, firing_task_id

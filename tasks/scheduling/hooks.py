@@ -11,7 +11,7 @@ import logging
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from project.scheduling import Scheduler, get_scheduler
+from project.kernel.scheduling import Scheduler, get_scheduler
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from project.scheduling import DesiredJobs
+from project.kernel.scheduling import DesiredJobs
 from tasks.models import JobsSyncMark
 
 # A strategy saved this long before the last sync's snapshot but committed after it is still

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from django.db import connections
 
-from project.locks import LockPurpose, lock_held_sql, lock_key, lock_try
+from project.kernel.locks import LockPurpose, lock_held_sql, lock_key, lock_try
 
 logger = logging.getLogger(__name__)
 

@@ -40,7 +40,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 from kombu import Producer
 
-from project.locks import LockPurpose, lock_held_exists_sql, lock_key, lock_try_for_transaction
+from project.kernel.locks import (
+    LockPurpose,
+    lock_held_exists_sql,
+    lock_key,
+    lock_try_for_transaction,
+)
 from tasks.models import MisfirePolicy
 from tasks.scheduling.grouping import Outgoing, outgoing_messages
 from tasks.scheduling.messages import firing_kwargs

@@ -19,7 +19,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import connection
 
-from project.locks import LockPurpose, lock_key_sql
+from project.kernel.locks import LockPurpose, lock_key_sql
 
 LEASE_SQL = lock_key_sql(LockPurpose.FIRING_LEASE, "id")
 

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from project.scheduling import EARLY_TOLERANCE, IntervalTrigger, Trigger
+from project.kernel.scheduling import EARLY_TOLERANCE, IntervalTrigger, Trigger
 from tasks.models import MisfirePolicy
 from tasks.scheduling.common import first_tick_after
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from marketdata.models import Candle, Exchange, Watchlist
-from project.scheduling import IntervalTrigger
+from project.kernel.scheduling import IntervalTrigger
 from strategies.models import Strategy, StrategyRun
 from tasks.health.report import health_detail_report
 from tasks.health.runs import check_strategies

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from project.scheduling import IntervalTrigger, JobRecord, get_scheduler
+from project.kernel.scheduling import IntervalTrigger, JobRecord, get_scheduler
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.services import DUPLICATE_NAME, strategy_start
 from tests.factories import ExchangeAccountFactory, MarketFactory, StrategyFactory

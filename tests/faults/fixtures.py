@@ -13,7 +13,7 @@ from tests.session import stack
 
 if TYPE_CHECKING:
     from marketdata.models import Exchange, Market
-    from project.embedded import EmbeddedPostgres, EmbeddedRedis
+    from project.devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 
 
 @pytest.fixture

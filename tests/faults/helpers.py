@@ -18,8 +18,8 @@ from kombu import pools
 from marketdata.models import ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
 from project.celery import app
-from project.embedded import EmbeddedPostgres, EmbeddedRedis
-from project.locks import LockPurpose, lock_held_sql
+from project.devstack.embedded import EmbeddedPostgres, EmbeddedRedis
+from project.kernel.locks import LockPurpose, lock_held_sql
 from strategies.models import Order, Strategy, StrategyRun
 from tasks.strategies import execute_single_strategy
 from tests.factories import MarketFactory, StrategyFactory

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from project.embedded import EmbeddedPostgres, EmbeddedRedis
+from project.devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 from strategies.models import Strategy, StrategyRun
 from tasks.health.ticks import ticks_lost
 from tasks.models import Firing, JobSchedule
@@ -146,7 +146,7 @@ def test_with_redis_down_an_api_write_passes_unthrottled_and_answers_json(
     api = client_for(user)
 
     redis_outage.halt()
-    with caplog.at_level(logging.WARNING, logger="project.api"):
+    with caplog.at_level(logging.WARNING, logger="project.kernel.api"):
         response = api.patch(f"/api/strategies/{strategy.pk}/", {"name": "renamed"}, format="json")
     redis_outage.start()
 

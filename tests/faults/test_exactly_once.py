@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from django.utils import timezone
 
-from project.embedded import EmbeddedPostgres, EmbeddedRedis
+from project.devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 from strategies.models import Strategy, StrategyRun
 from tasks.models import Firing
 from tests.faults.helpers import (

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.test import Client
 from django.utils import timezone
 
-from project.embedded import EmbeddedPostgres, EmbeddedRedis
+from project.devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 from strategies.models import Strategy
 from tasks.health.ticks import check_ticks
 from tasks.models import JobSchedule

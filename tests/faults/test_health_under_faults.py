@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from project.locks import LockPurpose, lock_key
+from project.kernel.locks import LockPurpose, lock_key
 from strategies.models import Order, Strategy, StrategyRun
 from tasks.health.runs import (
     check_failing_strategies,

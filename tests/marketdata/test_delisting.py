@@ -12,7 +12,7 @@ from marketdata.exchanges.errors import ERROR_TEXT_LIMIT
 from marketdata.models import Exchange, Market
 from marketdata.services import markets_sync
 from marketdata.simulator import SimulatedExchange
-from project.scheduling import get_scheduler
+from project.kernel.scheduling import get_scheduler
 from strategies.models import Strategy
 from strategies.services import strategy_pause, strategy_start, strategy_stop
 from tasks.marketdata import update_exchange_symbols

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from marketdata.models import Candle, Exchange, Watchlist
 from marketdata.simulator import SimulatedExchange
-from project.scheduling import CrontabTrigger, get_scheduler
+from project.kernel.scheduling import CrontabTrigger, get_scheduler
 from strategies.execution import strategy_execute
 from strategies.models import Order, StrategyRun
 from strategies.services import strategy_start

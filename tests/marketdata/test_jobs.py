@@ -13,7 +13,7 @@ from django_celery_results.models import TaskResult
 
 from marketdata.models import BalanceSnapshot, Candle, Exchange, Market, Ticker, Watchlist
 from marketdata.simulator import SimulatedExchange
-from project.scheduling import get_scheduler
+from project.kernel.scheduling import get_scheduler
 from strategies.models import StrategyRun
 from strategies.selectors import active_strategy_feeds
 from strategies.services import strategy_start

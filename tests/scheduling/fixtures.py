@@ -14,9 +14,9 @@ import redis
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from project import scheduling
 from project.env import SCHEDULER_BACKENDS
-from project.scheduling import Scheduler, get_scheduler
+from project.kernel import scheduling
+from project.kernel.scheduling import Scheduler, get_scheduler
 from tests.processes import ManagedProcess, start_beat, start_celery_worker, start_run_scheduler
 
 # Model modules load only after Django is set up (this module is imported by conftests).

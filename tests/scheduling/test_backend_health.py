@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from project.locks import lock_try
-from project.scheduling import IntervalTrigger, Scheduler
+from project.kernel.locks import lock_try
+from project.kernel.scheduling import IntervalTrigger, Scheduler
 from tasks.health.report import health_detail_report
 from tasks.health.scheduler import check_scheduler_processes
 from tasks.heartbeat import beat_heartbeat_write

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from celery.schedules import crontab
 
-from project.scheduling import CrontabTrigger, IntervalTrigger
+from project.kernel.scheduling import CrontabTrigger, IntervalTrigger
 from tasks.scheduling.ticks import CATCH_UP, SCHEDULE, Fire, decide, next_fire_time
 
 GRACE = timedelta(seconds=60)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django_celery_results.models import TaskResult
 
-from project.scheduling import (
+from project.kernel.scheduling import (
     CrontabTrigger,
     IntervalTrigger,
     JobNotFound,

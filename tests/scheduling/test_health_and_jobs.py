@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from project.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
+from project.kernel.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
 from tasks.health.scheduler import check_scheduler_processes
 from tasks.heartbeat import beat_heartbeat_write
 from tasks.jobs import system_jobs
@@ -168,7 +168,7 @@ def test_daily_system_jobs_follow_the_time_zone_setting(settings: object) -> Non
 
 def _forget_instances() -> None:
     """Shut the configured backend's instance down and forget it (settings change back)."""
-    from project import scheduling
+    from project.kernel import scheduling
 
     scheduling.get_scheduler().shutdown()
     scheduling._instance.cache_clear()

@@ -14,7 +14,7 @@ from django.db.models import Sum
 from django.test import Client
 from rest_framework.test import APIClient
 
-from project.scheduling import IntervalTrigger, Scheduler
+from project.kernel.scheduling import IntervalTrigger, Scheduler
 from tasks.models import Firing, FiringStatus
 from tests.factories import UserFactory
 from tests.processes import wait_for

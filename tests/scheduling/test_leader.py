@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from project.scheduling import IntervalTrigger
+from project.kernel.scheduling import IntervalTrigger
 from tasks.scheduling.apscheduler_backend import APSchedulerScheduler
 from tasks.scheduling.common import latest_tick
 from tests.processes import ManagedProcess, start_run_scheduler

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
+from project.devstack.stack import only_configured_scheduler
 from project.env import SCHEDULER_BACKENDS
-from project.scheduling import IntervalTrigger, Scheduler
-from project.stack import only_configured_scheduler
+from project.kernel.scheduling import IntervalTrigger, Scheduler
 from tests.factories import StrategyFactory
 from tests.scheduling.fixtures import make_backend
 

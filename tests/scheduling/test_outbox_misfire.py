@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from project.celery import app
-from project.embedded import EmbeddedRedis
+from project.devstack.embedded import EmbeddedRedis
 from tasks.models import Firing, JobSchedule
 from tasks.scheduling.beat import TickScheduler
 from tasks.scheduling.dispatch import schedules_plan

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from project.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
+from project.kernel.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
 from strategies.models import Strategy
 from strategies.reconcile import strategy_jobs_reconcile
 from tests.factories import ExchangeFactory, MarketFactory, StrategyFactory, UserFactory

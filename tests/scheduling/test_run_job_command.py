@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_celery_results.models import TaskResult
 
-from project.scheduling import IntervalTrigger, get_scheduler
+from project.kernel.scheduling import IntervalTrigger, get_scheduler
 from tests.processes import ManagedProcess, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

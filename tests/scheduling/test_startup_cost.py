@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from sqlalchemy import event
 
-from project.scheduling import Scheduler
+from project.kernel.scheduling import Scheduler
 from strategies.models import Strategy
 from strategies.reconcile import strategy_jobs_reconcile
 from tasks.scheduling.hooks import startup_hooks_run

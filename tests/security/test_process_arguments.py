@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from project.stack import only_configured_scheduler
+from project.devstack.stack import only_configured_scheduler
 from tests.processes import ManagedProcess, run_process, start_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from project.decimals import PrecisionMode
+from project.kernel.decimals import PrecisionMode
 from strategies.models import Order, StrategyRun
 from tests.factories import MarketFactory
 

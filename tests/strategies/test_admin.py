@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from project.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
+from project.kernel.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
 from strategies.models import Strategy
 from strategies.services import strategy_start
 from tests.factories import StrategyFactory

@@ -14,8 +14,8 @@ from django.utils import timezone
 from marketdata.management.commands.seed_demo_exchange import demo_exchange_seed
 from marketdata.simulator import SimulatedExchange
 from project.celery import app
-from project.scheduling import IntervalTrigger, Scheduler
-from project.stack import SETUP_COMMANDS
+from project.devstack.stack import SETUP_COMMANDS
+from project.kernel.scheduling import IntervalTrigger, Scheduler
 from strategies.execution import strategy_execute
 from strategies.management.commands.seed_demo_strategy import demo_strategy_seed
 from strategies.models import Order, PaperPosition, Strategy

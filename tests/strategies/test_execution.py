@@ -13,7 +13,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from marketdata.models import Market, Ticker
-from project.locks import LockPurpose, lock_key
+from project.kernel.locks import LockPurpose, lock_key
 from strategies import runs
 from strategies.execution import strategy_execute
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from project.locks import LockPurpose, lock_key
+from project.kernel.locks import LockPurpose, lock_key
 from strategies.execution import strategy_execute
 from strategies.models import Order, PaperPosition, StrategyRun
 from strategies.orders import client_order_id, paper_order_fill_ending_run

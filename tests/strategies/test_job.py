@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from marketdata.models import TIMEFRAME_DURATIONS
-from project.scheduling import (
+from project.kernel.scheduling import (
     CRONTAB_BLANKS,
     CRONTAB_SEPARATOR,
     CrontabTrigger,

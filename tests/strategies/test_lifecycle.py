@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import transaction
 
-from project.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
+from project.kernel.scheduling import CrontabTrigger, IntervalTrigger, Scheduler
 from strategies.models import Strategy
 from strategies.reconcile import strategy_jobs_reconcile
 from strategies.services import (

@@ -8,7 +8,7 @@ from itertools import product
 import pytest
 from ccxt.base import decimal_to_precision as ccxt_precision
 
-from project.decimals import (
+from project.kernel.decimals import (
     PrecisionMode,
     SignificantDigits,
     Step,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from marketdata import exchanges
 from marketdata.models import Exchange, ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
-from project.locks import LockPurpose, lock_key
+from project.kernel.locks import LockPurpose, lock_key
 from strategies.execution import strategy_execute
 from strategies.models import Order, Strategy, StrategyRun
 from strategies.orders import client_order_id

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from project.scheduling import JobNotFound, get_scheduler
+from project.kernel.scheduling import JobNotFound, get_scheduler
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from project.scheduling import get_scheduler
+from project.kernel.scheduling import get_scheduler
 
 logger = logging.getLogger(__name__)
 

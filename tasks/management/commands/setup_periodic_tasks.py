@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from project.scheduling import get_scheduler
+from project.kernel.scheduling import get_scheduler
 from tasks.jobs import system_jobs_install
 
 

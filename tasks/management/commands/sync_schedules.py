@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from project.scheduling import get_scheduler
+from project.kernel.scheduling import get_scheduler
 from strategies.job import is_strategy_job
 from strategies.reconcile import strategy_jobs_reconcile
 from tasks.jobs import jobs_leave_other_backends, system_jobs, system_jobs_install

@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from marketdata.management.commands.seed_demo_exchange import demo_exchange_seed
 from marketdata.models import Candle
-from project.stack import SETUP_COMMANDS
+from project.devstack.stack import SETUP_COMMANDS
 from strategies.backtesting.models import Backtest
 
 if TYPE_CHECKING:

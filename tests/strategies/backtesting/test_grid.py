@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from project.scheduling import CrontabTrigger, IntervalTrigger, ticks_between
+from project.kernel.scheduling import CrontabTrigger, IntervalTrigger, ticks_between
 from strategies.backtesting.grid import closed_counts, tick_grid, tick_time
 from strategies.selectors import newest_closed_open
 from tests.strategies.backtesting.series import START, candles_of, walk_closes

@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from project.scheduling import IntervalTrigger
+from project.kernel.scheduling import IntervalTrigger
 from strategies.backtesting.engine import BacktestSpec, backtest_run
 from tests.strategies.backtesting.series import START, candles_of
 

@@ -19,7 +19,7 @@ from django.conf import settings as django_settings
 
 import tests.strategies.plugins  # noqa: F401 - the test kinds, here and in the worker
 from marketdata.models import Exchange, Market
-from project.scheduling import IntervalTrigger
+from project.kernel.scheduling import IntervalTrigger
 from strategies.backtesting.candles import candles_load
 from strategies.backtesting.engine import BacktestSpec, backtest_run, candles_required
 from strategies.backtesting.fingerprint import trades_hash

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from project.embedded import BASE_DIR
+from project.devstack.embedded import BASE_DIR
 from strategies.backtesting.services import BACKTESTS_QUEUE
 
 

@@ -1,6 +1,6 @@
 """REST API building blocks every app's viewsets share: ownership, throttling, paging, errors in
-one JSON shape (their schema: project/api_schema.py; parser and fields: project/parsers.py,
-project/api_fields.py)."""
+one JSON shape (their schema, parser and fields: api_schema.py, parsers.py and api_fields.py
+beside it)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The OpenAPI schema's generator: drf-spectacular's, plus every error each operation can give.
 
-Apart from project/api.py: DRF loads that module while its views are still importing, and
+Apart from project/kernel/api.py: DRF loads that module while its views are still importing, and
 drf-spectacular imports those views.
 """
 
@@ -13,8 +13,8 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
 
-from project.api_fields import AmountField
-from project.validators import AMOUNT_TEXT
+from project.kernel.api_fields import AmountField
+from project.kernel.validators import AMOUNT_TEXT
 
 
 class ApiErrorSerializer(serializers.Serializer):
@@ -68,7 +68,7 @@ class AutoSchema(openapi.AutoSchema):
         if has_body or has_query:
             statuses.add(400)
         if self.method == "DELETE":
-            statuses.add(409)  # refused by the object's state (project.api.handle_exception)
+            statuses.add(409)  # refused by the object's state (project.kernel.api.handle_exception)
         if "{" in self.path or (self._is_list_view() and self._get_paginator()):
             statuses.add(404)
         if has_body:

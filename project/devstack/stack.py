@@ -1,7 +1,7 @@
 """`make run` and `make manage`: start the embedded stack if needed, set up, run a command.
 
-    python -m project.stack run -- honcho start -f Procfile.dev
-    python -m project.stack exec -- python manage.py shell
+    python -m project.devstack.stack run -- honcho start -f Procfile.dev
+    python -m project.devstack.stack exec -- python manage.py shell
 
 `run` starts PostgreSQL and Redis under var/ unless DATABASE_URL / REDIS_URL are set, applies
 the idempotent set-up steps, runs the command, and on Ctrl-C or SIGTERM stops the command and
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from project import embedded
+from project.devstack import embedded
 
 LOCAL_ENV_FILE = embedded.VAR_DIR / "local.env"
 DOTENV_FILE = embedded.BASE_DIR / ".env"
@@ -231,7 +231,7 @@ def print_urls_when_up(timeout: float = 180.0, settle: float = 10.0) -> threadin
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m project.stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m project.devstack.stack", description=__doc__)
     parser.add_argument("mode", choices=["run", "exec"])
     parser.add_argument("command", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)

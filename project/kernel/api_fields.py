@@ -1,6 +1,6 @@
 """Serializer fields the API's apps share: amounts as decimal text within their bounds.
 
-Apart from project/api.py, which imports rest_framework.views: serializers that load before
+Apart from project/kernel/api.py, which imports rest_framework.views: serializers that load before
 DRF's views (through the admin) would otherwise import the settings' classes half-made.
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from project.decimals import STORED_DIGITS
-from project.validators import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX
+from project.kernel.decimals import STORED_DIGITS
+from project.kernel.validators import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX
 
 
 class AmountField(serializers.DecimalField):

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 
-from project.decimals import STORED_PLACES
+from project.kernel.decimals import STORED_PLACES
 
 # Invisible or reordering characters: C0/C1 controls, soft hyphen, bidi marks, embeddings and
 # overrides (U+202E shows text reversed), isolates, zero-width characters, line and paragraph

@@ -1,7 +1,7 @@
 """The API's JSON parser: DRF's, with a nesting limit.
 
-Apart from project/api.py: DRF loads its parser setting while rest_framework.views imports,
-and project/api.py imports that module.
+Apart from project/kernel/api.py: DRF loads its parser setting while rest_framework.views imports,
+and project/kernel/api.py imports that module.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Model
 
-from project.decimals import fixed_trimmed
+from project.kernel.decimals import fixed_trimmed
 
 
 def plain(value: Decimal | None) -> str | None:
