@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from project import embedded, stack
+from project.devstack import embedded, stack
 from tests.processes import BASE_DIR
 
 # The stack launcher in a fresh interpreter with its two env files moved to a temporary folder.

@@ -16,6 +16,7 @@ from strategies.errors import InvalidParameters
 
 # A decimal written as text: plain digits, no exponent (so no 1e400).
 DECIMAL_TEXT = r"^-?\d{1,18}(\.\d{1,12})?$"
+DECIMAL_LIMIT = Decimal(10) ** 18
 
 
 class ParamType(enum.StrEnum):
@@ -60,6 +61,9 @@ class Param:
                 raise ValueError("must be a number") from None
             if not number.is_finite():
                 raise ValueError("must be a finite number")
+            if abs(number) >= DECIMAL_LIMIT:
+                # A JSON number skips DECIMAL_TEXT's check: the same bound, for every input.
+                raise ValueError("must have at most 18 digits before the decimal point")
         if self.minimum is not None and number < self.minimum:
             raise ValueError(f"must be at least {fixed(self.minimum)}")
         if self.maximum is not None and number > self.maximum:

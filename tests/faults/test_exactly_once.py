@@ -30,12 +30,13 @@ from tests.faults.helpers import (
     runs_described,
     runs_per_tick,
 )
-from tests.processes import start_beat, start_celery_worker, wait_for
+from tests.processes import start_beat, start_celery_worker, wait_for, wait_for_log
 
 pytestmark = FAULTS
 
 DEADLINE = 3  # seconds: BEAT_REDELIVER_AFTER_SECONDS of the beats here
 STOPPED = 8.0  # seconds the worker is away: four ticks queued
+PUBLISH_LAG = timedelta(seconds=1.5)  # how late a busy beat may publish a tick
 
 
 def every_tick_ran_once(strategy: Strategy, until: datetime) -> None:
@@ -73,12 +74,13 @@ def test_redis_restarted_empty_with_ticks_queued_every_tick_runs_once_within_the
         worker.stop()
 
     runs = {tick: statuses for tick, statuses in runs_per_tick(strategy).items() if tick <= until}
-    # Published to the broker before it forgot them (a tick is published at its time).
-    queued = [tick for tick in grid(list(runs)) if stopped_at < tick < flushed_at]
+    # Published to the broker before it forgot them: a tick is published at its time, or a
+    # moment after on a busy machine, so the tick just before the flush may have missed it.
+    queued = [tick for tick in grid(list(runs)) if stopped_at < tick < flushed_at - PUBLISH_LAG]
     firings = Firing.objects.filter(job_name=strategy.job_id, scheduled_tick__in=queued)
     started = StrategyRun.objects.filter(strategy=strategy, scheduled_tick__in=queued)
     assert survived
-    assert len(queued) >= STOPPED // EVERY - 1
+    assert len(queued) >= STOPPED // EVERY - 2
     assert firings.count() == len(queued)
     assert all(statuses == ["succeeded"] for statuses in runs.values()), runs_described(strategy)
     assert all(firing.republished >= 1 for firing in firings)  # the broker forgot them
@@ -103,7 +105,7 @@ def test_postgres_crashed_at_a_tick_the_tick_runs_once_when_it_is_back(
         crashed_at = timezone.now()
         postgres_crash(postgres_outage)
         worker = start_celery_worker(concurrency=1)  # takes the tick with its database down
-        time.sleep(5)
+        wait_for_log(worker, "database unreachable", timeout=90)
         postgres_outage.resume()
         database_back()
         back_at = timezone.now()
@@ -125,7 +127,6 @@ def test_postgres_crashed_at_a_tick_the_tick_runs_once_when_it_is_back(
     for firing in held:
         assert runs.get(firing.scheduled_tick) == ["succeeded"], runs_described(strategy)
         assert firing.republished == 0  # the worker's retry ran it, not a redelivery
-    assert "database unreachable" in worker.log()  # it was taken, and retried
 
 
 def test_a_backlog_after_a_beat_restart_runs_in_order_one_at_a_time_none_skipped() -> None:

@@ -229,3 +229,13 @@ def test_the_safe_wrapper_refuses_a_result_that_is_not_a_signal() -> None:
 def test_malformed_signals_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Signal(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [5.310731685934846e307, 1e18, "-1000000000000000000.5"])
+def test_a_decimal_parameter_past_eighteen_digits_is_refused_whatever_its_json_type(
+    value: float | str,
+) -> None:
+    param = Param(ParamType.DECIMAL, default=Decimal(1))
+
+    with pytest.raises(ValueError, match=r"at most 18 digits|must be a number"):
+        param.clean(value)
