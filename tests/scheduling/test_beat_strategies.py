@@ -65,7 +65,7 @@ def test_a_stopped_strategys_old_row_fires_but_places_no_order(
             )
             >= 3
         ),
-        timeout=90,
+        timeout=180,
         what="the worker to finish three firings of the stopped strategy",
     )
 
