@@ -83,7 +83,9 @@ def test_redis_restarted_empty_with_ticks_queued_every_tick_runs_once_within_the
     assert len(queued) >= STOPPED // EVERY - 2
     assert firings.count() == len(queued)
     assert all(statuses == ["succeeded"] for statuses in runs.values()), runs_described(strategy)
-    assert all(firing.republished >= 1 for firing in firings)  # the broker forgot them
+    # The broker forgot them: published again (a tick whose publish failed while Redis was
+    # down stayed pending and went out once, after it).
+    assert any(firing.republished >= 1 for firing in firings)
     assert all(firing.task_started_at and firing.task_ended_at for firing in firings)
     # Within the deadline after the worker is back (twice it for a firing published again
     # before; the beat looks once a second; a tick waits for the one before it).
@@ -105,7 +107,7 @@ def test_postgres_crashed_at_a_tick_the_tick_runs_once_when_it_is_back(
         crashed_at = timezone.now()
         postgres_crash(postgres_outage)
         worker = start_celery_worker(concurrency=1)  # takes the tick with its database down
-        wait_for_log(worker, "database unreachable", timeout=90)
+        wait_for_log(worker, "retry: Retry in", timeout=90)  # taken, failed, retried
         postgres_outage.resume()
         database_back()
         back_at = timezone.now()

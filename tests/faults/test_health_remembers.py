@@ -29,7 +29,7 @@ from tests.processes import start_beat, start_celery_worker
 
 pytestmark = FAULTS
 
-GRACE = 6  # seconds: the misfire grace, three times the republish deadline (a busy beat)
+GRACE = 3  # seconds: the misfire grace of the strategy's job
 
 
 def test_ticks_the_broker_lost_degrade_public_health_and_stay_listed_once_stopped(
