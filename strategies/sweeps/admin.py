@@ -13,28 +13,8 @@ from django.utils.html import format_html
 
 from strategies.errors import StrategyError
 from strategies.sweeps import selectors, services
+from strategies.sweeps.models import SWEEP_DEFINITION as DEFINITION
 from strategies.sweeps.models import Sweep, SweepPromotion, SweepSet
-
-DEFINITION = (
-    "name",
-    "kind",
-    "market",
-    "timeframe",
-    "start",
-    "end",
-    "space",
-    "search",
-    "size",
-    "seed",
-    "objective",
-    "min_trades",
-    "capital",
-    "fee_rate",
-    "chunk_size",
-    "folds",
-    "fold_ratio",
-    "overfit_share",
-)
 
 
 class SweepAdminForm(forms.ModelForm):

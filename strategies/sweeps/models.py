@@ -11,6 +11,28 @@ from django.db import models
 from marketdata.models import PRICE, Market, Timeframe
 from strategies.engine import strategy_choices
 
+# What a person sets when defining a sweep (the admin's form, the API's writable fields).
+SWEEP_DEFINITION = (
+    "name",
+    "kind",
+    "market",
+    "timeframe",
+    "start",
+    "end",
+    "space",
+    "search",
+    "size",
+    "seed",
+    "objective",
+    "min_trades",
+    "capital",
+    "fee_rate",
+    "chunk_size",
+    "folds",
+    "fold_ratio",
+    "overfit_share",
+)
+
 
 class Sweep(models.Model):
     """Which strategy kind to backtest over which space, how to search it, what to maximise.

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from project.kernel.api_fields import AmountField
-from strategies.sweeps.models import Sweep, SweepSet
+from strategies.sweeps.models import SWEEP_DEFINITION, Sweep, SweepSet
 from strategies.sweeps.selectors import sweep_progress
 
 READ_ONLY = ("id", "status", "error", "created_at", "finished_at", "progress")
@@ -28,24 +28,7 @@ class SweepSerializer(serializers.ModelSerializer):
         model = Sweep
         fields = (
             "id",
-            "name",
-            "kind",
-            "market",
-            "timeframe",
-            "start",
-            "end",
-            "space",
-            "search",
-            "size",
-            "seed",
-            "objective",
-            "min_trades",
-            "capital",
-            "fee_rate",
-            "chunk_size",
-            "folds",
-            "fold_ratio",
-            "overfit_share",
+            *SWEEP_DEFINITION,
             "status",
             "error",
             "created_at",
