@@ -15,13 +15,8 @@ from django.db.models import BigIntegerField, Case, F, Func, IntegerField, TextF
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 
 from marketdata.models import TIMEFRAME_DURATIONS
-from project.kernel.scheduling import (
-    CRONTAB_BLANKS,
-    CRONTAB_SEPARATOR,
-    CrontabTrigger,
-    IntervalTrigger,
-    Trigger,
-)
+from project.kernel.crontab import CRONTAB_BLANKS, CRONTAB_SEPARATOR
+from project.kernel.scheduling import CrontabTrigger, IntervalTrigger, Trigger
 
 JOB_PREFIX = "strategy_"
 # A strategy job's name with its strategy id captured. The same text is a Python and a

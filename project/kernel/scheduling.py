@@ -15,7 +15,6 @@ from __future__ import annotations
 import abc
 import functools
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,25 +24,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from project.kernel.crontab import CRONTAB_FIELDS, crontab_join, crontab_split
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A job that starts this much before its tick is counted as that tick (clock skew, rounding).
 EARLY_TOLERANCE = timedelta(seconds=2)
-# A crontab's five fields, in order, and what separates them: the same text is a Python and a
-# PostgreSQL regular expression (and trim set), so SQL splits a crontab as `crontab_split` does.
-CRONTAB_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
-CRONTAB_BLANKS = " \t\n\r\f\v"
-CRONTAB_SEPARATOR = r"[ \t\n\r\f\v]+"
-
-
-def crontab_split(expression: str) -> list[str]:
-    """The fields of a crontab expression, blanks around and between them dropped."""
-    trimmed = expression.strip(CRONTAB_BLANKS)
-    return re.split(CRONTAB_SEPARATOR, trimmed) if trimmed else []
-
-
-def crontab_join(fields: Sequence[str]) -> str:
-    """A crontab expression from its fields, one space between them."""
-    return " ".join(fields)
 
 
 class SchedulerError(Exception):

@@ -6,14 +6,8 @@ import pytest
 from django.db import connection
 
 from marketdata.models import TIMEFRAME_DURATIONS
-from project.kernel.scheduling import (
-    CRONTAB_BLANKS,
-    CRONTAB_SEPARATOR,
-    CrontabTrigger,
-    IntervalTrigger,
-    crontab_join,
-    crontab_split,
-)
+from project.kernel.crontab import CRONTAB_BLANKS, CRONTAB_SEPARATOR, crontab_join, crontab_split
+from project.kernel.scheduling import CrontabTrigger, IntervalTrigger
 from strategies import job
 from strategies.models import Strategy
 from tests.factories import StrategyFactory
