@@ -35,7 +35,7 @@ test-fast: install
 # ISOLATED run each in a session of their own: after the other outage tests in one session
 # they failed (seen twice, never alone); why is not found yet (see the README's Tests).
 XDIST_PROCESSES ?= 0
-ISOLATED := tests/faults/test_exactly_once.py tests/api/test_fuzz.py
+ISOLATED := tests/faults/test_exactly_once.py tests/api/test_fuzz.py tests/scheduling/test_beat_strategies.py
 test: install lint
 	$(PYTEST) -rs -m "not integration" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -n $(XDIST_PROCESSES) --dist loadfile -rs -m integration \
