@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -90,33 +89,14 @@ class Fleet:
 
 
 def _jobs_add(strategies: list[Any], grid: int) -> None:
-    """The `PeriodicTask` rows `CeleryBeatScheduler.add_job` writes, bulk-inserted."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
-
-    from strategies.models import Strategy
-    from strategies.selectors import job_description
-    from strategies.services import EXECUTE_TASK
+    """The `PeriodicTask` rows `CeleryBeatScheduler.add_job` writes, bulk-inserted (the beat
+    benchmark's rule, `_beat_jobs._rows_of`), in batches."""
+    from bench._beat_jobs import _rows_of
+    from django_celery_beat.models import IntervalSchedule, PeriodicTasks
 
     every, _ = IntervalSchedule.objects.get_or_create(every=grid, period=IntervalSchedule.SECONDS)
     for start in range(0, len(strategies), BATCH):
-        chunk = strategies[start : start + BATCH]
-        descriptions = dict(
-            Strategy.objects.filter(pk__in=[s.pk for s in chunk])
-            .annotate(text=job_description())
-            .values_list("pk", "text")
-        )
-        PeriodicTask.objects.bulk_create(
-            PeriodicTask(
-                name=strategy.job_id,
-                task=EXECUTE_TASK,
-                interval=every,
-                args=json.dumps([strategy.pk]),
-                kwargs=json.dumps({}),
-                enabled=True,
-                description=descriptions[strategy.pk],
-            )
-            for strategy in chunk
-        )
+        _rows_of(strategies[start : start + BATCH], every)
     PeriodicTasks.update_changed()
 
 
