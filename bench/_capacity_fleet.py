@@ -91,8 +91,9 @@ class Fleet:
 def _jobs_add(strategies: list[Any], grid: int) -> None:
     """The `PeriodicTask` rows `CeleryBeatScheduler.add_job` writes, bulk-inserted (the beat
     benchmark's rule, `_beat_jobs._rows_of`), in batches."""
-    from bench._beat_jobs import _rows_of
     from django_celery_beat.models import IntervalSchedule, PeriodicTasks
+
+    from bench._beat_jobs import _rows_of
 
     every, _ = IntervalSchedule.objects.get_or_create(every=grid, period=IntervalSchedule.SECONDS)
     for start in range(0, len(strategies), BATCH):
