@@ -148,6 +148,19 @@ if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
 # Backtests (queue `backtests`, their own worker line) run longer: their own task limits.
 BACKTEST_SOFT_TIME_LIMIT = env.integer("BACKTEST_SOFT_TIME_LIMIT", ENV, 3600, minimum=1)
 BACKTEST_TIME_LIMIT = BACKTEST_SOFT_TIME_LIMIT + 60
+# How backtests and sweeps give way to live ticks (strategies/backtesting/yielding.py,
+# tasks/background.py): a worker consuming only `backtests` runs at SCHED_IDLE CPU priority
+# with "idle" (the Procfiles' line sets it; elsewhere nice 19) or keeps its `nice` with "nice";
+# pauses (at most this many seconds each time) while live tasks wait in these queues (0: never);
+# writes progress and sweep results at most once per BACKTEST_WRITE_SECONDS (0: each at once);
+# and commits those without waiting for the WAL flush unless BACKTEST_SYNCHRONOUS_COMMIT is 1.
+BACKTEST_WORKER_PRIORITY = ENV.get("BACKTEST_WORKER_PRIORITY", "nice").strip().lower()
+if BACKTEST_WORKER_PRIORITY not in ("nice", "idle"):
+    raise SettingError("BACKTEST_WORKER_PRIORITY", "must be nice or idle")
+BACKTEST_YIELD_SECONDS = env.integer("BACKTEST_YIELD_SECONDS", ENV, 2)
+BACKTEST_YIELD_QUEUES = ["celery"]
+BACKTEST_WRITE_SECONDS = env.integer("BACKTEST_WRITE_SECONDS", ENV, 1)
+BACKTEST_SYNCHRONOUS_COMMIT = env.boolean("BACKTEST_SYNCHRONOUS_COMMIT", ENV, default=False)
 # Redis redelivers an unacknowledged message after the visibility timeout; it must outlast
 # the longest task, or a slow task would run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -169,6 +182,7 @@ CELERY_IMPORTS = (
     "tasks.strategies",
     "tasks.recovery",
     "tasks.backtests",
+    "tasks.background",
     "tasks.sweeps",
     # Extra task modules, comma-separated: plug-ins, or test-only tasks in test workers.
     *(m.strip() for m in ENV.get("CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()),

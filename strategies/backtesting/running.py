@@ -7,6 +7,7 @@ import logging
 from decimal import Decimal
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +24,7 @@ from strategies.backtesting.engine import (
 )
 from strategies.backtesting.history import candles_backfill
 from strategies.backtesting.models import Backtest, BacktestFill, BacktestTrade
+from strategies.backtesting.yielding import Every, background_session, give_way
 from strategies.errors import StrategyError
 from strategies.ordering import MarketRules
 from strategies.trades import Trade
@@ -54,6 +56,7 @@ def backtest_execute(*, backtest_id: int) -> str:
         return _end(backtest_id, Status.FAILED, "time limit reached (BACKTEST_SOFT_TIME_LIMIT)")
     except (StrategyError, ExchangeError, ValidationError, ValueError) as error:
         return _end(backtest_id, Status.FAILED, f"{type(error).__name__}: {error}")
+    give_way()
     backtest_store(backtest, result)
     return Status.SUCCEEDED
 
@@ -89,6 +92,14 @@ def _replay(backtest: Backtest) -> BacktestResult:
                 backtest.pk, stage="backfill", pct=10 * done / max(total, 1)
             ),
         )
+    with background_session():  # from here on it writes only its progress
+        return _replay_stored(backtest, spec, needed)
+
+
+def _replay_stored(backtest: Backtest, spec: BacktestSpec, needed: int) -> BacktestResult:
+    """The replay on the stored candles, pausing for live ticks and writing its progress at
+    most once per BACKTEST_WRITE_SECONDS."""
+    give_way()  # the load is one long query: not in a tick's burst
     candles = candles_load(
         market_id=backtest.market_id,
         timeframe=backtest.timeframe,
@@ -98,25 +109,28 @@ def _replay(backtest: Backtest) -> BacktestResult:
     )
     total = len(candles)
     Backtest.objects.filter(pk=backtest.pk).update(candles_total=total, stage="replay")
-    return backtest_run(
-        spec,
-        candles,
-        progress=lambda done, ticks: _progress(
-            backtest.pk,
-            stage="replay",
-            pct=10 + 90 * done / max(ticks, 1),
-            candles=round(total * done / max(ticks, 1)),
-        ),
-    )
+    every = Every(settings.BACKTEST_WRITE_SECONDS)
+
+    def step(done: int, ticks: int) -> None:
+        give_way()
+        if every.due():
+            _progress(
+                backtest.pk,
+                stage="replay",
+                pct=10 + 90 * done / max(ticks, 1),
+                candles=round(total * done / max(ticks, 1)),
+            )
+
+    return backtest_run(spec, candles, progress=step)
 
 
 def _progress(backtest_id: int, *, stage: str, pct: float, candles: int | None = None) -> None:
-    """Store how far it is; raise BacktestCancelled if its owner asked it to stop."""
+    """Store how far it is (one statement); raise BacktestCancelled if its owner asked it to
+    stop (the row is then left as it was)."""
     changes: dict[str, object] = {"stage": stage, "progress_pct": round(pct, 2)}
     if candles is not None:
         changes["candles_done"] = candles
-    Backtest.objects.filter(pk=backtest_id).update(**changes)
-    if Backtest.objects.filter(pk=backtest_id, cancel_requested=True).exists():
+    if not Backtest.objects.filter(pk=backtest_id, cancel_requested=False).update(**changes):
         raise BacktestCancelled
 
 

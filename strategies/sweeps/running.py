@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from project.kernel.locks import LockPurpose, lock_key, lock_release, lock_try
+from strategies.backtesting.yielding import Every, background_session, give_way
 from strategies.engine import get_strategy_class
 from strategies.errors import StrategyError
 from strategies.sweeps import engine, messages, planning
@@ -56,13 +58,36 @@ def _chunk_sets_run(sweep_id: int, chunk: int) -> int:
     sets = [kind.clean_parameters(row.parameters) for row in todo]
     start, end = planning.window_period(sweep, todo[0].window)
     warmup = engine.warmup_of(kind=sweep.kind, sets=sets)
+    give_way()  # a window's first load is one long query: not in a tick's burst
     candles = engine.window_candles(sweep=sweep, start=start, end=end, warmup=warmup)
-    for ran, (row, parameters) in enumerate(zip(todo, sets, strict=True)):
-        if not Sweep.objects.filter(pk=sweep_id, status=Sweep.Status.RUNNING).exists():
-            return ran
-        figures = _set_figures(sweep, parameters, candles, start, end)
-        set_record(sweep=sweep, row=row, outcome=figures)
-    return len(todo)
+    with background_session():
+        return _sets_run(sweep, list(zip(todo, sets, strict=True)), candles, start, end)
+
+
+def _sets_run(
+    sweep: Sweep,
+    todo: list[tuple[SweepSet, dict[str, Any]]],
+    candles: Any,
+    start: datetime,
+    end: datetime,
+) -> int:
+    """Each set backtested, pausing for live ticks; the results recorded together at most once
+    per BACKTEST_WRITE_SECONDS (and at the end), and the sweep's status read as often: a
+    worker killed in between runs again only the sets of that last stretch, none recorded."""
+    every = Every(settings.BACKTEST_WRITE_SECONDS)
+    done: list[tuple[SweepSet, dict[str, Any] | StrategyError]] = []
+    ran = 0
+    for row, parameters in todo:
+        if every.due():
+            sets_record(sweep=sweep, outcomes=done)
+            done = []
+            if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).exists():
+                return ran
+        give_way()
+        done.append((row, _set_figures(sweep, parameters, candles, start, end)))
+        ran += 1
+    sets_record(sweep=sweep, outcomes=done)
+    return ran
 
 
 def _set_figures(
@@ -79,19 +104,47 @@ def _set_figures(
 
 def set_record(*, sweep: Sweep, row: SweepSet, outcome: dict[str, Any] | StrategyError) -> None:
     """Record one set's backtest; only the first finished backtest of a row is kept."""
-    fields: dict[str, Any] = {"done_at": timezone.now()}
-    if isinstance(outcome, StrategyError):
-        fields.update(error=str(outcome)[:2000])
-    else:
-        value = engine.objective_value(sweep.objective, outcome)
-        trades = outcome.get("trades") or 0
-        fields.update(figures=outcome, value=value)
-        fields["ranked"] = value is not None and trades >= sweep.min_trades
-    first = SweepSet.objects.filter(pk=row.pk, done_at__isnull=True).update(
-        evaluations=F("evaluations") + 1, **fields
+    sets_record(sweep=sweep, outcomes=[(row, outcome)])
+
+
+RESULT_FIELDS = ("done_at", "error", "figures", "value", "ranked", "evaluations")
+
+
+@transaction.atomic
+def sets_record(
+    *, sweep: Sweep, outcomes: list[tuple[SweepSet, dict[str, Any] | StrategyError]]
+) -> None:
+    """Record finished backtests of sets in one commit: a row's first result is kept, a
+    repeat only counted (`evaluations`). Rows are locked first, so two deliveries never both
+    record a row as its first."""
+    if not outcomes:
+        return
+    ids = [row.pk for row, _ in outcomes]
+    fresh = set(
+        SweepSet.objects.select_for_update()
+        .filter(pk__in=ids, done_at__isnull=True)
+        .values_list("pk", flat=True)
     )
-    if not first:
-        SweepSet.objects.filter(pk=row.pk).update(evaluations=F("evaluations") + 1)
+    now = timezone.now()
+    first = [_result_row(sweep, row, outcome, now) for row, outcome in outcomes if row.pk in fresh]
+    SweepSet.objects.bulk_update(first, RESULT_FIELDS)
+    repeats = [pk for pk in ids if pk not in fresh]
+    if repeats:
+        SweepSet.objects.filter(pk__in=repeats).update(evaluations=F("evaluations") + 1)
+
+
+def _result_row(
+    sweep: Sweep, row: SweepSet, outcome: dict[str, Any] | StrategyError, now: datetime
+) -> SweepSet:
+    """The row with its result's fields set (the other fields as they are stored)."""
+    row.done_at, row.evaluations = now, F("evaluations") + 1
+    if isinstance(outcome, StrategyError):
+        row.error = str(outcome)[:2000]
+        return row
+    row.value = engine.objective_value(sweep.objective, outcome)
+    row.figures = outcome
+    row.ranked = row.value is not None and (outcome.get("trades") or 0) >= sweep.min_trades
+    return row
 
 
 @contextmanager
