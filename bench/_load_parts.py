@@ -34,14 +34,30 @@ def procfile_line(name: str) -> str:
     raise SystemExit(f"no `{name}:` line in the Procfile")
 
 
+# The backtests line before it gave way to live work: `nice` only, no pause, a write per
+# progress step and per set, each commit waiting for the WAL flush.
+LEVERS = {
+    "on": {},
+    "off": {
+        "BACKTEST_WORKER_PRIORITY": "nice",
+        "BACKTEST_YIELD_SECONDS": "0",
+        "BACKTEST_WRITE_SECONDS": "0",
+        "BACKTEST_SYNCHRONOUS_COMMIT": "1",
+    },
+}
+POLICIES = {os.SCHED_OTHER: "other", os.SCHED_BATCH: "batch", os.SCHED_IDLE: "idle"}
+
+
 class BacktestsWorker(Proc):
     """The Procfile's `backtests` line run through the shell as a process manager would
-    (`nice -n 10 celery ... -Q backtests`), the venv's `celery` first on PATH."""
+    (`nice -n 10 env BACKTEST_WORKER_PRIORITY=... celery ... -Q backtests`), the venv's `celery`
+    first on PATH; with `levers` "off", as it ran before it gave way to live work."""
 
-    def __init__(self, concurrency: int) -> None:
-        self.name = "backtests"
+    def __init__(self, concurrency: int, levers: str = "on") -> None:
+        self.name, self.levers = "backtests", levers
         self.command = procfile_line("backtests")
         env = dict(os.environ, BACKTEST_CONCURRENCY=str(concurrency), PYTHONUNBUFFERED="1")
+        env.update(LEVERS[levers])
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env["LOG_LEVEL"] = "INFO"
         self.log_path = Path(tempfile.mkstemp(prefix="loadbench-backtests-", suffix=".log")[1])
@@ -55,10 +71,18 @@ class BacktestsWorker(Proc):
         )
         self.root = psutil.Process(self.process.pid)
 
-    def niceness(self) -> list[int]:
-        """The nice values of the worker's celery processes (main and pool; not the shell)."""
+    def celery_processes(self) -> list[psutil.Process]:
+        """The worker's celery processes (main and pool; not the shell)."""
         tree = [self.root, *self.root.children(recursive=True)]
-        return sorted({p.nice() for p in tree if p.cmdline()[:1] != ["sh"]})
+        return [p for p in tree if p.cmdline()[:1] != ["sh"]]
+
+    def niceness(self) -> list[int]:
+        return sorted({p.nice() for p in self.celery_processes()})
+
+    def policies(self) -> list[str]:
+        """The CPU scheduling policies of its celery processes (`idle`: SCHED_IDLE)."""
+        found = {os.sched_getscheduler(p.pid) for p in self.celery_processes()}
+        return sorted(POLICIES.get(policy, str(policy)) for policy in found)
 
 
 def backtests_queue(market: Any, owner: Any, count: int, days: int) -> list[int]:
