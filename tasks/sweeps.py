@@ -15,6 +15,7 @@ from strategies.sweeps.services import sweeps_resume
     reject_on_worker_lost=True,
     soft_time_limit=1500,  # a chunk of long backtests; the visibility timeout outlasts it
     time_limit=1600,
+    ignore_result=True,  # its results are its rows: no TaskResult row (a commit) per chunk
 )
 def run_chunk(sweep_id: int, chunk: int) -> int:
     """Idempotent per set (a row unique per sweep, window and set): a redelivery after a lost
@@ -22,7 +23,7 @@ def run_chunk(sweep_id: int, chunk: int) -> int:
     return chunk_run(sweep_id=sweep_id, chunk=chunk)
 
 
-@shared_task(name="sweeps.optimise", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="sweeps.optimise", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def optimise(sweep_id: int) -> str:
     """One ask/tell step of a TPE sweep; serialised on the sweep's row, safe to repeat."""
     return optimise_step(sweep_id=sweep_id)
