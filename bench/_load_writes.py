@@ -92,7 +92,24 @@ def one_connection_rows_per_s(market: Any, owner: Any, rows: int = 2000) -> dict
                     sets_record(sweep=todo[0].sweep, outcomes=batch)
             seconds = time.perf_counter() - started
             out[f"rows_per_s_{per_commit}_per_commit_{label}"] = round(rows / seconds, 1)
-    return out
+    return out | {"sweep_advance_per_s": _advances_per_s(market, owner)}
+
+
+def _advances_per_s(market: Any, owner: Any, calls: int = 500) -> float:
+    """`sweep_advance` calls per second on one running sweep of 2,000 sets, most still to run
+    (what every chunk's end does): each holds the sweep's row while it runs, so this is the
+    most chunk ends one sweep can take per second, from however many workers."""
+    from strategies.sweeps.models import Sweep
+    from strategies.sweeps.running import sweep_advance
+
+    sweep = _planned_rows(market, owner, 2000)[0].sweep
+    Sweep.objects.filter(pk=sweep.pk).update(status=Sweep.Status.RUNNING)
+    started = time.perf_counter()
+    for _ in range(calls):
+        sweep_advance(sweep_id=sweep.pk)
+    rate = calls / (time.perf_counter() - started)
+    Sweep.objects.filter(pk=sweep.pk).update(status=Sweep.Status.CANCELLED)
+    return round(rate, 1)
 
 
 def _planned_rows(market: Any, owner: Any, rows: int) -> list[Any]:
