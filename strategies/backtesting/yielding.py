@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 STEP_S = 0.05
 # A queue whose length has not moved this long has no consumer here: not live work in flight.
 STALE_S = 1.0
+# The live tasks taken last are still running when their queue empties: a little longer.
+LINGER_S = 0.3
 
 
 class Every:
@@ -74,14 +76,24 @@ def live_waiting() -> bool:
 
 
 def give_way() -> float:
-    """Pause while live tasks wait (a tick's burst), at most BACKTEST_YIELD_SECONDS (0: never);
-    the seconds paused. Called between a backtest's steps and a sweep's sets."""
+    """Pause while live tasks wait (a tick's burst) and LINGER_S after the last was taken (it
+    still runs), at most BACKTEST_YIELD_SECONDS in all (0: never); the seconds paused. Called
+    between a backtest's steps and a sweep's sets."""
     limit = settings.BACKTEST_YIELD_SECONDS
     if limit <= 0:
         return 0.0
     started = time.monotonic()
-    while live_waiting() and time.monotonic() - started < limit:
+    if not live_waiting():
+        return 0.0
+    quiet_since: float | None = None
+    while time.monotonic() - started < limit:
         time.sleep(STEP_S)
+        if live_waiting():
+            quiet_since = None
+            continue
+        quiet_since = quiet_since or time.monotonic()
+        if time.monotonic() - quiet_since >= LINGER_S:
+            break
     return time.monotonic() - started
 
 
