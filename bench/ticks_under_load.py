@@ -158,11 +158,11 @@ def _phases(run: Run, beat: Any) -> dict[str, Any]:
     phases: dict[str, Any] = {}
     for step in args.plan.split(","):
         kind, _, levers = step.partition(":")
-        _load_switch(run, kind)
         name = f"idle_{sum(k.startswith('idle') for k in phases) + 1}"
         if kind != "idle":
             name = f"{kind}_{levers or 'on'}"
             _line_switch(run, levers or "on")
+        _load_switch(run, kind)
         phases[name] = _phase(run, kind)
         _print_phase(name, phases[name])
     _load_switch(run, "idle")
