@@ -90,7 +90,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     figures: dict[str, Any] = {"benchmark": "ticks_under_load", "grid_s": args.grid}
     figures |= {"strategies": args.strategies, "markets": args.markets, "cores": os.cpu_count()}
-    figures |= {"plan": args.plan, "load_start": _load()}
+    figures |= {"plan": args.plan, "code": _commit(), "load_start": _load()}
     fleet = Fleet()
     fleet.exchange.name = "capacity"  # the history's market takes the name "bench"
     fleet.exchange.save(update_fields=["name"])
@@ -338,6 +338,13 @@ def _tick_brief(figures: dict[str, Any]) -> dict[str, Any]:
         "start_p99_s": figures["start_lateness_s"]["p99"],
         "publish_p99_s": figures["publish_lateness_s"]["p99"],
     }
+
+
+def _commit() -> str:
+    import subprocess
+
+    head = ["git", "rev-parse", "--short", "HEAD"]
+    return subprocess.run(head, cwd=BASE_DIR, capture_output=True, text=True).stdout.strip()
 
 
 def _load() -> list[float]:
