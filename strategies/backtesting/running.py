@@ -113,7 +113,7 @@ def _replay_stored(backtest: Backtest, spec: BacktestSpec, needed: int) -> Backt
 
     def step(done: int, ticks: int) -> None:
         give_way()
-        if every.due():
+        if every.due() or done >= ticks:  # the last step is always stored
             _progress(
                 backtest.pk,
                 stage="replay",
