@@ -79,6 +79,11 @@ class BacktestsWorker(Proc):
     def niceness(self) -> list[int]:
         return sorted({p.nice() for p in self.celery_processes()})
 
+    def autogroup(self) -> str:
+        """Its session's autogroup and that group's nice (`/proc/PID/autogroup`)."""
+        path = Path(f"/proc/{self.celery_processes()[0].pid}/autogroup")
+        return path.read_text().strip() if path.exists() else "none"
+
     def policies(self) -> list[str]:
         """The CPU scheduling policies of its celery processes (`idle`: SCHED_IDLE)."""
         found = {os.sched_getscheduler(p.pid) for p in self.celery_processes()}

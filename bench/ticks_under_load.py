@@ -226,6 +226,7 @@ def _phase(run: Run, kind: str) -> dict[str, Any]:
     if kind != "idle":
         phase |= {"levers": run.line.levers, "backtests_nice": run.line.niceness()}
         phase["backtests_policies"] = run.line.policies()
+        phase["backtests_autogroup"] = run.line.autogroup()
     phase["window_s"] = round(time.monotonic() - wall, 1)
     phase["backtests_worker_cpu_s"] = round(cpu_seconds(tree)["backtests"] - cpu_before, 1)
     phase["backtests_worker_cores"] = round(phase["backtests_worker_cpu_s"] / phase["window_s"], 2)

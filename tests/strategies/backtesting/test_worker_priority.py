@@ -1,9 +1,10 @@
-"""The backtests worker line runs at SCHED_IDLE CPU priority, as the Procfiles start it; a worker
-that also takes live work is never lowered."""
+"""The backtests worker line runs at SCHED_IDLE CPU priority, its session's autogroup at nice 19,
+as the Procfiles start it; a worker that also takes live work is never lowered."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import psutil
 import pytest
@@ -12,6 +13,13 @@ from project.devstack.embedded import BASE_DIR
 from tests.processes import start_celery_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+AUTOGROUPS = Path("/proc/sys/kernel/sched_autogroup_enabled")
+
+
+def autogroup(pid: int) -> str:
+    return Path(f"/proc/{pid}/autogroup").read_text().strip()
 
 
 def policies(pid: int) -> set[int]:
@@ -46,6 +54,7 @@ def test_a_worker_of_the_backtests_queue_alone_runs_at_sched_idle_and_a_mixed_on
                 policies(background.process.pid),
                 policies(mixed.process.pid),
             )
+            groups = autogroup(background.process.pid), autogroup(mixed.process.pid)
         finally:
             mixed.stop()
     finally:
@@ -53,3 +62,6 @@ def test_a_worker_of_the_backtests_queue_alone_runs_at_sched_idle_and_a_mixed_on
 
     assert background_policies == {os.SCHED_IDLE}
     assert mixed_policies == {os.SCHED_OTHER}
+    if AUTOGROUPS.exists() and AUTOGROUPS.read_text().strip() == "1":
+        # each started in a session of its own, as honcho starts a Procfile line
+        assert [group.endswith(" nice 19") for group in groups] == [True, False]
