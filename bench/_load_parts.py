@@ -71,6 +71,16 @@ class BacktestsWorker(Proc):
         )
         self.root = psutil.Process(self.process.pid)
 
+    def stop(self) -> None:
+        """A warm shutdown: SIGTERM to celery's main process alone (a signal to the whole group
+        would kill the pool processes mid-task), which lets running tasks finish."""
+        if self.process.poll() is None:
+            try:
+                self.celery_processes()[0].terminate()
+                self.process.wait(90)
+            except (IndexError, psutil.NoSuchProcess, subprocess.TimeoutExpired):
+                super().stop()
+
     def celery_processes(self) -> list[psutil.Process]:
         """The worker's celery processes (main and pool; not the shell)."""
         tree = [self.root, *self.root.children(recursive=True)]

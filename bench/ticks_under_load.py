@@ -163,6 +163,7 @@ def _phases(run: Run, beat: Any) -> dict[str, Any]:
             name = f"{kind}_{levers or 'on'}"
             _line_switch(run, levers or "on")
         _load_switch(run, kind)
+        run.clock.catch_up()  # a restart or a wait for cancelled backtests may have been long
         phases[name] = _phase(run, kind)
         _print_phase(name, phases[name])
     _load_switch(run, "idle")
@@ -185,7 +186,6 @@ def _line_switch(run: Run, levers: str) -> None:
         run.line.stop()
         run.line = BacktestsWorker(run.args.backtest_concurrency, levers)
         run.line.wait_log("ready.")
-        run.clock.catch_up()
 
 
 def _load_switch(run: Run, kind: str) -> None:
