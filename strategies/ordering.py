@@ -235,32 +235,35 @@ def paper_fill(
     quote precision; a buy pays value + fee, a sell receives value - fee. The average entry is
     the volume-weighted buy price at the price precision, cleared when the position closes.
     """
-    money = rules.quote_precision.round  # rules.to_quote, looked up once: this is per candle
-    value = money(terms.amount * terms.price)
+    # Unpacked once and rounded by `rules.to_quote`'s rule looked up once: a backtest runs
+    # this for every fill, so attribute look-ups and repeated products are spared.
+    side, amount, price = terms
+    base, quote, average_entry, fees_paid = book
+    money = rules.quote_precision.round
+    traded = amount * price
+    value = money(traded)
     fee = money(value * fee_rate)
-    if terms.side == BUY:
+    if side == BUY:
         cost = value + fee
-        if cost > book.quote:
+        if cost > quote:
             return Refusal(
                 f"insufficient paper balance: {fixed_to(cost, rules.quote_precision)} "
-                f"{rules.quote} needed, {fixed_to(book.quote, rules.quote_precision)} "
+                f"{rules.quote} needed, {fixed_to(quote, rules.quote_precision)} "
                 f"{rules.quote} available"
             )
-        held = book.base + terms.amount
-        entry = rules.price.round(
-            (book.base * (book.average_entry or ZERO) + terms.amount * terms.price) / held
-        )
-        after = PaperBook(held, money(book.quote - cost), entry, book.fees_paid + fee)
-        return PaperFill(value, fee, after)
-    if terms.amount > book.base:
+        held = base + amount
+        entry = rules.price.round((base * (average_entry or ZERO) + traded) / held)
+        return PaperFill(value, fee, PaperBook(held, money(quote - cost), entry, fees_paid + fee))
+    if amount > base:
         return Refusal(
-            f"cannot sell {fixed_trimmed(terms.amount)} {rules.base}: the paper position is "
-            f"{fixed_trimmed(book.base)} {rules.base}"
+            f"cannot sell {fixed_trimmed(amount)} {rules.base}: the paper position is "
+            f"{fixed_trimmed(base)} {rules.base}"
         )
-    held = book.base - terms.amount
-    entry = book.average_entry if held else None
-    after = PaperBook(held, money(book.quote + value - fee), entry, book.fees_paid + fee)
-    return PaperFill(value, fee, after)
+    held = base - amount
+    entry = average_entry if held else None
+    return PaperFill(
+        value, fee, PaperBook(held, money(quote + value - fee), entry, fees_paid + fee)
+    )
 
 
 def shown(rules: MarketRules, value: Decimal | None, what: str) -> str | None:
