@@ -25,14 +25,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """One execution: `side` is "buy" or "sell"; `fee` in the quote currency."""
+class Fill(NamedTuple):
+    """One execution: `side` is "buy" or "sell"; `fee` in the quote currency.
+
+    A named tuple, not a frozen dataclass: a backtest makes one per fill (up to one per candle),
+    and a frozen dataclass's `__init__` costs three times as much."""
 
     time: datetime
     side: str
