@@ -9,7 +9,9 @@ computation live and paper runs use. Built-in kinds may take the fast path
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import gc
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -92,6 +94,32 @@ def backtest_run(
 ) -> BacktestResult:
     """Replay `spec` over `candles` (loaded once, reusable); raises InvalidParameters for bad
     parameters and StrategyCodeFailed when the strategy's own code fails."""
+    with cycles_uncollected():
+        return _backtest_run(spec, candles, progress=progress)
+
+
+@contextlib.contextmanager
+def cycles_uncollected() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the run, as it was before afterwards.
+
+    A year's replay makes a fill, a book and a lot per order and keeps them: every few hundred
+    of them start a collection that walks the live objects, candles included, which took
+    about 40% of a fill-per-candle run. What a run makes holds no cycles (decimals, tuples,
+    datetimes): reference counting frees it; a cycle a user's `decide()` makes waits until
+    the run ends.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _backtest_run(
+    spec: BacktestSpec, candles: Candles, *, progress: Progress | None
+) -> BacktestResult:
     cls = get_strategy_class(spec.kind)
     cleaned = cls.clean_parameters(spec.parameters)
     instance = strategy_build(cls, cleaned)

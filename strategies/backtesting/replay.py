@@ -19,7 +19,6 @@ from strategies.backtesting.grid import tick_time
 from strategies.engine import Action, BaseStrategy, Signal
 from strategies.engine.safety import strategy_decide
 from strategies.ordering import (
-    OrderTerms,
     PaperBook,
     Refusal,
     guardrail_refusal,
@@ -103,7 +102,8 @@ class Replay:
             progress(total, total)
 
     def _order(self, index: int, tick: int, signal: Signal, price: Decimal) -> None:
-        """Size, guard and fill one signal on paper, or count why not."""
+        """Size, guard and fill one signal on paper (as `order_plan_of` and the paper broker
+        do), or count why not. One frame per order: a DCA backtest runs it on every candle."""
         spec, book = self.spec, self.book
         terms = order_terms(spec.rules, signal, price=price, held=book.base)
         if isinstance(terms, Refusal):
@@ -119,24 +119,18 @@ class Replay:
             orders_today=self._orders_today,
             max_orders_per_day=spec.max_orders_per_day,
         )
-        if refusal is not None:
-            self.refusals[_kind(refusal)] += 1
-            return
-        self._fill(index, tick, terms)
-
-    def _fill(self, index: int, tick: int, terms: OrderTerms) -> None:
-        filled = paper_fill(self.spec.rules, self.book, terms, fee_rate=self.spec.fee_rate)
+        filled = refusal or paper_fill(spec.rules, book, terms, fee_rate=spec.fee_rate)
         if isinstance(filled, Refusal):
-            self.refusals[_kind(filled)] += 1  # a rejected order: not counted for the day
+            self.refusals[_kind(filled)] += 1  # a rejected order is not counted for the day
             return
         self.book = filled.book
         self._orders_today += 1
-        fill = Fill(tick_time(tick), terms.side, terms.amount, terms.price, filled.fee)
-        self.fills.append(fill)
+        side, amount, price = terms
+        self.fills.append(Fill(tick_time(tick), side, amount, price, filled.fee))
         self.fill_ticks.append(index)
         self.books.append(filled.book)
 
 
 def _kind(refusal: Refusal) -> str:
     """A refusal's reason without its figures, to count alike ones together."""
-    return refusal.reason.split(":")[0]
+    return refusal.reason.partition(":")[0]
