@@ -121,6 +121,9 @@ class Refusal(NamedTuple):
     reason: str
 
 
+NOTHING_TO_SELL = Refusal("nothing to sell: the position is empty")
+
+
 class OrderTerms(NamedTuple):
     """An order as the exchange would take it: amount and price on the market's grid."""
 
@@ -140,15 +143,15 @@ def order_terms(
     price precision.
     """
     side = signal.action  # a StrEnum: the text "buy" or "sell" itself
+    if signal.amount is None and signal.quote_amount is None and not held:
+        return NOTHING_TO_SELL  # before any rounding: a selling signal may repeat every candle
     price = rules.price.round(price)  # price_to_precision
     if signal.amount is not None:
         wanted = signal.amount
     elif signal.quote_amount is not None:
         wanted = signal.quote_amount / price
-    elif held:
-        wanted = held
     else:
-        return Refusal("nothing to sell: the position is empty")
+        wanted = held
     amount = rules.amount.truncate(wanted)  # amount_to_precision
     refusal = minimums_refusal(rules, amount=amount, price=price, wanted=wanted)
     return refusal or OrderTerms(side, amount, price)
