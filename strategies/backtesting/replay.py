@@ -16,6 +16,7 @@ import numpy as np
 
 from strategies.backtesting.candles import Candles
 from strategies.backtesting.grid import tick_time
+from strategies.candle_rules import candles_enough, candles_fresh, price_fresh
 from strategies.engine import Action, BaseStrategy, Signal
 from strategies.engine.safety import strategy_decide
 from strategies.ordering import (
@@ -36,18 +37,15 @@ DAY_S = 86_400
 def tradable_ticks(
     candles: Candles, ticks: np.ndarray, counts: np.ndarray, *, needed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Which ticks a live run decides on, and at which it may also fill on paper.
-
-    A live run skips a tick with no closed candle, with its newest closed candle ended more
-    than two timeframes before the tick, or with fewer than `needed` of them; a paper fill
-    never uses a price older than one timeframe before its tick.
-    """
+    """Which ticks a live run decides on, and at which it may also fill on paper: the live
+    run's own rules (`strategies.candle_rules`), called over the arrays. A tick with no closed
+    candle has none fresh; the price a fill takes is the newest closed candle's close."""
     newest = np.where(
         counts > 0, candles.close_s[np.maximum(counts - 1, 0)], np.iinfo(np.int64).min // 2
     )
     age = ticks - newest
-    usable = (counts >= needed) & (age <= 2 * candles.duration_s)
-    return usable, usable & (age <= candles.duration_s)
+    usable = candles_enough(counts, needed) & candles_fresh(age, candles.duration_s)
+    return usable, usable & price_fresh(age, candles.duration_s)
 
 
 class Replay:
