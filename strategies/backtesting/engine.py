@@ -29,8 +29,10 @@ from strategies.job import job_trigger
 from strategies.ordering import MarketRules
 from strategies.trades import Fill, Trade, round_trips
 
-# What a backtest's progress callback receives, about every 1% of its ticks: (ticks done, ticks
-# in all). It may raise to stop the backtest (a cancellation).
+# What a backtest's progress callback receives, about every 1% of its ticks: (candles done,
+# candles in all), counted as the replay reads them: the closed candles of the tick it has
+# reached (its warm-up included), of those its last tick reads. It may raise to stop the
+# backtest (a cancellation).
 Progress = Callable[[int, int], None]
 DEFAULT_RULES = MarketRules.from_ccxt(
     {"symbol": "BASE/QUOTE", "base": "BASE", "quote": "QUOTE"}, precision_mode=4
@@ -80,6 +82,7 @@ class BacktestResult:
     code_version: str
     ticks: int
     decided: int  # ticks with enough fresh candles to decide on
+    candles: int  # closed candles the replay read: those its last tick reads, warm-up included
     refusals: dict[str, int] = field(default_factory=dict)  # why signals placed no order
 
 
@@ -145,5 +148,6 @@ def _backtest_run(
         code_version=code,
         ticks=len(ticks),
         decided=int(usable.sum()),
+        candles=int(counts[-1]) if len(counts) else 0,
         refusals=dict(replay.refusals),
     )

@@ -72,7 +72,8 @@ class Replay:
         fast: tuple[np.ndarray, dict[int, Signal]] | None,
         progress: Callable[[int, int], None] | None,
     ) -> None:
-        """Every usable tick in order: its signal (fast or by `decide()`), then the order."""
+        """Every usable tick in order: its signal (fast or by `decide()`), then the order;
+        `progress` about every 1% of the ticks (see `engine.Progress`)."""
         codes, fixed = fast if fast is not None else (np.zeros(len(ticks), dtype=np.int8), {})
         picked = (
             np.flatnonzero(usable & (codes != 0)) if fast is not None else np.flatnonzero(usable)
@@ -86,12 +87,14 @@ class Replay:
             ticks[picked].tolist(),
             strict=True,
         )
-        bars, needed, total = self.candles.bars, self.needed, len(ticks)
-        step = max(1, total // 100)
+        bars, needed = self.candles.bars, self.needed
+        # Progress in candles read: those closed by the tick reached, of those the last reads.
+        total = int(counts[-1]) if len(counts) else 0
+        step = max(1, len(ticks) // 100)
         mark = step
         for index, end, code, can_fill, tick in rows:
             if progress is not None and index >= mark:
-                progress(index, total)
+                progress(end, total)
                 mark = index + step
             signal = fixed.get(code) or strategy_decide(self.instance, bars[end - needed : end])
             if can_fill and signal.action is not Action.HOLD:
