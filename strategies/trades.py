@@ -152,10 +152,11 @@ def round_trips(
     lots: deque[_Lot] = deque()
     trades: list[Trade] = []
     for fill in fills:
-        if fill.amount <= 0:
+        time, side, amount, price, fee = fill
+        if amount <= ZERO:  # a Decimal beside a Decimal: twice as fast as beside an int
             continue
-        if fill.side == "buy":
-            lots.append(_Lot(fill.time, fill.amount, fill.price, fill.fee))
+        if side == "buy":
+            lots.append(_Lot(time, amount, price, fee))
         elif lots:
             trades.append(_close(lots, fill))
     if lots:

@@ -87,7 +87,7 @@ class Replay:
             ticks[picked].tolist(),
             strict=True,
         )
-        bars, needed = self.candles.bars, self.needed
+        bars, needed, order, hold = self.candles.bars, self.needed, self._order, Action.HOLD
         # Progress in candles read: those closed by the tick reached, of those the last reads.
         total = int(counts[-1]) if len(counts) else 0
         step = max(1, len(ticks) // 100)
@@ -97,8 +97,8 @@ class Replay:
                 progress(end, total)
                 mark = index + step
             signal = fixed.get(code) or strategy_decide(self.instance, bars[end - needed : end])
-            if can_fill and signal.action is not Action.HOLD:
-                self._order(index, tick, signal, bars[end - 1].close)
+            if can_fill and signal.action is not hold:
+                order(index, tick, signal, bars[end - 1].close)
         if progress is not None:
             progress(total, total)
 
