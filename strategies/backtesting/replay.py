@@ -7,6 +7,7 @@ between ticks, as the database does for a live strategy.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
@@ -93,9 +94,11 @@ class Replay:
         step = max(1, len(ticks) // 100)
         mark = step
         for index, end, code, can_fill, tick in rows:
-            if progress is not None and index >= mark:
-                progress(end, total)
+            if index >= mark:
                 mark = index + step
+                gc.collect(0)  # the cycles the last 1% of ticks left (engine.cycles_uncollected)
+                if progress is not None:
+                    progress(end, total)
             signal = fixed.get(code) or strategy_decide(self.instance, bars[end - needed : end])
             if can_fill and signal.action is not hold:
                 order(index, tick, signal, bars[end - 1].close)
