@@ -165,17 +165,16 @@ def minimums_refusal(
     `wanted` is the amount before truncation, named in the message when it is under the
     minimum amount (the user asked for it; the truncated one may read 0).
     """
-    wanted = amount if wanted is None else wanted
     if rules.min_amount is not None and amount < rules.min_amount:
+        wanted = amount if wanted is None else wanted
         return Refusal(
             f"order of {fixed_trimmed(SHOWN.truncate(wanted))} {rules.base} is below the "
             f"market's minimum amount {fixed_trimmed(rules.min_amount)}"
         )
-    if not amount > 0:
+    if not amount > ZERO:  # beside a Decimal, not an int: half the cost, on every order
         step = rules.amount
         return Refusal(f"the order amount rounds to zero at the market's amount step {step}")
-    cost = amount * price
-    if rules.min_cost is not None and cost < rules.min_cost:
+    if rules.min_cost is not None and (cost := amount * price) < rules.min_cost:
         return Refusal(
             f"order of {fixed_trimmed(amount)} {rules.base} at {fixed_trimmed(price)} costs "
             f"{fixed_to(cost, rules.quote_precision)} {rules.quote}, below the market's "
