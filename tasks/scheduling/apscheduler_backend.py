@@ -32,6 +32,7 @@ from project.kernel.scheduling import (
 )
 from tasks.scheduling.apscheduler_health import APSchedulerHealth
 from tasks.scheduling.apscheduler_jobs import (
+    RUN_NOW_PREFIX,
     job_as_updated,
     stored_job_changes,
     stored_job_description,
@@ -43,7 +44,7 @@ from tasks.scheduling.apscheduler_pending import (
     pending_for,
     record_replace,
 )
-from tasks.scheduling.apscheduler_process import JOB_DEFAULTS, RUN_NOW_PREFIX, APSchedulerProcess
+from tasks.scheduling.apscheduler_process import JOB_DEFAULTS, APSchedulerProcess
 from tasks.scheduling.apscheduler_sync import apscheduler_jobs_sync
 from tasks.scheduling.common import first_tick_after, first_tick_from, json_arguments, latest_tick
 
