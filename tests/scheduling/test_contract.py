@@ -15,10 +15,13 @@ from project.kernel.scheduling import (
     Scheduler,
     SchedulerError,
 )
+from tasks.models import Firing
 from tasks.scheduling.common import latest_tick
+from tasks.scheduling.messages import firing_task_id
 from tests.processes import wait_for
+from tests.scheduling.beats import ran_ticks
 from tests.scheduling.fixtures import Run, RunLog, make_backend
-from tests.scheduling.tasks import RECORD_TASK
+from tests.scheduling.tasks import RECORD_TASK, TICK_TASK
 
 # How late a run may start after its tick on this shared 2-core machine (the spec: a few
 # hundred milliseconds; the margin absorbs load from parallel test sessions).
@@ -282,3 +285,22 @@ def test_jobs_survive_a_restart_of_the_scheduler_process(
     # The first run after the restart may catch up a tick missed while it was down.
     for run in runs[1:]:
         assert -EARLY <= run.at - grid_tick(trigger, run.at) <= LATE
+
+
+@pytest.mark.integration
+def test_a_firing_runs_with_the_task_id_job_at_tick_and_its_tick(
+    backend: Scheduler, scheduler_process: object, run_log: object
+) -> None:
+    label = run_log().label  # type: ignore[operator]
+    trigger = IntervalTrigger(2)
+    scheduler_process()  # type: ignore[operator]
+
+    backend.add_job("job_a", TICK_TASK, trigger, args=[label, "job_a"])
+    wait_for(lambda: len(ran_ticks(label)) >= 2, 60, "two runs")
+
+    for job, tick in ran_ticks(label):
+        task_id = firing_task_id(job, tick)
+        assert tick == latest_tick(trigger, tick), f"{tick} is not on the grid"
+        wait_for(lambda t=task_id: TaskResult.objects.filter(task_id=t, status="SUCCESS"), 20)
+        firing = Firing.objects.get(job_name="job_a", scheduled_tick=tick)
+        assert (job, firing.celery_task_id) == ("job_a", task_id)
