@@ -1,19 +1,22 @@
-"""The `sweeps.resume` system job's task, on a real worker, resumes a sweep whose chunk the broker
-lost, and sends nothing once every chunk is present again."""
+"""The `sweeps.resume` system job's task, on a real worker and fired by each backend's own
+process, resumes a sweep whose chunk the broker lost, and sends nothing once every chunk is
+present again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from celery import current_app
 
+from project.kernel.scheduling import IntervalTrigger, Scheduler
 from strategies.sweeps.messages import chunk_task_id
 from strategies.sweeps.models import SweepSet
 from strategies.sweeps.services import sweep_create
 from tasks.jobs import system_jobs
+from tasks.models import Firing
 from tests.factories import MarketFactory, UserFactory
-from tests.processes import start_celery_worker
+from tests.processes import start_celery_worker, wait_for
 from tests.sweeps.helpers import (
     candles_add,
     closes_path,
@@ -61,3 +64,23 @@ def test_the_resume_job_resumes_a_sweep_whose_chunk_the_broker_lost_and_only_tha
     assert sorted(queued) == sorted(chunks)  # the lost chunk once more, no other twice
     assert rows.count() == 20
     assert set(rows.values_list("evaluations", flat=True)) == {1}
+
+
+def test_each_backend_fires_the_resume_task_which_sends_a_lost_chunk_once(
+    use_backend: Scheduler, scheduler_process: Callable[[], object]
+) -> None:
+    job = next(job for job in system_jobs() if job.id == "sweeps.resume")
+    sweep = sweep_create(owner=UserFactory(), data=sweep_data(MarketFactory(), hours=300))
+    chunks = [chunk_task_id(sweep.pk, chunk) for chunk in range(5)]
+    dropped = queued_drop(chunks[2])
+    # The system job's task on a short trigger of its own, fired by the backend's own process
+    # (beat and a worker, or the APScheduler leader in-process).
+    use_backend.add_job("resume-often", job.task, IntervalTrigger(2))
+
+    scheduler_process()
+    wait_for(lambda: chunks[2] in queued_ids(), 90, "the lost chunk sent again")
+    ran = Firing.objects.filter(job_name="resume-often", task_ended_at__isnull=False)
+    wait_for(lambda: ran.count() >= 3, 90, "three resumes")
+
+    assert dropped == 1
+    assert sorted(queued_ids()) == sorted(chunks)  # sent once, whatever the resumes after
