@@ -29,7 +29,7 @@ from project.kernel.locks import (
 )
 from strategies.engine import get_strategy_class
 from strategies.errors import StrategyError
-from strategies.sweeps import engine, messages, planning
+from strategies.sweeps import messages, planning
 from strategies.sweeps.models import Sweep, SweepSet
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,10 @@ def _chunk_sets_run(sweep_id: int, chunk: int) -> int:
     todo = list(missing.order_by("id"))
     if not todo:
         return 0
+    # The backtest engine (numpy) loads where a chunk runs, not in every process that imports
+    # the task modules or the admin (the beat, the strategy workers).
+    from strategies.sweeps import engine
+
     sweep = Sweep.objects.select_related("market").get(pk=sweep_id)
     kind = get_strategy_class(sweep.kind)
     sets = [kind.clean_parameters(row.parameters) for row in todo]
@@ -75,6 +79,8 @@ def _set_figures(
     sweep: Sweep, parameters: dict[str, Any], candles: Any, start: datetime, end: datetime
 ) -> dict[str, Any] | StrategyError:
     """The set's figures, or the strategy's own failure (recorded on the row, not raised)."""
+    from strategies.sweeps import engine
+
     try:
         return engine.set_figures(
             sweep=sweep, parameters=parameters, candles=candles, start=start, end=end
@@ -85,6 +91,8 @@ def _set_figures(
 
 def set_record(*, sweep: Sweep, row: SweepSet, outcome: dict[str, Any] | StrategyError) -> None:
     """Record one set's backtest; only the first finished backtest of a row is kept."""
+    from strategies.sweeps import engine
+
     fields: dict[str, Any] = {"done_at": timezone.now()}
     if isinstance(outcome, StrategyError):
         fields.update(error=str(outcome)[:2000])

@@ -18,7 +18,6 @@ from strategies.models import Strategy
 from strategies.services import strategy_create
 from strategies.sweeps import messages, planning
 from strategies.sweeps.models import Sweep, SweepPromotion, SweepSet
-from strategies.sweeps.optimise import study_create
 from strategies.sweeps.running import chunks_idle, sweep_advance
 from strategies.sweeps.selectors import set_overfitted
 from strategies.sweeps.space import SpaceError, space_parse
@@ -72,6 +71,10 @@ def sweep_create(*, owner: AbstractBaseUser, data: Mapping[str, Any]) -> Sweep:
         sweep.study_name = f"sweep-{uuid.uuid4().hex}"
     sweep.save()
     if sweep.search == Sweep.Search.TPE:
+        # Optuna (with numpy and SQLAlchemy) loads only where a TPE sweep is made or run, not in
+        # every process that imports the admin or the task modules (the beat, every worker).
+        from strategies.sweeps.optimise import study_create
+
         study_create(sweep=sweep)
         messages.optimise_send(sweep_id=sweep.pk)
     else:

@@ -29,6 +29,7 @@ from project.kernel.scheduling import (
 )
 from tasks.scheduling.apscheduler_health import APSchedulerHealth
 from tasks.scheduling.apscheduler_jobs import (
+    RUN_NOW_PREFIX,
     job_as_updated,
     stored_job_changes,
     stored_job_description,
@@ -41,7 +42,6 @@ from tasks.scheduling.apscheduler_pending import (
     record_replace,
 )
 from tasks.scheduling.apscheduler_process import JOB_DEFAULTS, APSchedulerProcess
-from tasks.scheduling.apscheduler_runs import RUN_NOW_PREFIX
 from tasks.scheduling.apscheduler_sync import apscheduler_jobs_sync
 from tasks.scheduling.apscheduler_trigger import TickTrigger
 from tasks.scheduling.common import first_tick_from, json_arguments

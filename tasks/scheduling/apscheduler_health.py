@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from project.kernel.scheduling import SchedulerError, SchedulerGauges
+from tasks.scheduling.apscheduler_jobs import RUN_NOW_PREFIX
 from tasks.scheduling.apscheduler_process import APSchedulerProcess
-from tasks.scheduling.apscheduler_runs import RUN_NOW_PREFIX
 from tasks.scheduling.leader import lease_holder, lease_holder_pid
 
 # A job this much behind its tick means no leader fires (or it does not keep up).

@@ -31,7 +31,8 @@ from tasks.scheduling.apscheduler_firings import (
     firing_missed,
     firing_record,
 )
-from tasks.scheduling.apscheduler_runs import RUN_NOW_PREFIX, FiringPoolExecutor
+from tasks.scheduling.apscheduler_jobs import RUN_NOW_PREFIX
+from tasks.scheduling.apscheduler_runs import FiringPoolExecutor
 from tasks.scheduling.apscheduler_store import KeepingJobStore, sqlalchemy_url
 from tasks.scheduling.hooks import startup_hooks_run
 from tasks.scheduling.leader import (

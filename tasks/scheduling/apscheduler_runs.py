@@ -17,14 +17,13 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 
-# One-off jobs that run_job_now hands to the leader; they are not listed as jobs, and carry
-# their own task id (a run-now's, `job@now-<uuid>`).
-RUN_NOW_PREFIX = "__run_now__:"
+from tasks.scheduling.apscheduler_jobs import RUN_NOW_PREFIX
 
 
 def job_for_tick(job: Job, tick: datetime) -> Job:
     """A copy of `job` whose run is the firing of (job, `tick`): `run_task` is called with
-    `job_id` and `tick`. A run-now is returned as it is."""
+    `job_id` and `tick`. A run-now is returned as it is: it carries its own task id
+    (`job@now-<uuid>`)."""
     if job.id.startswith(RUN_NOW_PREFIX):
         return job
     fired: Any = copy.copy(job)  # through Job's own __getstate__/__setstate__

@@ -107,7 +107,7 @@ def use_backend(backend_name: str, settings: object) -> Iterator[Scheduler]:
     scheduling._instance.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def recording_worker(django_db_setup: None) -> Iterator[ManagedProcess]:
     """A real worker that knows the recording task."""
     worker = start_celery_worker()

@@ -10,7 +10,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from project.kernel.scheduling import IntervalTrigger
 from tasks.scheduling.apscheduler_backend import run_task
-from tasks.scheduling.apscheduler_runs import RUN_NOW_PREFIX, job_for_tick
+from tasks.scheduling.apscheduler_jobs import RUN_NOW_PREFIX
+from tasks.scheduling.apscheduler_runs import job_for_tick
 from tasks.scheduling.apscheduler_trigger import TickTrigger
 from tests.scheduling.tasks import TICK_TASK
 
