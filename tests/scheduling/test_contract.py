@@ -211,6 +211,18 @@ def test_a_job_for_a_task_not_registered_yet_is_kept(backend: Scheduler) -> None
     assert backend.get_job("job_a").task == "task_from_a_later_release"
 
 
+def test_gauges_count_the_jobs_and_no_firing_process_while_none_runs(backend: Scheduler) -> None:
+    backend.add_job("job_a", "health_check", IntervalTrigger(60))
+    backend.add_job("job_b", "health_check", IntervalTrigger(60))
+    backend.add_job("job_c", "health_check", IntervalTrigger(60))
+    backend.pause_job("job_b")
+
+    gauges = backend.gauges()
+
+    assert (gauges.jobs_enabled, gauges.jobs_paused) == (2, 1)
+    assert (gauges.firing_processes, gauges.heartbeat_at, gauges.last_run_at) == (0, None, None)
+
+
 @pytest.mark.integration
 def test_job_runs_on_its_ticks_in_the_real_scheduler_process(
     backend: Scheduler, scheduler_process: object, run_log: object
