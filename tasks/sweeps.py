@@ -31,5 +31,6 @@ def optimise(sweep_id: int) -> str:
 
 @shared_task(name="sweeps.resume")
 def resume() -> list[int]:
-    """Re-send the missing work of every running sweep (also `manage.py sweeps_resume`)."""
+    """Re-send the work running sweeps lost; the `sweeps.resume` system job (every few
+    minutes), also `manage.py sweeps_resume` and the admin's action."""
     return sweeps_resume()

@@ -20,7 +20,13 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from project.kernel.locks import LockPurpose, lock_key, lock_release, lock_try
+from project.kernel.locks import (
+    LockPurpose,
+    lock_held_exists_sql,
+    lock_key,
+    lock_release,
+    lock_try,
+)
 from strategies.engine import get_strategy_class
 from strategies.errors import StrategyError
 from strategies.sweeps import messages, planning
@@ -115,6 +121,24 @@ def _chunk_lock(first_row_id: int) -> Iterator[bool]:
         if held:
             with connection.cursor() as cursor:
                 lock_release(cursor, key)
+
+
+def chunks_idle(*, sweep_id: int) -> list[int]:
+    """Chunks with a set still to backtest that no process is running (the chunk's lock, as
+    `_chunk_lock` takes it on the chunk's first row, is free): one query."""
+    held = lock_held_exists_sql(LockPurpose.SWEEP_CHUNK, "c.first_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH c AS (
+                SELECT chunk, min(id) AS first_id FROM {SweepSet._meta.db_table}
+                 WHERE sweep_id = %s GROUP BY chunk HAVING bool_or(done_at IS NULL)
+            )
+            SELECT chunk FROM c WHERE NOT {held} ORDER BY chunk
+            """,  # noqa: S608 - constants only
+            [sweep_id],
+        )
+        return [chunk for (chunk,) in cursor.fetchall()]
 
 
 @transaction.atomic

@@ -16,7 +16,6 @@ from apscheduler.events import (
     EVENT_JOB_SUBMITTED,
     JobEvent,
 )
-from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
 from django.db import close_old_connections
@@ -33,6 +32,7 @@ from tasks.scheduling.apscheduler_firings import (
     firing_record,
 )
 from tasks.scheduling.apscheduler_jobs import RUN_NOW_PREFIX
+from tasks.scheduling.apscheduler_runs import FiringPoolExecutor
 from tasks.scheduling.apscheduler_store import KeepingJobStore, sqlalchemy_url
 from tasks.scheduling.hooks import startup_hooks_run
 from tasks.scheduling.leader import (
@@ -142,7 +142,7 @@ class APSchedulerProcess:
             )
             aps = BackgroundScheduler(
                 jobstores={"default": store},
-                executors={"default": ThreadPoolExecutor(THREADS)},
+                executors={"default": FiringPoolExecutor(THREADS)},
                 job_defaults=JOB_DEFAULTS,
                 timezone=UTC,
             )
