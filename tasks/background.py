@@ -25,14 +25,14 @@ from typing import Any
 from celery import signals
 from django.conf import settings
 
-from strategies.backtesting.services import BACKTESTS_QUEUE
-
 logger = logging.getLogger(__name__)
 
 
 @signals.celeryd_after_setup.connect
 def backtests_worker_priority(sender: str, instance: Any, **kwargs: Any) -> None:
     """Lower the priority before the pool forks (its processes inherit it)."""
+    from strategies.backtesting.services import BACKTESTS_QUEUE  # where a worker starts only
+
     queues = instance.app.amqp.queues.consume_from
     if settings.BACKTEST_WORKER_PRIORITY != "idle" or set(queues or ()) != {BACKTESTS_QUEUE}:
         return

@@ -107,29 +107,27 @@ def _replay_stored(backtest: Backtest, spec: BacktestSpec, needed: int) -> Backt
         end=backtest.end,
         warmup=needed,
     )
-    total = len(candles)
-    Backtest.objects.filter(pk=backtest.pk).update(candles_total=total, stage="replay")
+    Backtest.objects.filter(pk=backtest.pk).update(candles_total=len(candles), stage="replay")
     every = Every(settings.BACKTEST_WRITE_SECONDS)
 
-    def step(done: int, ticks: int) -> None:
+    def step(done: int, total: int) -> None:
         give_way()
-        if every.due() or done >= ticks:  # the last step is always stored
-            _progress(
-                backtest.pk,
-                stage="replay",
-                pct=10 + 90 * done / max(ticks, 1),
-                candles=round(total * done / max(ticks, 1)),
-            )
+        if every.due() or done >= total:  # the last step is always stored
+            pct = 10 + 90 * done / max(total, 1)
+            _progress(backtest.pk, stage="replay", pct=pct, candles=(done, total))
 
     return backtest_run(spec, candles, progress=step)
 
 
-def _progress(backtest_id: int, *, stage: str, pct: float, candles: int | None = None) -> None:
-    """Store how far it is (one statement); raise BacktestCancelled if its owner asked it to
-    stop (the row is then left as it was)."""
+def _progress(
+    backtest_id: int, *, stage: str, pct: float, candles: tuple[int, int] | None = None
+) -> None:
+    """Store how far it is (`candles`: the engine's count read so far, of all it will read), in
+    one statement; raise BacktestCancelled if its owner asked it to stop (the row is then left
+    as it was)."""
     changes: dict[str, object] = {"stage": stage, "progress_pct": round(pct, 2)}
     if candles is not None:
-        changes["candles_done"] = candles
+        changes["candles_done"], changes["candles_total"] = candles
     if not Backtest.objects.filter(pk=backtest_id, cancel_requested=False).update(**changes):
         raise BacktestCancelled
 
@@ -170,6 +168,8 @@ def backtest_store(backtest: Backtest, result: BacktestResult) -> None:
         code_version=result.code_version,
         ticks=result.ticks,
         progress_pct=100,
+        candles_done=result.candles,
+        candles_total=result.candles,
         finished_at=timezone.now(),
     )
 
