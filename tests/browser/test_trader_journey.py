@@ -17,6 +17,7 @@ from marketdata.models import Candle, Market
 from strategies.models import Strategy
 from tests.browser.helpers import ARTIFACTS, shot
 from tests.factories import MarketFactory
+from tests.processes import wait_for
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -111,11 +112,12 @@ def test_a_trader_creates_starts_and_runs_a_strategy_and_watches_it(
     page.click("button[name=index]")
     page.wait_for_selector(".messagelist .success")
     change = f"{base}/admin/strategies/strategy/{strategy.pk}/change/"
-    for _ in range(60):
+
+    def order_listed() -> int:
         page.goto(change)
-        if page.locator(".recent-orders tbody tr").count():
-            break
-        page.wait_for_timeout(1000)
+        return page.locator(".recent-orders tbody tr").count()
+
+    wait_for(order_listed, timeout=60, what="the run's order on the change page", every=1)
     assert "Succeeded" in page.locator(".recent-runs tbody tr").first.inner_text()
     assert "Filled" in page.locator(".recent-orders tbody tr").first.inner_text()
     shot(page, "2-change-page")

@@ -18,6 +18,7 @@ from strategies.services import strategy_start
 from tests.browser.helpers import ARTIFACTS, shot
 from tests.browser.test_trader_journey import PASSWORD, hourly_candles
 from tests.factories import MarketFactory, StrategyFactory
+from tests.processes import wait_for
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -219,14 +220,10 @@ def test_run_now_from_the_strategy_page_runs_it_on_a_worker(
     page.click("#run-now")
 
     assert "Queued to run now" in page.locator(".messagelist").inner_text()
-    for _ in range(60):
-        if (
-            StrategyRun.objects.filter(strategy=strategy, trigger="run_now")
-            .exclude(status="running")
-            .exists()
-        ):
-            break
-        page.wait_for_timeout(1000)
+    ended = StrategyRun.objects.filter(strategy=strategy, trigger="run_now").exclude(
+        status="running"
+    )
+    wait_for(ended.exists, timeout=60, what="the run-now run to end", every=0.5)
     page.goto(f"{base}/strategies/{strategy.pk}/")
     first_run = page.locator("#runs tbody tr").first.inner_text()
     assert "Run now" in first_run

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +16,13 @@ from django.utils.module_loading import import_string
 from project.env import SCHEDULER_BACKENDS
 from project.kernel import scheduling
 from project.kernel.scheduling import Scheduler, get_scheduler
-from tests.processes import ManagedProcess, start_beat, start_celery_worker, start_run_scheduler
+from tests.processes import (
+    ManagedProcess,
+    start_beat,
+    start_celery_worker,
+    start_run_scheduler,
+    wait_for,
+)
 
 # Model modules load only after Django is set up (this module is imported by conftests).
 
@@ -47,15 +52,14 @@ class RunLog:
         ]
 
     def wait_for(self, count: int, timeout: float) -> list[Run]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The runs once there are `count`; fails after `timeout` seconds."""
+
+        def enough() -> list[Run] | None:
             runs = self.runs()
-            if len(runs) >= count:
-                return runs
-            time.sleep(0.2)
-        raise AssertionError(
-            f"{self.label}: {len(self.runs())} runs after {timeout}s, wanted {count}"
-        )
+            return runs if len(runs) >= count else None
+
+        what = f"{count} runs of {self.label}"
+        return wait_for(enough, timeout, what, every=0.2)  # type: ignore[return-value]
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from tasks.retention import firings_delete_expired
 from tasks.scheduling.beat import TickScheduler
 from tasks.scheduling.dispatch import due_jobs_claim, firings_hand_back, schedules_plan
 from tasks.scheduling.outbox import firings_publish
+from tests.processes import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,8 +53,7 @@ def test_a_job_planned_after_a_change_fires_from_its_next_tick() -> None:
 
 def half_an_hour_ago() -> datetime:
     """A minute tick 30 minutes back, now being well inside a minute (the grace is 1 s)."""
-    while not 2 <= timezone.now().second <= 57:
-        time.sleep(0.5)
+    wait_for(lambda: 2 <= timezone.now().second <= 57, 10, "a moment inside a minute", every=0.5)
     return timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=30)
 
 
@@ -101,8 +100,8 @@ def test_a_committed_firing_its_beat_never_published_is_published_by_another() -
     job("orphan", next_fire_at=tick)
     claimed = due_jobs_claim(beat_id="died-before-publishing", limit=10)
     producer = TickScheduler(app=app, lazy=True).producer
-    if timezone.now() - tick < timedelta(seconds=3):
-        time.sleep(3)  # an orphan is a firing whose tick passed 2 s ago, still pending
+    # An orphan is a firing whose tick passed 2 s ago, still pending.
+    wait_for(lambda: timezone.now() - tick >= timedelta(seconds=3), 10, "the firing to be orphaned")
 
     sent = firings_publish(app=app, producer=producer, own=[])
 
