@@ -18,7 +18,11 @@ from tests.sweeps.helpers import candles_add, closes_path
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("plain_static_files"),
+]
 PASSWORD = "a-long-browser-password"
 SPACE = {"fast": {"values": [2, 3, 5]}, "slow": {"min": 10, "max": 30, "step": 10}}
 

@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 
     from tests.processes import ManagedProcess
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("plain_static_files"),
+]
 PASSWORD = "a-long-browser-password"
 # Any non-blank pixel in the chart's canvases: drawn, not just laid out.
 CANVAS_HAS_CONTENT = """() => [...document.querySelectorAll('#price-chart canvas')].some((c) => {

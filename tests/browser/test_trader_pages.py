@@ -25,7 +25,11 @@ if TYPE_CHECKING:
 
     from tests.processes import ManagedProcess
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("plain_static_files"),
+]
 WIDE = {"width": 1366, "height": 900}
 
 

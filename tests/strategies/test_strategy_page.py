@@ -21,16 +21,7 @@ from tests.strategies.test_performance import (
     scripted,  # noqa: F401 - fixture
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings: object) -> None:
-    """Production settings want collectstatic's manifest; pages render without it here."""
-    settings.STORAGES = {  # type: ignore[attr-defined]
-        **settings.STORAGES,  # type: ignore[attr-defined]
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static_files")]
 
 
 @pytest.fixture
