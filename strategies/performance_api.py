@@ -12,6 +12,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from project.kernel.decimals import STORED_PLACES
 from project.kernel.display import plain
 from strategies.models import Strategy, StrategyRun
 from strategies.ordering import MarketRules, shown
@@ -29,7 +30,7 @@ class PlainDecimalField(serializers.Field):
 class RoundedDecimalField(PlainDecimalField):
     """A computed figure (a division's 28 digits) to a fixed number of places."""
 
-    def __init__(self, places: int = 12, **kwargs: Any) -> None:
+    def __init__(self, places: int = STORED_PLACES, **kwargs: Any) -> None:
         self.step = Decimal(1).scaleb(-places)
         super().__init__(**kwargs)
 
