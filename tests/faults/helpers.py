@@ -15,7 +15,6 @@ import redis
 from django.db import OperationalError, connection
 from kombu import pools
 
-from marketdata.models import ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
 from project.celery import app
 from project.devstack.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -127,19 +126,6 @@ def crash_backend(pid: int) -> None:
 
 
 # --- A live strategy on the simulated exchange --------------------------------------------
-
-
-def live_dca(market: Market, account: ExchangeAccount, **fields: object) -> Strategy:
-    return StrategyFactory(
-        market=market,
-        kind="dca",
-        mode=Strategy.Mode.LIVE,
-        account=account,
-        # 0.1 BTC a run (candles close at 100; the market's minimum cost is 10 USD): about
-        # 6,000 USD at the simulator's price, of the test account's 100,000.
-        parameters={"quote_amount": "10"},
-        **fields,
-    )
 
 
 def send(queue: str, strategy: Strategy, tick: datetime, **options: object) -> object:

@@ -20,7 +20,7 @@ from strategies.models import Order, PaperPosition, StrategyRun
 from tests.factories import StrategyFactory
 from tests.strategies.helpers import add_candles
 from tests.strategies.markets import btc_usd_market, order_with_twelve_places
-from tests.strategies.test_performance import START, script_fills
+from tests.strategies.scripted import START, script_fills
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static_files")]
 ADMIN = "/admin/strategies/"

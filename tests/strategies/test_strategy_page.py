@@ -15,7 +15,7 @@ from strategies.models import Strategy, StrategyRun
 from strategies.page_figures import Places, places_of
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
 from tests.strategies.helpers import add_candles
-from tests.strategies.test_performance import (
+from tests.strategies.scripted import (
     START,
     live_scripted,
     scripted,  # noqa: F401 - fixture
