@@ -10,8 +10,7 @@ import pytest
 
 from strategies.backtesting.models import Backtest
 from strategies.models import Strategy
-from tests.browser.helpers import shot
-from tests.browser.test_trader_journey import CANVAS_HAS_CONTENT, hourly_candles, log_in
+from tests.browser.helpers import CANVAS_HAS_CONTENT, hourly_candles, log_in, shot
 from tests.factories import MarketFactory
 from tests.processes import ManagedProcess, start_celery_worker
 

@@ -9,14 +9,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from marketdata.models import Candle, Ticker
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.services import strategy_start
-from tests.browser.helpers import ARTIFACTS, shot
-from tests.browser.test_trader_journey import PASSWORD, hourly_candles
+from tests.browser.helpers import ARTIFACTS, hourly_candles, log_in, shot
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import wait_for
 
@@ -31,15 +29,6 @@ pytestmark = [
     pytest.mark.usefixtures("plain_static_files"),
 ]
 WIDE = {"width": 1366, "height": 900}
-
-
-def logged_in(page: Page, base: str) -> None:
-    get_user_model().objects.create_superuser("trader", "trader@example.com", PASSWORD)
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "trader")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
 
 
 def fill_at_close(strategy: Strategy, candle: Candle, side: str, amount: str) -> Order:
@@ -85,7 +74,7 @@ def test_the_dashboard_shows_every_strategy_and_leads_to_its_page(
     strategy, _ = traded
     StrategyFactory(name="never started", market=strategy.market)
     page.set_viewport_size(WIDE)
-    logged_in(page, base)
+    log_in(page, base)
 
     page.click("text=View site")
 
@@ -108,7 +97,7 @@ def test_the_trade_list_shows_round_trips_with_profit_percent_and_the_open_trade
 ) -> None:
     base = str(live_server.url)  # type: ignore[attr-defined]
     strategy, candles = traded
-    logged_in(page, base)
+    log_in(page, base)
 
     page.goto(f"{base}/strategies/{strategy.pk}/")
 
@@ -151,7 +140,7 @@ def test_a_fill_marker_sits_inside_its_bar_and_shows_its_label_on_hover(
 ) -> None:
     base = str(live_server.url)  # type: ignore[attr-defined]
     strategy, candles = traded
-    logged_in(page, base)
+    log_in(page, base)
     page.goto(f"{base}/strategies/{strategy.pk}/")
     page.wait_for_selector("#price-chart[data-drawn=true]")
     # Zoomed in on the buy's day, as a trader looking at it would.
@@ -185,7 +174,7 @@ OUTLINES = """inputs => inputs.map((i) =>
 def test_a_parameter_error_outlines_only_its_own_input(page: Page, live_server: object) -> None:
     base = str(live_server.url)  # type: ignore[attr-defined]
     MarketFactory(exchange__name="demo", symbol="BTC/USD")
-    logged_in(page, base)
+    log_in(page, base)
     page.goto(f"{base}/admin/strategies/strategy/add/")
     page.fill("#id_name", "bad parameter")
     page.fill("#id_market", "demo:BTC/USD")  # typed as the README writes it
@@ -218,7 +207,7 @@ def test_run_now_from_the_strategy_page_runs_it_on_a_worker(
     strategy = strategy_start(
         strategy=StrategyFactory(market=market, timeframe="1h", kind="dca", is_active=False)
     )
-    logged_in(page, base)
+    log_in(page, base)
     page.goto(f"{base}/strategies/{strategy.pk}/")
 
     page.click("#run-now")
@@ -256,7 +245,7 @@ def test_the_orders_and_periodic_task_lists_fit_1366_pixels(
         fee=Decimal("0.099999999981"),
     )
     page.set_viewport_size(WIDE)
-    logged_in(page, base)
+    log_in(page, base)
 
     page.goto(f"{base}{changelist}")
 
@@ -294,7 +283,7 @@ def test_the_strategy_page_refreshes_itself_after_the_next_tick(
     strategy = StrategyFactory(
         market=market, timeframe="1h", interval_seconds=60, is_active=True, name="every minute"
     )
-    logged_in(page, base)
+    log_in(page, base)
     page.goto(f"{base}/strategies/{strategy.pk}/")
     page.wait_for_selector("#price-chart[data-drawn=true]")
     page.evaluate("window.notReloaded = true")

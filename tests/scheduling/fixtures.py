@@ -1,4 +1,5 @@
-"""Fixtures for both scheduler backends, the processes that fire their jobs, and a run log."""
+"""Fixtures for both scheduler backends, the processes that fire their jobs, and a run log;
+helpers that act on a backend's store."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -69,6 +71,20 @@ def run_log() -> Callable[[], RunLog]:
 
 def make_backend(name: str) -> Scheduler:
     return import_string(SCHEDULER_BACKENDS[name])()
+
+
+def make_overdue(backend: Scheduler, job_id: str, by: timedelta) -> None:
+    """Leave the job's next run `by` in the past, as a stopped scheduler process would."""
+    from tasks.models import JobSchedule
+
+    long_ago = datetime.now(UTC) - by
+    if backend.__class__.__name__ == "CeleryBeatScheduler":
+        JobSchedule.objects.filter(periodic_task__name=job_id).update(
+            next_fire_at=long_ago, stale=False
+        )
+        return
+    aps: Any = backend._scheduler()  # type: ignore[attr-defined]
+    aps.modify_job(job_id, next_run_time=long_ago)  # the pickled state and the indexed column
 
 
 def clear_apscheduler_store() -> None:

@@ -5,8 +5,7 @@ jobs, so neither backend is reported degraded for being itself."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -16,9 +15,9 @@ from project.kernel.scheduling import IntervalTrigger, Scheduler
 from tasks.health.report import health_detail_report
 from tasks.health.scheduler import check_scheduler_processes
 from tasks.heartbeat import beat_heartbeat_write
-from tasks.models import JobSchedule
 from tasks.scheduling.leader import SCHEDULER_LEASE_KEY, connection_kwargs
 from tests.processes import wait_for
+from tests.scheduling.fixtures import make_overdue
 
 NOTHING_FIRES = {
     "celery": "no live beat: none ticked within",
@@ -36,18 +35,6 @@ def a_process_that_fires_nothing(backend_name: str) -> Iterator[None]:
     with psycopg.connect(autocommit=True, **connection_kwargs()) as lease:
         assert lock_try(lease.cursor(), SCHEDULER_LEASE_KEY)
         yield
-
-
-def make_overdue(backend: Scheduler, job_id: str, by: timedelta) -> None:
-    """Leave the job's next run `by` in the past, as a stopped scheduler process would."""
-    long_ago = datetime.now(UTC) - by
-    if backend.__class__.__name__ == "CeleryBeatScheduler":
-        JobSchedule.objects.filter(periodic_task__name=job_id).update(
-            next_fire_at=long_ago, stale=False
-        )
-        return
-    aps: Any = backend._scheduler()  # type: ignore[attr-defined]
-    aps.modify_job(job_id, next_run_time=long_ago)  # the pickled state and the indexed column
 
 
 def test_the_scheduler_check_says_why_when_no_process_fires_jobs(

@@ -3,39 +3,24 @@ the real database and the real Redis (halted for the outage), without a beat pro
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-import redis
-from django.conf import settings
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import PeriodicTask
 
 from project.celery import app
 from project.devstack.embedded import EmbeddedRedis
 from tasks.models import Firing, JobSchedule
 from tasks.scheduling.beat import TickScheduler
-from tasks.scheduling.dispatch import schedules_plan
-from tasks.scheduling.outbox import firings_publish, firings_settle_late
+from tasks.scheduling.outbox import firings_settle_late
 from tasks.selectors import firing_totals
 from tests.faults.fixtures import embedded_redis, redis_outage  # noqa: F401 - fixtures
 from tests.processes import wait_for
+from tests.scheduling.queued import CAUSE, job, publish_all, queued_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CAUSE = "broker unavailable (OperationalError: Connection refused)"
-
-
-def job(name: str, every: int, **schedule: object) -> PeriodicTask:
-    interval, _ = IntervalSchedule.objects.get_or_create(every=every, period="seconds")
-    task = PeriodicTask.objects.create(
-        name=name, task="health_check", interval=interval, queue=f"tw-test-{name}"
-    )
-    schedules_plan()
-    JobSchedule.objects.filter(pk=task.pk).update(**schedule)
-    return task
 
 
 def pending(task: PeriodicTask, *seconds_ago: int) -> list[Firing]:
@@ -54,19 +39,6 @@ def pending(task: PeriodicTask, *seconds_ago: int) -> list[Firing]:
         )
         for tick in ticks
     ]
-
-
-def queued_ids(task: PeriodicTask) -> list[str]:
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        raw = client.lrange(task.queue, 0, -1)
-        return [json.loads(message)["headers"]["id"] for message in raw]
-    finally:
-        client.close()
-
-
-def publish_all() -> int:
-    return firings_publish(app=app, producer=TickScheduler(app=app, lazy=True).producer, own=[])
 
 
 def statuses(task: PeriodicTask) -> list[tuple[str, str, int]]:
