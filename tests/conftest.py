@@ -80,6 +80,28 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         processes.current_test = None
 
 
+@pytest.fixture(autouse=True)
+def broker_empty_for_processes(request: pytest.FixtureRequest) -> None:
+    """Each process test starts on an empty Redis: what earlier tests left queued (messages a
+    stopped worker handed back, firings a stopped beat published, retries with a countdown,
+    leader locks, cache keys) would otherwise reach this test's workers and beats. The
+    exchange bindings stay: a worker shared across tests keeps its queues."""
+    if request.node.get_closest_marker("integration") is None:
+        return
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        stale = [key for key in client.scan_iter(count=1000) if not key.startswith(KEEP_KEYS)]
+        if stale:
+            client.delete(*stale)
+    finally:
+        client.close()
+
+
+KEEP_KEYS = (b"_kombu.binding.",)
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[ManagedProcess]:
     """A real `celery worker` process on the test database and Redis, for the whole session.
