@@ -149,7 +149,8 @@ def test_a_fill_marker_sits_inside_its_bar_and_shows_its_label_on_hover(
         ".setVisibleRange({ from, to })",
         [int(candles[-40].open_time.timestamp()), int(candles[-20].open_time.timestamp())],
     )
-    page.wait_for_timeout(300)
+    # The chart redraws on the next animation frames: wait for them, not for a fixed time.
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
     placed = page.evaluate(BAR_OF_FILL)
 
