@@ -103,8 +103,10 @@ def make_meaningful(case: schemathesis.Case, seed: Seed) -> None:
             body["strategy"] = seed.strategy_id
     if body.get("mode") == "live":
         body["account"] = seed.account_id
-    elif "account" in body and body["account"] is None and "kind" in body:
-        body["mode"] = "paper"  # live trading needs the account
+    elif "account" in body and body["account"] is None:
+        # Live trading needs the account: a change that drops it (to a strategy an earlier
+        # case made live) makes it paper too.
+        body["mode"] = "paper"
     for field in ("name", "label"):
         if isinstance(body.get(field), str):
             body[field] = f"{body[field][:90]} {next(UNIQUE)}"
