@@ -69,6 +69,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         in_package = any(package in path for package in PROCESS_PACKAGES)
         if in_package or PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+    # Files with a process test first, each file's tests kept together and in order: pytest-xdist
+    # hands whole files out in this order (`--dist loadfile`), so the long files start at once
+    # and the quick ones fill the gaps at the end instead of one long file finishing last.
+    with_processes = {item.path for item in items if item.get_closest_marker("integration")}
+    items.sort(key=lambda item: item.path not in with_processes)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -102,11 +107,13 @@ def broker_empty_for_processes(request: pytest.FixtureRequest) -> None:
 KEEP_KEYS = (b"_kombu.binding.",)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[ManagedProcess]:
-    """A real `celery worker` process on the test database and Redis, for the whole session.
+    """A real `celery worker` process on the test database and Redis, for a module's tests.
 
-    Tests that use it must commit their data: mark them django_db(transaction=True).
+    Module-scoped, not session-scoped: a worker left running after its module takes the
+    messages of the next module's own workers (and their log lines). Tests that use it must
+    commit their data: mark them django_db(transaction=True).
     """
     worker = start_celery_worker()
     yield worker
