@@ -19,19 +19,9 @@ from marketdata.models import (
     Ticker,
     Watchlist,
 )
-from project.kernel.display import decimal_column
+from project.kernel.display import ReadOnlyAdmin, decimal_column
 
 PRICES = ("open", "high", "low", "close", "volume")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that come from the exchange: shown, never edited by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Exchange)
@@ -148,7 +138,7 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(BalanceSnapshot)
-class BalanceSnapshotAdmin(admin.ModelAdmin):
+class BalanceSnapshotAdmin(ReadOnlyAdmin):
     """Snapshots are what an exchange reported: read-only here."""
 
     list_display = ["account", "asset", *map(decimal_column, ("free", "used", "total")), "taken_at"]
@@ -156,9 +146,3 @@ class BalanceSnapshotAdmin(admin.ModelAdmin):
     search_fields = ["account__label", "account__owner__username", "asset"]
     date_hierarchy = "taken_at"
     list_select_related = ["account__exchange"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -161,7 +161,7 @@ class StrategyViewSet(OwnedViewSetMixin, viewsets.ModelViewSet):
     def trades(self, request: Request, pk: str | None = None) -> Response:
         """Round trips (FIFO): the summary, the open trade, the newest 500 closed trades."""
         strategy = self.get_object()
-        return Response(trades_data(strategy_performance(strategy=strategy)))
+        return Response(trades_data(strategy_performance(strategy=strategy), strategy))
 
     def _page(self, queryset: QuerySet[Any]) -> Response:
         page = self.paginate_queryset(queryset)

@@ -1,4 +1,5 @@
-"""The strategies app's errors: one small hierarchy under StrategyError."""
+"""The strategies app's errors: one small hierarchy under StrategyError, and how a failed run
+records one."""
 
 from __future__ import annotations
 
@@ -39,3 +40,11 @@ class OrderUnconfirmed(StrategyError):
 class RunInProgress(Exception):
     """Another run of the strategy is in progress: this tick waits for it (ticks run one at a
     time, in order). Not a StrategyError: nothing is wrong, and nothing is recorded."""
+
+
+def error_fields(error: Exception) -> dict[str, str]:
+    """How a failed run records `error` (`error_class`, `error_message`): a user strategy's
+    own exception by its class and message, any other by its type and text."""
+    if isinstance(error, StrategyCodeFailed):
+        return {"error_class": error.error_class, "error_message": error.message}
+    return {"error_class": type(error).__name__, "error_message": str(error)}

@@ -28,7 +28,7 @@ from strategies.candle_rules import candles_enough, candles_fresh, price_fresh
 from strategies.engine import Action, Bar, Signal, get_strategy_class
 from strategies.engine.base import parameters_to_json
 from strategies.engine.safety import strategy_build, strategy_candles_required, strategy_decide
-from strategies.errors import OrderNotSent, StrategyCodeFailed, StrategyError
+from strategies.errors import OrderNotSent, StrategyError, error_fields
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.ordering import MarketRules, OrderTerms, Refusal, guardrail_refusal, order_terms
 from strategies.orders import client_order_id, order_send, paper_order_fill_ending_run
@@ -95,30 +95,13 @@ def _run_carry_out(*, run: StrategyRun, resumed: bool) -> None:
             _run_decide_and_order(run=run)
         else:
             order_complete(run=run, order=order)
-    except StrategyCodeFailed as error:
-        run_finish(
-            run,
-            StrategyRun.Status.FAILED,
-            error_class=error.error_class,
-            error_message=error.message,
-        )
     except StrategyError as error:
-        run_finish(
-            run,
-            StrategyRun.Status.FAILED,
-            error_class=type(error).__name__,
-            error_message=str(error),
-        )
+        run_finish(run, StrategyRun.Status.FAILED, **error_fields(error))
     except Exception as error:
         # A fault of ours or of the database: record it if we still can, and let Celery see it.
         logger.exception("run %s of strategy %s failed", run.pk, run.strategy_id)
         with contextlib.suppress(DatabaseError):
-            run_finish(
-                run,
-                StrategyRun.Status.FAILED,
-                error_class=type(error).__name__,
-                error_message=str(error),
-            )
+            run_finish(run, StrategyRun.Status.FAILED, **error_fields(error))
         raise
 
 

@@ -13,6 +13,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from marketdata.models import Market
@@ -67,6 +68,20 @@ class MarketLabelSerializerField(serializers.PrimaryKeyRelatedField):
             return market_by_label(label=str(data), markets=self.get_queryset())
         except MarketNotFound as error:
             raise serializers.ValidationError(str(error)) from None
+
+
+class MarketLabelFieldExtension(OpenApiSerializerFieldExtension):
+    """The schema says what the field takes: an id, or text that `market_by_label` reads
+    (its one rule: no pattern here to go stale); it answers with the id."""
+
+    target_class = MarketLabelSerializerField
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        market_id = {"type": "integer", "minimum": 1}
+        if direction == "response":
+            return market_id
+        label = {"type": "string", "example": "demo:BTC/USD"}
+        return {"oneOf": [market_id, label]}
 
 
 @staff_member_required

@@ -268,12 +268,21 @@ def paper_fill(
     )
 
 
+def precision_shown(rules: MarketRules, what: str) -> Precision:
+    """The precision a number of this market is shown in: an `amount` at the amount
+    precision, a `price` at the price tick, `money` in the quote currency's."""
+    if what == "amount":
+        return rules.amount
+    return rules.price if what == "price" else rules.quote_precision
+
+
 def shown(rules: MarketRules, value: Decimal | None, what: str) -> str | None:
-    """A number of this market as people read it (admin, API, pages): an `amount` at the
-    amount precision, a `price` at the price tick, `money` in the quote currency's places
-    (0.10 USD, never 0.099999999981): no more places than the market or currency has."""
+    """A number of this market as people read it (admin, API, pages) in `precision_shown`
+    (0.10 USD, never 0.099999999981): no more places than the market or currency has; an
+    amount without trailing zeros."""
     if value is None:
         return None
+    precision = precision_shown(rules, what)
     if what == "amount":
-        return fixed_trimmed(rules.amount.round(value))
-    return fixed_to(value, rules.price if what == "price" else rules.quote_precision)
+        return fixed_trimmed(precision.round(value))
+    return fixed_to(value, precision)

@@ -8,13 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from marketdata.models import Market
-from project.kernel.decimals import Step
+from project.kernel.decimals import STORED_PLACES, UNSTATED, Precision, Step
 from project.kernel.display import plain
-from strategies.ordering import MarketRules
+from strategies.ordering import MarketRules, precision_shown
 from strategies.performance import Performance
 from strategies.trades import Trade
 
-MONEY_PLACES, BASE_PLACES, MOST_PLACES = 2, 8, 12
+MONEY_PLACES, BASE_PLACES = 2, 8
 
 
 @dataclass(frozen=True)
@@ -26,20 +26,19 @@ class Places:
 
 
 def places_of(market: Market) -> Places:
-    """The places of the market's own rules (`strategies.ordering.MarketRules`: money in the
-    quote's precision, base at the amount step), as the API and admin show them; a market that
-    states no precision (or counts significant digits) keeps the cent and 8 places."""
-    stated = {name for name, value in (market.precision or {}).items() if value is not None}
+    """The places of the precisions the API and admin show the market's money and amounts in
+    (`strategies.ordering.precision_shown`); a market that states none (or counts significant
+    digits) keeps the cent and 8 places."""
     rules = MarketRules.from_market(market)
 
-    def places(precision: Any, named: set[str], default: int) -> int:
-        if not stated & named or not isinstance(precision, Step):
+    def places(precision: Precision, default: int) -> int:
+        if not isinstance(precision, Step) or precision == UNSTATED:
             return default
-        return min(precision.places, MOST_PLACES)
+        return min(precision.places, STORED_PLACES)
 
     return Places(
-        money=places(rules.quote_precision, {"quote", "cost", "price"}, MONEY_PLACES),
-        base=places(rules.amount, {"amount"}, BASE_PLACES),
+        money=places(precision_shown(rules, "money"), MONEY_PLACES),
+        base=places(precision_shown(rules, "amount"), BASE_PLACES),
     )
 
 

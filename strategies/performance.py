@@ -16,13 +16,12 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from project.kernel.decimals import STORED_STEP
+from project.kernel.decimals import stored
 from strategies import selectors
 from strategies.models import Order, PaperPosition, Strategy
 from strategies.trades import Fill, Trade, TradeSummary, round_trips, trades_summary
 
 ZERO = Decimal(0)
-STEP = STORED_STEP  # the places the models store
 RATE = Decimal("0.0001")
 
 
@@ -43,18 +42,23 @@ class Ledger:
     curve: list[EquityPoint] = field(default_factory=list)
 
     def equity(self, price: Decimal) -> Decimal:
-        return (self.quote + (self.held + self.base) * price).quantize(STEP)
+        return stored(self.quote + (self.held + self.base) * price)
 
     def apply(self, fill: Fill) -> None:
         """Move cash and position by one fill."""
-        value = fill.amount * fill.price
+        base, quote = flows(fill)
+        self.base += base
+        self.quote += quote
         self.fees += fill.fee
-        if fill.side == Order.Side.BUY:
-            self.quote -= value + fill.fee
-            self.base += fill.amount
-        else:
-            self.quote += value - fill.fee
-            self.base -= fill.amount
+
+
+def flows(fill: Fill) -> tuple[Decimal, Decimal]:
+    """What a fill adds to base and to quote: a buy pays its value and fee, a sell receives
+    its value less the fee."""
+    value = fill.amount * fill.price
+    if fill.side == Order.Side.BUY:
+        return fill.amount, -(value + fill.fee)
+    return -fill.amount, value - fill.fee
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def max_drawdown(curve: Iterable[EquityPoint]) -> Decimal:
             peak = point.equity
         elif peak > 0:
             worst = max(worst, (peak - point.equity) / peak)
-    return worst.quantize(Decimal("0.0001"))
+    return worst.quantize(RATE)
 
 
 @dataclass(frozen=True)
@@ -201,13 +205,13 @@ def performance_of(
         mode=strategy.mode,
         base_amount=ledger.base,
         quote_balance=ledger.quote,
-        average_entry_price=held.entry_price.quantize(STEP) if held else None,
+        average_entry_price=stored(held.entry_price) if held else None,
         fees_paid=ledger.fees,
         last_price=price,
         starting_capital=starting,
         equity=equity,
         realized_pnl=summary.closed_profit,
-        unrealized_pnl=None if unrealized is None else unrealized.quantize(STEP),
+        unrealized_pnl=None if unrealized is None else stored(unrealized),
         total_pnl=None if equity is None or starting is None else equity - starting,
         trades=summary.closed,
         wins=summary.wins,
@@ -240,7 +244,7 @@ def _starting_capital(start: Start, price: Decimal | None) -> Decimal | None:
     so without a price it is unknown."""
     if not start.held:
         return start.quote
-    return None if price is None else (start.quote + start.held * price).quantize(STEP)
+    return None if price is None else stored(start.quote + start.held * price)
 
 
 def _start(*, strategy: Strategy, inputs: Inputs) -> tuple[Start, datetime | None]:
@@ -276,9 +280,6 @@ def _live_start(*, strategy: Strategy, inputs: Inputs) -> tuple[Start, datetime 
 def _before(fills: Iterable[Fill], *, base: Decimal, quote: Decimal) -> tuple[Decimal, Decimal]:
     """Base and quote as they were before these fills, each fill's amount and cash undone."""
     for fill in fills:
-        value = fill.amount * fill.price
-        if fill.side == Order.Side.BUY:
-            base, quote = base - fill.amount, quote + value + fill.fee
-        else:
-            base, quote = base + fill.amount, quote - (value - fill.fee)
+        added_base, added_quote = flows(fill)
+        base, quote = base - added_base, quote - added_quote
     return base, quote

@@ -12,6 +12,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from project.kernel.decimals import STORED_PLACES
 from project.kernel.display import plain
 from strategies.models import Strategy, StrategyRun
 from strategies.ordering import MarketRules, shown
@@ -29,7 +30,7 @@ class PlainDecimalField(serializers.Field):
 class RoundedDecimalField(PlainDecimalField):
     """A computed figure (a division's 28 digits) to a fixed number of places."""
 
-    def __init__(self, places: int = 12, **kwargs: Any) -> None:
+    def __init__(self, places: int = STORED_PLACES, **kwargs: Any) -> None:
         self.step = Decimal(1).scaleb(-places)
         super().__init__(**kwargs)
 
@@ -177,18 +178,27 @@ class PerformanceFields(serializers.Serializer):
 TRADES_SHOWN = 500
 
 
-def trades_data(performance: Performance, *, limit: int = TRADES_SHOWN) -> dict[str, Any]:
-    """The API's and the page's trade list: the open trade apart, the newest closed first."""
+def trades_data(
+    performance: Performance, strategy: Strategy, *, limit: int = TRADES_SHOWN
+) -> dict[str, Any]:
+    """The API's trade list: the open trade apart, the newest closed first; its numbers in
+    the market's places, as the position's (`in_market`)."""
     trades = performance.trade_list
     held = trades[-1] if trades and trades[-1].is_open else None
     closed = trades[:-1] if held else trades
-    return TradesSerializer(
+    data = TradesSerializer(
         {
             "summary": performance.summary,
             "open_trade": held,
             "closed": list(reversed(closed[-limit:])),
         }
     ).data
+    rules = MarketRules.from_market(strategy.market)
+    for trade in [data["open_trade"], *data["closed"]]:
+        if trade is not None:
+            _shown_in(trade, rules, TRADE_NUMBERS)
+    _shown_in(data["summary"], rules, {"closed_profit": "money"})
+    return data
 
 
 # The figures that are a market's numbers, and which (`strategies.ordering.shown`).
@@ -204,10 +214,23 @@ MARKET_NUMBERS = {
 }
 
 
+# A trade's numbers, likewise.
+TRADE_NUMBERS = {
+    "amount": "amount",
+    "entry_price": "price",
+    "exit_price": "price",
+    "profit": "money",
+    "fees": "money",
+}
+
+
 def in_market(data: dict[str, Any], strategy: Strategy) -> dict[str, Any]:
     """The figures with no more places than their market and currency have (0.10 USD)."""
-    rules = MarketRules.from_market(strategy.market)
-    for name, what in MARKET_NUMBERS.items():
+    return _shown_in(data, MarketRules.from_market(strategy.market), MARKET_NUMBERS)
+
+
+def _shown_in(data: dict[str, Any], rules: MarketRules, numbers: dict[str, str]) -> dict[str, Any]:
+    for name, what in numbers.items():
         if data.get(name) is not None:
             data[name] = shown(rules, Decimal(data[name]), what)
     return data

@@ -142,6 +142,16 @@ def fast_retries(settings: Settings) -> Settings:
 
 
 @pytest.fixture
+def plain_static_files(settings: Settings) -> None:
+    """For tests that render pages: production's static storage wants collectstatic's
+    manifest, which tests do not build; the apps' static files are served as they are."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
 def exchange(simulator: SimulatedExchange, fast_retries: Settings) -> Exchange:
     """An exchange row on the simulator with its markets loaded through ccxt."""
     from marketdata.services import markets_sync

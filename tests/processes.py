@@ -10,12 +10,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import requests
 from django.db import connection
 
 from project.celery import app
@@ -148,27 +149,31 @@ def start_celery_worker(
 
 
 def wait_for_worker(worker: ManagedProcess, hostname: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not worker.alive():
-            raise RuntimeError(f"celery worker exited at start:\n{worker.log()[-4000:]}")
-        if app.control.ping(destination=[hostname], timeout=0.5):
-            return
-    worker.stop()
-    raise RuntimeError(f"celery worker did not answer a ping within {timeout}s:\n{worker.log()}")
+    try:
+        wait_for(
+            lambda: app.control.ping(destination=[hostname], timeout=0.5),
+            timeout,
+            f"celery worker {hostname} to answer a ping",
+            alive=[worker],
+        )
+    except AssertionError:
+        worker.stop()
+        raise
 
 
 def wait_for_log(process: ManagedProcess, text: str, timeout: float = 60.0) -> None:
     """Wait until `text` appears in the process's output; fail with the log if it dies first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in process.log():
-            return
-        if not process.alive():
-            raise RuntimeError(f"{process.name} exited before logging {text!r}:\n{process.log()}")
-        time.sleep(0.1)
-    process.stop()
-    raise RuntimeError(f"{process.name} did not log {text!r} within {timeout}s:\n{process.log()}")
+    try:
+        wait_for(
+            lambda: text in process.log(),
+            timeout,
+            f"{process.name} to log {text!r}",
+            every=0.1,
+            alive=[process],
+        )
+    except AssertionError:
+        process.stop()
+        raise
 
 
 def start_beat(timeout: float = 60.0, **env: str) -> ManagedProcess:
@@ -206,13 +211,53 @@ def start_run_scheduler(timeout: float = 60.0, **env: str) -> ManagedProcess:
 
 
 def wait_for(
-    condition: Callable[[], object], timeout: float = 60.0, what: str = "condition"
+    condition: Callable[[], object],
+    timeout: float = 60.0,
+    what: str = "condition",
+    *,
+    every: float = 0.05,
+    alive: Sequence[ManagedProcess] = (),
 ) -> object:
-    """Poll until `condition()` is truthy; fail with `what` after `timeout` seconds."""
+    """Poll until `condition()` is truthy and return its value; fail with `what` after
+    `timeout` seconds, or at once when a process in `alive` has died (with their logs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        dead = [process for process in alive if not process.alive()]
+        if dead:
+            raise AssertionError(f"{dead[0].name} died waiting for {what}:{_tails(dead)}")
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}{_tails(alive)}")
+
+
+def _tails(processes: Sequence[ManagedProcess]) -> str:
+    return "".join(f"\n--- {p.name}'s log:\n{p.log()[-4000:]}" for p in processes)
+
+
+def run_for(seconds: float, *processes: ManagedProcess) -> None:
+    """Let `seconds` pass with the processes running, for a test whose point is time passing
+    (ticks fire on the clock); fail at once, with its log, when one of them dies."""
+    end = time.monotonic() + seconds
+    wait_for(
+        lambda: time.monotonic() >= end,
+        timeout=seconds + 30,
+        what=f"{seconds}s to pass",
+        every=min(0.5, seconds),
+        alive=processes,
+    )
+
+
+def wait_for_answer(process: ManagedProcess, url: str, timeout: float = 120.0) -> None:
+    """Wait until the server `process` answers `url` over HTTP (any status); fail with its log
+    when it dies first or stays silent."""
+
+    def answers() -> bool:
+        try:
+            requests.get(url, timeout=30)  # slow to answer under load is still an answer
+        except requests.RequestException:  # not listening yet
+            return False
+        return True
+
+    wait_for(answers, timeout, f"{process.name} to answer {url}", every=0.3, alive=[process])

@@ -64,6 +64,10 @@ class Step:
         return fixed_trimmed(self.size)
 
 
+# The precision of a number its market states none for: the stored places, nothing cut.
+UNSTATED = Step.of(STORED_STEP)
+
+
 @dataclass(frozen=True, slots=True)
 class SignificantDigits:
     """ccxt's SIGNIFICANT_DIGITS mode: so many significant digits, whatever the magnitude."""
@@ -92,13 +96,20 @@ def precision_of(stated: Any, mode: int) -> Precision:
     None (not stated) is the stored places: nothing is cut that the database would keep.
     """
     if stated is None:
-        return Step.of(STORED_STEP)
+        return UNSTATED
     if PrecisionMode(mode) is PrecisionMode.TICK_SIZE:
         return Step.of(Decimal(str(stated)))
     places = int(Decimal(str(stated)))
     if mode == PrecisionMode.DECIMAL_PLACES:
         return Step.of(Decimal(1).scaleb(-places))
     return SignificantDigits(places)
+
+
+def stored(value: Decimal) -> Decimal:
+    """`value` to the places the database keeps: a figure computed from stored numbers (a
+    weighted price, an equity) as a column would hold it. Not a market's rule: orders and
+    what people read follow their market (`strategies.ordering`)."""
+    return value.quantize(STORED_STEP)
 
 
 def fixed(value: Decimal | int | float | str) -> str:

@@ -1,4 +1,5 @@
-"""How numbers read on admin pages: decimals without the padding zeros of their stored places."""
+"""Shared admin pieces: decimals without the padding zeros of their stored places, and rows the
+system writes shown read-only."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import Model
+from django.http import HttpRequest
 
 from project.kernel.decimals import fixed_trimmed
 
@@ -35,3 +37,14 @@ class WideChangeListMixin:
     def changelist_view(self, request: Any, extra_context: dict[str, Any] | None = None) -> Any:
         context = {"is_nav_sidebar_enabled": False, **(extra_context or {})}
         return super().changelist_view(request, extra_context=context)  # type: ignore[misc]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the system writes (from an exchange, a sweep): shown, never added or edited by
+    hand; deleting one stays possible."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from marketdata.exchanges import ExchangeError
 from marketdata.models import TIMEFRAME_DURATIONS
-from project.kernel.decimals import STORED_STEP
+from project.kernel.decimals import stored
 from strategies.backtesting.candles import candles_load
 from strategies.backtesting.engine import (
     BacktestResult,
@@ -182,15 +182,10 @@ def _trade_row(backtest: Backtest, seq: int, trade: Trade) -> BacktestTrade:
         entry_time=trade.entry_time,
         exit_time=trade.exit_time,
         amount=trade.amount,
-        entry_price=_stored(trade.entry_price),
-        exit_price=None if trade.exit_price is None else _stored(trade.exit_price),
-        profit=None if trade.profit is None else _stored(trade.profit),
+        entry_price=stored(trade.entry_price),
+        exit_price=None if trade.exit_price is None else stored(trade.exit_price),
+        profit=None if trade.profit is None else stored(trade.profit),
         profit_pct=None if trade.profit_pct is None else trade.profit_pct.quantize(PCT_STEP),
         duration_seconds=None if duration is None else int(duration.total_seconds()),
-        fees=_stored(trade.fees),
+        fees=stored(trade.fees),
     )
-
-
-def _stored(value: Decimal) -> Decimal:
-    """To the places the columns keep (a weighted entry price may have more)."""
-    return value.quantize(STORED_STEP)

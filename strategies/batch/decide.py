@@ -16,7 +16,7 @@ from datetime import datetime
 from strategies.engine import Action, BaseStrategy, get_strategy_class
 from strategies.engine.base import parameters_to_json
 from strategies.engine.safety import strategy_build, strategy_candles_required, strategy_decide
-from strategies.errors import StrategyCodeFailed, StrategyError
+from strategies.errors import StrategyError, error_fields
 from strategies.execution import OrderPlan, market_data_problem, order_plan_of
 from strategies.models import StrategyRun
 from strategies.selectors import RunInputs
@@ -85,8 +85,6 @@ def run_decide(prepared: Prepared, inputs: RunInputs, *, now: datetime) -> Outco
 
 def _failed(run: StrategyRun, error: Exception) -> Outcome:
     """The run fails with the error, recorded as a single run records it (no signal)."""
-    if isinstance(error, StrategyCodeFailed):
-        return Outcome(run, FAILED, error_class=error.error_class, error_message=error.message)
     if not isinstance(error, StrategyError):
         logger.exception("run %s of strategy %s failed", run.pk, run.strategy_id)
-    return Outcome(run, FAILED, error_class=type(error).__name__, error_message=str(error))
+    return Outcome(run, FAILED, **error_fields(error))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from project.kernel.decimals import STORED_STEP, fixed_trimmed
+from project.kernel.decimals import fixed_trimmed, stored
 from strategies.engine.base import BaseStrategy, ParamType
 from strategies.errors import InvalidParameters, UnknownStrategy
 
@@ -69,7 +69,7 @@ def parameters_as_answered(kind: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         if param is None or param.type is not ParamType.DECIMAL or isinstance(value, bool):
             continue
         with contextlib.suppress(InvalidOperation, ValueError):
-            answered[name] = fixed_trimmed(Decimal(str(value)).quantize(STORED_STEP))
+            answered[name] = fixed_trimmed(stored(Decimal(str(value))))
     return answered
 
 

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from project.kernel.display import ReadOnlyAdmin
 from strategies.errors import StrategyError
 from strategies.sweeps import selectors, services
 from strategies.sweeps.models import SWEEP_DEFINITION as DEFINITION
@@ -77,16 +78,10 @@ class SweepAdmin(admin.ModelAdmin):
 
 
 @admin.register(SweepSet)
-class SweepSetAdmin(admin.ModelAdmin):
+class SweepSetAdmin(ReadOnlyAdmin):
     list_display = ("sweep", "window", "parameters", "value", "ranked", "evaluations", "done_at")
     list_filter = ("window", "ranked")
     readonly_fields = [f.name for f in SweepSet._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(SweepPromotion)

@@ -3,16 +3,14 @@ overdue jobs."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from project.kernel.scheduling import SchedulerError, SchedulerGauges
 from tasks.scheduling.apscheduler_jobs import RUN_NOW_PREFIX
 from tasks.scheduling.apscheduler_process import APSchedulerProcess
+from tasks.scheduling.common import OVERDUE_AFTER, overdue_error
 from tasks.scheduling.leader import lease_holder, lease_holder_pid
-
-# A job this much behind its tick means no leader fires (or it does not keep up).
-OVERDUE_AFTER = timedelta(minutes=2)
 
 
 class APSchedulerHealth(APSchedulerProcess):
@@ -40,10 +38,7 @@ class APSchedulerHealth(APSchedulerProcess):
             before=datetime.now(UTC) - OVERDUE_AFTER, hidden=RUN_NOW_PREFIX
         )
         if overdue:
-            raise SchedulerError(
-                f"APScheduler is not firing jobs: {overdue} overdue by more than "
-                f"{OVERDUE_AFTER}, e.g. {example} (leader is {where})"
-            )
+            raise overdue_error("APScheduler", overdue, example, f"leader is {where}")
         return f"APScheduler: none overdue, leader is {where}"
 
     def processes(self) -> list[dict[str, Any]]:

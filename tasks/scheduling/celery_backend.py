@@ -38,14 +38,11 @@ from tasks.models import JobSchedule
 from tasks.scheduling.beat_liveness import beats_described, beats_firing
 from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.celery_sync import celery_jobs_sync
-from tasks.scheduling.common import first_tick_after, json_arguments
+from tasks.scheduling.common import OVERDUE_AFTER, first_tick_after, json_arguments, overdue_error
 from tasks.scheduling.messages import run_now_task_id
 from tasks.selectors import due_jobs_count, live_beats, overdue_jobs
 
 logger = logging.getLogger(__name__)
-
-# A job this much behind its tick means beat is not running (or not keeping up).
-OVERDUE_AFTER = timedelta(minutes=2)
 
 
 class CeleryBeatScheduler(Scheduler):
@@ -159,10 +156,7 @@ class CeleryBeatScheduler(Scheduler):
         (never a job list), one look for a job to fire, one at the live beats."""
         overdue, example = overdue_jobs(late_by=OVERDUE_AFTER)
         if overdue:
-            raise SchedulerError(
-                f"celery beat is not firing jobs: {overdue} overdue by more than "
-                f"{OVERDUE_AFTER}, e.g. {example} (is beat running?)"
-            )
+            raise overdue_error("celery beat", overdue, example, "is beat running?")
         return f"celery beat: none overdue, {beats_firing()}"
 
     def processes(self) -> list[dict[str, Any]]:

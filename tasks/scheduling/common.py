@@ -1,4 +1,5 @@
-"""What both backends share: argument checks and the first tick of a trigger."""
+"""What both backends share: argument checks, the first tick of a trigger, and when jobs are
+overdue."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from project.kernel.scheduling import IntervalTrigger, SchedulerError, Trigger
+
+# A job this much behind its tick means its scheduler does not fire (or does not keep up).
+OVERDUE_AFTER = timedelta(minutes=2)
 
 
 def json_arguments(
@@ -43,3 +47,11 @@ def latest_tick(trigger: IntervalTrigger, moment: datetime) -> datetime | None:
 def first_tick_from(trigger: Trigger, moment: datetime) -> datetime:
     """The first tick at or after `moment`."""
     return first_tick_after(trigger, moment - timedelta(microseconds=1))
+
+
+def overdue_error(scheduler: str, overdue: int, example: str, hint: str) -> SchedulerError:
+    """What a backend's health raises when `overdue` jobs are late by more than OVERDUE_AFTER."""
+    return SchedulerError(
+        f"{scheduler} is not firing jobs: {overdue} overdue by more than {OVERDUE_AFTER}, "
+        f"e.g. {example} ({hint})"
+    )

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from pytest_django.fixtures import Settings
 
 from marketdata.models import BalanceSnapshot, ExchangeAccount
 from tests.factories import ExchangeAccountFactory, ExchangeFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def uncollected_static(settings: Settings) -> None:
-    """Admin pages link static files; tests run without collectstatic's manifest."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static_files")]
 
 
 CHANGE_URL = "/admin/marketdata/exchangeaccount/{}/change/"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
@@ -56,12 +54,8 @@ def test_bad_token_is_refused(db: None) -> None:
     assert client.get("/api/exchanges/").status_code == 401
 
 
-def test_schema_and_docs_need_no_login(client: Client, settings: Any) -> None:
-    # Swagger UI's files are our static files now: no collectstatic manifest in tests.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+@pytest.mark.usefixtures("plain_static_files")  # Swagger UI's files are our static files
+def test_schema_and_docs_need_no_login(client: Client) -> None:
     schema = client.get("/api/schema/")
     docs = client.get("/api/docs/")
 

@@ -13,12 +13,8 @@ ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+\.(?:js|css|png|ico))["']""
 
 
 @pytest.fixture
-def own_server(settings: object) -> Client:
+def own_server(settings: object, plain_static_files: None) -> Client:
     """WhiteNoise serving the apps' static files straight from their folders, as in DEBUG."""
-    settings.STORAGES = {  # type: ignore[attr-defined]
-        **settings.STORAGES,  # type: ignore[attr-defined]
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     settings.WHITENOISE_USE_FINDERS = True  # type: ignore[attr-defined]
     return Client()  # a new client builds its middleware, WhiteNoise included, from these
 

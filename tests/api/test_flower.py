@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import socket
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 
+from project.devstack.embedded import free_port
 from tests.factories import MarketFactory, StrategyFactory
-from tests.processes import ManagedProcess, start_beat, start_process, wait_for
+from tests.processes import ManagedProcess, start_beat, start_process, wait_for, wait_for_answer
 from tests.strategies.helpers import add_candles
 
 pytestmark = pytest.mark.integration
 
 LOGIN = ("ops", "flower-test-password")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -34,16 +27,7 @@ def flower(celery_worker: ManagedProcess) -> Iterator[str]:
         FLOWER_BASIC_AUTH=":".join(LOGIN),
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.alive(), process.log()[-3000:]
-        try:
-            requests.get(url, timeout=2)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.3)
-    else:
-        pytest.fail(f"flower did not listen within 60s:\n{process.log()[-3000:]}")
+    wait_for_answer(process, url, timeout=60)
     yield url
     process.stop()
 
@@ -58,16 +42,17 @@ def test_flower_refuses_without_credentials_and_lists_the_worker_with_them(
 ) -> None:
     anonymous = requests.get(f"{flower}/api/workers", timeout=10)
     wrong = requests.get(f"{flower}/api/workers", auth=("ops", "nope"), timeout=10)
-    workers: dict[str, object] = {}
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and worker_hostname(celery_worker) not in workers:
+
+    def workers() -> dict[str, object]:
         response = requests.get(f"{flower}/api/workers?refresh=1", auth=LOGIN, timeout=30)
         assert response.status_code == 200
-        workers = response.json()
+        return response.json()
+
+    hostname = worker_hostname(celery_worker)
+    wait_for(lambda: hostname in workers(), timeout=30, what=f"flower to list {hostname}")
 
     assert anonymous.status_code == 401
     assert wrong.status_code == 401
-    assert worker_hostname(celery_worker) in workers
 
 
 @pytest.mark.django_db(transaction=True)

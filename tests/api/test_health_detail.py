@@ -26,7 +26,7 @@ from tasks.scheduling.celery_backend import CeleryBeatScheduler
 from tasks.system import health_check
 from tests.api.helpers import client_for
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
-from tests.processes import ManagedProcess, start_process
+from tests.processes import ManagedProcess, start_process, wait_for
 
 if TYPE_CHECKING:
     from rest_framework.test import APIClient
@@ -231,10 +231,12 @@ def beat() -> Iterator[ManagedProcess]:
 def test_a_real_beat_process_writes_the_heartbeat(beat: ManagedProcess) -> None:
     started = time.time()
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (beat_heartbeat_read() or 0) < started:
-        assert beat.alive(), beat.log()[-3000:]
-        time.sleep(0.2)
+    wait_for(
+        lambda: (beat_heartbeat_read() or 0) >= started,
+        60,
+        "the beat's heartbeat",
+        every=0.2,
+        alive=[beat],
+    )
 
-    assert (beat_heartbeat_read() or 0) >= started, beat.log()[-3000:]
     assert check_scheduler_processes().ok is True

@@ -13,6 +13,7 @@ from marketdata.models import Market
 from strategies.models import PaperPosition
 from tests.factories import StrategyFactory
 from tests.strategies.markets import btc_usd_market, order_with_twelve_places
+from tests.strategies.scripted import script_fills
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractUser
@@ -50,3 +51,22 @@ def test_the_api_shows_paper_money_in_cents(
     position = api.get(f"/api/strategies/{strategy.pk}/").json()["position"]
 
     assert position["quote_balance"] == "9499.50"
+
+
+def test_the_trades_endpoint_shows_prices_and_money_in_the_markets_places(
+    api: APIClient, user: AbstractUser, btc_usd: Market
+) -> None:
+    strategy = StrategyFactory(owner=user, market=btc_usd, timeframe="1h")
+    script_fills(strategy)
+
+    data = api.get(f"/api/strategies/{strategy.pk}/trades/").json()
+
+    newest, oldest = data["closed"]
+    assert (oldest["amount"], oldest["entry_price"], oldest["exit_price"]) == (
+        "1.5",
+        "100.00",
+        "120.00",
+    )
+    assert (oldest["profit"], oldest["fees"]) == ("29.67", "0.33")
+    assert newest["profit"] == "-0.10"  # cents, as the orders and the position show money
+    assert data["summary"]["closed_profit"] == "29.57"

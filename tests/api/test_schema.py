@@ -34,3 +34,19 @@ def test_secrets_appear_in_request_components_only(tmp_path: Path) -> None:
     assert "api_secret" in components["ExchangeAccountRequest"]["required"]
     assert "api_secret" not in components["PatchedExchangeAccountUpdateRequest"].get("required", [])
     assert "api_secret" not in components["ExchangeAccount"]["properties"]
+
+
+def test_a_strategys_market_is_written_as_an_id_or_a_label_and_answered_as_the_id(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--file", str(target))
+
+    components = yaml.safe_load(target.read_text())["components"]["schemas"]
+    written = components["StrategyRequest"]["properties"]["market"]
+    answered = components["Strategy"]["properties"]["market"]
+
+    assert [choice["type"] for choice in written["oneOf"]] == ["integer", "string"]
+    assert "exchange:SYMBOL" in written["description"]
+    assert answered["type"] == "integer"
+    assert "oneOf" not in answered

@@ -14,7 +14,7 @@ from marketdata.models import BalanceSnapshot
 from strategies.models import PaperPosition, Strategy, StrategyRun
 from tests.factories import ExchangeAccountFactory, MarketFactory, StrategyFactory, UserFactory
 from tests.strategies.helpers import add_candles
-from tests.strategies.test_performance import (
+from tests.strategies.scripted import (
     START,
     script_fills,
     scripted,  # noqa: F401 - fixture

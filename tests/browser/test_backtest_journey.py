@@ -10,15 +10,18 @@ import pytest
 
 from strategies.backtesting.models import Backtest
 from strategies.models import Strategy
-from tests.browser.helpers import shot
-from tests.browser.test_trader_journey import CANVAS_HAS_CONTENT, hourly_candles, log_in
+from tests.browser.helpers import CANVAS_HAS_CONTENT, hourly_candles, log_in, shot
 from tests.factories import MarketFactory
 from tests.processes import ManagedProcess, start_celery_worker
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("plain_static_files"),
+]
 
 
 @pytest.fixture

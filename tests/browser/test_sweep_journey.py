@@ -7,10 +7,9 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from strategies.sweeps.models import Sweep, SweepPromotion
-from tests.browser.helpers import shot
+from tests.browser.helpers import log_in, shot
 from tests.factories import MarketFactory
 from tests.processes import start_celery_worker
 from tests.sweeps.helpers import candles_add, closes_path
@@ -18,18 +17,12 @@ from tests.sweeps.helpers import candles_add, closes_path
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-PASSWORD = "a-long-browser-password"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("plain_static_files"),
+]
 SPACE = {"fast": {"values": [2, 3, 5]}, "slow": {"min": 10, "max": 30, "step": 10}}
-
-
-def log_in(page: Page, base: str) -> None:
-    get_user_model().objects.create_superuser("quant", "quant@example.com", PASSWORD)
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "quant")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
 
 
 def define_sweep(page: Page, base: str, market_id: int) -> None:
@@ -55,7 +48,7 @@ def test_a_sweep_runs_its_heatmap_is_drawn_and_a_set_is_promoted(
     base = str(live_server.url)  # type: ignore[attr-defined]
     market = MarketFactory()
     candles_add(market, closes_path(600))
-    log_in(page, base)
+    log_in(page, base, username="quant")
     worker = start_celery_worker(concurrency=2, queues="backtests")
     try:
         define_sweep(page, base, market.pk)

@@ -3,70 +3,27 @@ and its order (made by a real worker), the strategy page's chart drawn, Swagger 
 
 from __future__ import annotations
 
-import random
 import re
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.utils import timezone
 
-from marketdata.models import Candle, Market
 from strategies.models import Strategy
-from tests.browser.helpers import ARTIFACTS, shot
+from tests.browser.helpers import ARTIFACTS, CANVAS_HAS_CONTENT, hourly_candles, log_in, shot
 from tests.factories import MarketFactory
+from tests.processes import wait_for
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
     from tests.processes import ManagedProcess
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-PASSWORD = "a-long-browser-password"
-# Any non-blank pixel in the chart's canvases: drawn, not just laid out.
-CANVAS_HAS_CONTENT = """() => [...document.querySelectorAll('#price-chart canvas')].some((c) => {
-  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) return true;
-  return false;
-})"""
-
-
-def hourly_candles(market: Market, count: int = 240) -> None:
-    """A seeded random walk of closed hourly candles ending at the latest hour (fresh data)."""
-    rng = random.Random(14)
-    end = timezone.now().replace(minute=0, second=0, microsecond=0)
-    price, candles = 60_000.0, []
-    for index in range(count):
-        close = price * (1 + rng.gauss(0, 0.006))
-        high, low = max(price, close) * 1.002, min(price, close) * 0.998
-        candles.append(
-            Candle(
-                market=market,
-                timeframe="1h",
-                open_time=end - timedelta(hours=count - index),
-                **{
-                    k: Decimal(f"{v:.2f}")
-                    for k, v in zip(
-                        ["open", "high", "low", "close"], (price, high, low, close), strict=True
-                    )
-                },
-                volume=Decimal(rng.randint(1, 50)),
-                is_closed=True,
-            )
-        )
-        price = close
-    Candle.objects.bulk_create(candles)
-
-
-def log_in(page: Page, base: str) -> None:
-    get_user_model().objects.create_superuser("trader", "trader@example.com", PASSWORD)
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "trader")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("plain_static_files"),
+]
 
 
 def test_a_trader_creates_starts_and_runs_a_strategy_and_watches_it(
@@ -111,11 +68,12 @@ def test_a_trader_creates_starts_and_runs_a_strategy_and_watches_it(
     page.click("button[name=index]")
     page.wait_for_selector(".messagelist .success")
     change = f"{base}/admin/strategies/strategy/{strategy.pk}/change/"
-    for _ in range(60):
+
+    def order_listed() -> int:
         page.goto(change)
-        if page.locator(".recent-orders tbody tr").count():
-            break
-        page.wait_for_timeout(1000)
+        return page.locator(".recent-orders tbody tr").count()
+
+    wait_for(order_listed, timeout=60, what="the run's order on the change page", every=1)
     assert "Succeeded" in page.locator(".recent-runs tbody tr").first.inner_text()
     assert "Filled" in page.locator(".recent-orders tbody tr").first.inner_text()
     shot(page, "2-change-page")

@@ -9,32 +9,26 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from marketdata.models import Candle, Ticker
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.services import strategy_start
-from tests.browser.helpers import ARTIFACTS, shot
-from tests.browser.test_trader_journey import PASSWORD, hourly_candles
+from tests.browser.helpers import ARTIFACTS, hourly_candles, log_in, shot
 from tests.factories import MarketFactory, StrategyFactory
+from tests.processes import wait_for
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
     from tests.processes import ManagedProcess
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("plain_static_files"),
+]
 WIDE = {"width": 1366, "height": 900}
-
-
-def logged_in(page: Page, base: str) -> None:
-    get_user_model().objects.create_superuser("trader", "trader@example.com", PASSWORD)
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "trader")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
 
 
 def fill_at_close(strategy: Strategy, candle: Candle, side: str, amount: str) -> Order:
@@ -80,7 +74,7 @@ def test_the_dashboard_shows_every_strategy_and_leads_to_its_page(
     strategy, _ = traded
     StrategyFactory(name="never started", market=strategy.market)
     page.set_viewport_size(WIDE)
-    logged_in(page, base)
+    log_in(page, base)
 
     page.click("text=View site")
 
@@ -103,7 +97,7 @@ def test_the_trade_list_shows_round_trips_with_profit_percent_and_the_open_trade
 ) -> None:
     base = str(live_server.url)  # type: ignore[attr-defined]
     strategy, candles = traded
-    logged_in(page, base)
+    log_in(page, base)
 
     page.goto(f"{base}/strategies/{strategy.pk}/")
 
@@ -146,7 +140,7 @@ def test_a_fill_marker_sits_inside_its_bar_and_shows_its_label_on_hover(
 ) -> None:
     base = str(live_server.url)  # type: ignore[attr-defined]
     strategy, candles = traded
-    logged_in(page, base)
+    log_in(page, base)
     page.goto(f"{base}/strategies/{strategy.pk}/")
     page.wait_for_selector("#price-chart[data-drawn=true]")
     # Zoomed in on the buy's day, as a trader looking at it would.
@@ -155,7 +149,8 @@ def test_a_fill_marker_sits_inside_its_bar_and_shows_its_label_on_hover(
         ".setVisibleRange({ from, to })",
         [int(candles[-40].open_time.timestamp()), int(candles[-20].open_time.timestamp())],
     )
-    page.wait_for_timeout(300)
+    # The chart redraws on the next animation frames: wait for them, not for a fixed time.
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
     placed = page.evaluate(BAR_OF_FILL)
 
@@ -180,7 +175,7 @@ OUTLINES = """inputs => inputs.map((i) =>
 def test_a_parameter_error_outlines_only_its_own_input(page: Page, live_server: object) -> None:
     base = str(live_server.url)  # type: ignore[attr-defined]
     MarketFactory(exchange__name="demo", symbol="BTC/USD")
-    logged_in(page, base)
+    log_in(page, base)
     page.goto(f"{base}/admin/strategies/strategy/add/")
     page.fill("#id_name", "bad parameter")
     page.fill("#id_market", "demo:BTC/USD")  # typed as the README writes it
@@ -213,20 +208,16 @@ def test_run_now_from_the_strategy_page_runs_it_on_a_worker(
     strategy = strategy_start(
         strategy=StrategyFactory(market=market, timeframe="1h", kind="dca", is_active=False)
     )
-    logged_in(page, base)
+    log_in(page, base)
     page.goto(f"{base}/strategies/{strategy.pk}/")
 
     page.click("#run-now")
 
     assert "Queued to run now" in page.locator(".messagelist").inner_text()
-    for _ in range(60):
-        if (
-            StrategyRun.objects.filter(strategy=strategy, trigger="run_now")
-            .exclude(status="running")
-            .exists()
-        ):
-            break
-        page.wait_for_timeout(1000)
+    ended = StrategyRun.objects.filter(strategy=strategy, trigger="run_now").exclude(
+        status="running"
+    )
+    wait_for(ended.exists, timeout=60, what="the run-now run to end", every=0.5)
     page.goto(f"{base}/strategies/{strategy.pk}/")
     first_run = page.locator("#runs tbody tr").first.inner_text()
     assert "Run now" in first_run
@@ -255,7 +246,7 @@ def test_the_orders_and_periodic_task_lists_fit_1366_pixels(
         fee=Decimal("0.099999999981"),
     )
     page.set_viewport_size(WIDE)
-    logged_in(page, base)
+    log_in(page, base)
 
     page.goto(f"{base}{changelist}")
 
@@ -293,7 +284,7 @@ def test_the_strategy_page_refreshes_itself_after_the_next_tick(
     strategy = StrategyFactory(
         market=market, timeframe="1h", interval_seconds=60, is_active=True, name="every minute"
     )
-    logged_in(page, base)
+    log_in(page, base)
     page.goto(f"{base}/strategies/{strategy.pk}/")
     page.wait_for_selector("#price-chart[data-drawn=true]")
     page.evaluate("window.notReloaded = true")

@@ -15,12 +15,12 @@ import redis
 from django.db import OperationalError, connection
 from kombu import pools
 
-from marketdata.models import ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
 from project.celery import app
 from project.devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 from project.kernel.locks import LockPurpose, lock_held_sql
 from strategies.models import Order, Strategy, StrategyRun
+from tasks.models import Firing
 from tasks.strategies import execute_single_strategy
 from tests.factories import MarketFactory, StrategyFactory
 from tests.processes import ManagedProcess, wait_for
@@ -79,6 +79,8 @@ def postgres_crash(server: EmbeddedPostgres) -> None:
 
 
 def with_retries(call: object, attempts: int = 3) -> None:
+    """Call `call` up to `attempts` times, a second apart: a retry of an action that can fail
+    for a moment (a wait for a state is `wait_for`), raising its last error."""
     for attempt in range(attempts):
         try:
             call()  # type: ignore[operator]
@@ -124,19 +126,6 @@ def crash_backend(pid: int) -> None:
 
 
 # --- A live strategy on the simulated exchange --------------------------------------------
-
-
-def live_dca(market: Market, account: ExchangeAccount, **fields: object) -> Strategy:
-    return StrategyFactory(
-        market=market,
-        kind="dca",
-        mode=Strategy.Mode.LIVE,
-        account=account,
-        # 0.1 BTC a run (candles close at 100; the market's minimum cost is 10 USD): about
-        # 6,000 USD at the simulator's price, of the test account's 100,000.
-        parameters={"quote_amount": "10"},
-        **fields,
-    )
 
 
 def send(queue: str, strategy: Strategy, tick: datetime, **options: object) -> object:
@@ -215,4 +204,18 @@ def runs_after(strategy: Strategy, moment: datetime, count: int = 2) -> None:
         ),
         timeout=120,
         what=f"{count} runs after {moment:%H:%M:%S}",
+    )
+
+
+def published_after(strategy: Strategy, moment: datetime, count: int = 1) -> None:
+    """Wait until the beat has published `count` ticks of the strategy after `moment`."""
+    wait_for(
+        lambda: (
+            Firing.objects.filter(
+                job_name=strategy.job_id, status="published", published_at__gt=moment
+            ).count()
+            >= count
+        ),
+        timeout=120,
+        what=f"{count} ticks published after {moment:%H:%M:%S}",
     )

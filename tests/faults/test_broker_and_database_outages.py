@@ -121,7 +121,7 @@ def redis_down_under_a_beat(
         between_ticks()
         down_at = timezone.now()
         redis_outage.halt()
-        time.sleep(seconds)
+        time.sleep(seconds)  # the outage's length is the point, not a wait for a state
         redis_outage.start()
         up_at = timezone.now()
         runs_after(strategy, up_at)
@@ -186,7 +186,7 @@ def test_postgres_down_health_says_down_processes_recover_and_lost_ticks_leave_a
         down_at = timezone.now()
         postgres_outage.halt()
         during = client.get("/health/")
-        time.sleep(OUTAGE)
+        time.sleep(OUTAGE)  # the outage's length is the point, not a wait for a state
         postgres_outage.resume()
         database_back()
         up_at = timezone.now()

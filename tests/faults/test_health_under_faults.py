@@ -177,9 +177,9 @@ def test_the_only_beat_killed_makes_health_degraded_within_30_seconds(client: Cl
         )
         beat.kill(signal.SIGKILL)
         killed = time.monotonic()
-        wait_for(
+        wait_for(  # longer than the claim: the assert below says how long it took
             lambda: not client.get("/health/").json()["checks"]["scheduler"]["ok"],
-            timeout=30,
+            timeout=90,
             what="health to see the beat gone",
         )
         seen_after = time.monotonic() - killed

@@ -13,9 +13,10 @@ from django.utils import timezone
 from marketdata.models import ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
 from strategies.models import Order, Strategy, StrategyRun
-from tests.faults.helpers import FAULTS, live_dca, order_book, recorded_orders, runs_described
+from tests.faults.helpers import FAULTS, order_book, recorded_orders, runs_described
 from tests.processes import ManagedProcess, start_run_scheduler, wait_for
 from tests.scheduling.fixtures import clear_apscheduler_store
+from tests.strategies.helpers import live_dca
 
 pytestmark = FAULTS
 

@@ -20,7 +20,6 @@ from tests.faults.helpers import (
     database_back,
     kill_with_grace,
     lease_holder,
-    live_dca,
     order_book,
     pool_children,
     recorded_orders,
@@ -29,7 +28,7 @@ from tests.faults.helpers import (
     send,
 )
 from tests.processes import start_celery_worker, wait_for
-from tests.strategies.helpers import start_strategy_worker, tick
+from tests.strategies.helpers import live_dca, start_strategy_worker, tick
 
 pytestmark = FAULTS
 

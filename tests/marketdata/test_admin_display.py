@@ -12,16 +12,7 @@ from django.utils import timezone
 from marketdata.models import Candle, Watchlist
 from tests.factories import MarketFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings: object) -> None:
-    """Production settings want collectstatic's manifest; pages render without it here."""
-    settings.STORAGES = {  # type: ignore[attr-defined]
-        **settings.STORAGES,  # type: ignore[attr-defined]
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static_files")]
 
 
 def test_the_candle_list_shows_plain_prices_so_its_columns_fit() -> None:

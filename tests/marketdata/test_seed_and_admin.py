@@ -13,7 +13,7 @@ from marketdata.simulator import DEMO_ACCOUNT
 from tests.factories import MarketFactory, UserFactory
 
 if TYPE_CHECKING:
-    from pytest_django.fixtures import Settings
+    pass
 
 pytestmark = pytest.mark.django_db
 
@@ -46,14 +46,8 @@ def test_seed_without_a_superuser_creates_no_account() -> None:
 
 
 @pytest.mark.parametrize("page", ["exchange", "market", "candle", "ticker", "watchlist"])
-def test_admin_lists_market_data_and_refuses_to_add_exchange_rows(
-    page: str, settings: Settings
-) -> None:
-    # Tests run without collectstatic: serve admin assets without the manifest.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+@pytest.mark.usefixtures("plain_static_files")
+def test_admin_lists_market_data_and_refuses_to_add_exchange_rows(page: str) -> None:
     MarketFactory()
     client = Client()
     client.force_login(UserFactory(is_staff=True, is_superuser=True))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import Counter
 from datetime import datetime
@@ -13,6 +12,7 @@ from django.conf import settings
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from tasks.models import Firing
+from tests.processes import wait_for
 from tests.scheduling.tasks import TICK_TASK
 
 
@@ -70,13 +70,15 @@ def published(label: str) -> int:
 
 
 def drained(label: str, timeout: float) -> list[tuple[str, datetime]]:
-    """The runs once the worker has run every published firing (or the timeout passed)."""
-    deadline = time.monotonic() + timeout
-    runs = ran_ticks(label)
-    while time.monotonic() < deadline and len(runs) < published(label):
-        time.sleep(0.5)
-        runs = ran_ticks(label)
-    return runs
+    """The runs once the worker has run as many ticks as were published; fails after
+    `timeout` seconds."""
+
+    def runs() -> list[tuple[str, datetime]] | None:
+        ran = ran_ticks(label)
+        return ran if len(ran) >= published(label) else None
+
+    what = f"the worker to run every published tick of {label}"
+    return wait_for(runs, timeout, what, every=0.5)  # type: ignore[return-value]
 
 
 def duplicates(runs: list[tuple[str, datetime]]) -> list[tuple[str, datetime]]:

@@ -1,13 +1,14 @@
-"""Fixtures for both scheduler backends, the processes that fire their jobs, and a run log."""
+"""Fixtures for both scheduler backends, the processes that fire their jobs, and a run log;
+helpers that act on a backend's store."""
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -19,7 +20,13 @@ from project.env import SCHEDULER_BACKENDS
 from project.kernel import scheduling
 from project.kernel.locks import lock_try
 from project.kernel.scheduling import Scheduler, get_scheduler
-from tests.processes import ManagedProcess, start_beat, start_celery_worker, start_run_scheduler
+from tests.processes import (
+    ManagedProcess,
+    start_beat,
+    start_celery_worker,
+    start_run_scheduler,
+    wait_for,
+)
 
 # Model modules load only after Django is set up (this module is imported by conftests).
 
@@ -49,15 +56,14 @@ class RunLog:
         ]
 
     def wait_for(self, count: int, timeout: float) -> list[Run]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The runs once there are `count`; fails after `timeout` seconds."""
+
+        def enough() -> list[Run] | None:
             runs = self.runs()
-            if len(runs) >= count:
-                return runs
-            time.sleep(0.2)
-        raise AssertionError(
-            f"{self.label}: {len(self.runs())} runs after {timeout}s, wanted {count}"
-        )
+            return runs if len(runs) >= count else None
+
+        what = f"{count} runs of {self.label}"
+        return wait_for(enough, timeout, what, every=0.2)  # type: ignore[return-value]
 
 
 @pytest.fixture
@@ -67,6 +73,20 @@ def run_log() -> Callable[[], RunLog]:
 
 def make_backend(name: str) -> Scheduler:
     return import_string(SCHEDULER_BACKENDS[name])()
+
+
+def make_overdue(backend: Scheduler, job_id: str, by: timedelta) -> None:
+    """Leave the job's next run `by` in the past, as a stopped scheduler process would."""
+    from tasks.models import JobSchedule
+
+    long_ago = datetime.now(UTC) - by
+    if backend.__class__.__name__ == "CeleryBeatScheduler":
+        JobSchedule.objects.filter(periodic_task__name=job_id).update(
+            next_fire_at=long_ago, stale=False
+        )
+        return
+    aps: Any = backend._scheduler()  # type: ignore[attr-defined]
+    aps.modify_job(job_id, next_run_time=long_ago)  # the pickled state and the indexed column
 
 
 def clear_apscheduler_store() -> None:

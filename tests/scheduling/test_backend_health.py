@@ -5,33 +5,20 @@ jobs, so neither backend is reported degraded for being itself."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 
 from project.kernel.scheduling import IntervalTrigger, Scheduler
 from tasks.health.report import health_detail_report
 from tasks.health.scheduler import check_scheduler_processes
-from tasks.models import JobSchedule
 from tests.processes import wait_for
+from tests.scheduling.fixtures import make_overdue
 
 NOTHING_FIRES = {
     "celery": "no live beat: none ticked within",
     "apscheduler": "no process leads APScheduler",
 }
-
-
-def make_overdue(backend: Scheduler, job_id: str, by: timedelta) -> None:
-    """Leave the job's next run `by` in the past, as a stopped scheduler process would."""
-    long_ago = datetime.now(UTC) - by
-    if backend.__class__.__name__ == "CeleryBeatScheduler":
-        JobSchedule.objects.filter(periodic_task__name=job_id).update(
-            next_fire_at=long_ago, stale=False
-        )
-        return
-    aps: Any = backend._scheduler()  # type: ignore[attr-defined]
-    aps.modify_job(job_id, next_run_time=long_ago)  # the pickled state and the indexed column
 
 
 def test_the_scheduler_check_says_why_when_no_process_fires_jobs(

@@ -11,16 +11,7 @@ from tasks.models import Firing, JobSchedule
 from tests.factories import StrategyFactory
 from tests.scheduling.firings import TICK, firing, job, run_started, strategy_job
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings: object) -> None:
-    """Production settings need collectstatic's manifest; pages here render without it."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static_files")]
 
 
 def test_firing_list_shows_publish_and_run_start_lateness(admin_client: Client) -> None:

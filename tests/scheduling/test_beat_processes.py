@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tasks.models import BeatInstance, Firing
-from tests.processes import ManagedProcess, start_beat, wait_for
+from tests.processes import ManagedProcess, run_for, start_beat, wait_for
 from tests.scheduling.beats import (
     drained,
     duplicates,
@@ -25,14 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 # Jobs sent `to_queue` go to a queue no worker takes, counted there: a beat must not publish
 # their firings again as lost (BEAT_REDELIVER_AFTER_SECONDS) while they wait to be counted.
 UNCONSUMED = {"BEAT_REDELIVER_AFTER_SECONDS": "3600"}
-
-
-def run_for(seconds: float, *beats: ManagedProcess) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for beat in beats:
-            assert beat.alive(), beat.log()[-3000:]
-        time.sleep(0.5)
 
 
 def test_a_worker_runs_each_tick_a_beat_fires_once_with_its_tick(
@@ -57,7 +49,13 @@ def test_two_beats_fire_every_tick_of_500_jobs_exactly_once() -> None:
     label = interval_jobs(500, every=2, to_queue=True)
     beats = [start_beat(**UNCONSUMED), start_beat(**UNCONSUMED)]
     try:
-        run_for(30, *beats)
+        wait_for(
+            lambda: published(label) >= 500 * 14,
+            timeout=120,
+            what="14 ticks of 500 jobs published",
+            every=0.5,
+            alive=beats,
+        )
     finally:
         jobs_stop(label)
         for beat in beats:
@@ -65,7 +63,7 @@ def test_two_beats_fire_every_tick_of_500_jobs_exactly_once() -> None:
 
     sent = queued_ticks(label)
 
-    assert len(sent) == published(label) >= 500 * 14
+    assert len(sent) == published(label)
     assert duplicates(sent) == []
     assert gaps(sent, every=2) == {}
     assert len({job for job, _ in sent}) == 500
@@ -78,10 +76,10 @@ def test_when_one_beat_is_killed_the_other_fires_on_within_5_seconds() -> None:
     label = interval_jobs(50, every=1, to_queue=True)
     first, second = start_beat(**UNCONSUMED), start_beat(**UNCONSUMED)
     try:
-        run_for(6, first, second)
+        run_for(6, first, second)  # both fire for a while
         first.kill()
         killed_at = _at(time.time())
-        run_for(10, second)
+        run_for(10, second)  # the window in which the survivor's lateness is measured
         ended_at = _at(time.time())
     finally:
         jobs_stop(label)
@@ -106,14 +104,14 @@ def test_a_restarted_beat_neither_misses_nor_repeats_a_tick() -> None:
     label = interval_jobs(20, every=1, to_queue=True)
     beat = start_beat(**UNCONSUMED)
     try:
-        run_for(4, beat)
+        run_for(4, beat)  # four ticks before the stop
     finally:
         beat.stop()
     stopped_at = time.time()
-    time.sleep(3)
+    time.sleep(3)  # down for three ticks: the time passing is the point
     beat = start_beat(**UNCONSUMED)
     try:
-        run_for(4, beat)
+        run_for(4, beat)  # the ticks missed while down fire, then four more
     finally:
         jobs_stop(label)
         beat.stop()
@@ -134,7 +132,7 @@ def test_a_beat_under_the_other_backend_fires_nothing_and_says_why(
     label = interval_jobs(3, every=1)
     beat = start_beat(SCHEDULER_BACKEND="apscheduler")
     try:
-        run_for(4, beat)
+        run_for(4, beat)  # four ticks in which nothing may fire
     finally:
         jobs_stop(label)
         beat.stop()

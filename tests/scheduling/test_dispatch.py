@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import time
 from datetime import datetime, timedelta
 
 import pytest
-import redis
-from django.conf import settings
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from project.celery import app
 from tasks.models import Firing, JobSchedule
 from tasks.retention import firings_delete_expired
 from tasks.scheduling.beat import TickScheduler
-from tasks.scheduling.dispatch import due_jobs_claim, firings_hand_back, schedules_plan
+from tasks.scheduling.dispatch import due_jobs_claim, firings_hand_back
 from tasks.scheduling.outbox import firings_publish
+from tests.processes import wait_for
+from tests.scheduling.queued import job, publish_all, queued_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def job(name: str, every: int = 60, **schedule: object) -> PeriodicTask:
-    interval, _ = IntervalSchedule.objects.get_or_create(every=every, period="seconds")
-    task = PeriodicTask.objects.create(
-        name=name, task="health_check", interval=interval, queue=f"tw-test-{name}"
-    )
-    schedules_plan()
-    if schedule:
-        JobSchedule.objects.filter(pk=task.pk).update(**schedule)
-    return task
-
-
-def queued(name: str) -> list[dict[str, object]]:
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        return [json.loads(raw)["headers"] for raw in client.lrange(f"tw-test-{name}", 0, -1)]
-    finally:
-        client.close()
 
 
 def test_a_job_planned_after_a_change_fires_from_its_next_tick() -> None:
@@ -53,8 +31,7 @@ def test_a_job_planned_after_a_change_fires_from_its_next_tick() -> None:
 
 def half_an_hour_ago() -> datetime:
     """A minute tick 30 minutes back, now being well inside a minute (the grace is 1 s)."""
-    while not 2 <= timezone.now().second <= 57:
-        time.sleep(0.5)
+    wait_for(lambda: 2 <= timezone.now().second <= 57, 10, "a moment inside a minute", every=0.5)
     return timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=30)
 
 
@@ -73,15 +50,17 @@ def test_ticks_missed_while_no_beat_ran_coalesce_into_one_catch_up_run() -> None
 
 
 def test_under_the_skip_policy_missed_ticks_are_recorded_and_not_sent() -> None:
-    job("skipped", next_fire_at=half_an_hour_ago(), misfire_policy="skip", misfire_grace_seconds=1)
+    task = job(
+        "skipped", next_fire_at=half_an_hour_ago(), misfire_policy="skip", misfire_grace_seconds=1
+    )
 
     claimed = due_jobs_claim(beat_id="test", limit=10)
-    sent = firings_publish(app=app, producer=TickScheduler(app=app, lazy=True).producer, own=[])
+    sent = publish_all()
 
     firing = Firing.objects.get(job_name="skipped")
     assert (claimed.skipped, [pk for _, pk in claimed.firings], sent) == (1, [], 0)
     assert (firing.status, firing.missed_ticks) == ("skipped", 31)
-    assert queued("skipped") == []
+    assert queued_ids(task) == []
 
 
 def test_a_tick_that_has_a_firing_already_is_refused_not_sent_twice() -> None:
@@ -98,11 +77,11 @@ def test_a_tick_that_has_a_firing_already_is_refused_not_sent_twice() -> None:
 
 def test_a_committed_firing_its_beat_never_published_is_published_by_another() -> None:
     tick = half_an_hour_ago() + timedelta(minutes=30)  # this minute's tick, 2-57 s ago
-    job("orphan", next_fire_at=tick)
+    task = job("orphan", next_fire_at=tick)
     claimed = due_jobs_claim(beat_id="died-before-publishing", limit=10)
     producer = TickScheduler(app=app, lazy=True).producer
-    if timezone.now() - tick < timedelta(seconds=3):
-        time.sleep(3)  # an orphan is a firing whose tick passed 2 s ago, still pending
+    # An orphan is a firing whose tick passed 2 s ago, still pending.
+    wait_for(lambda: timezone.now() - tick >= timedelta(seconds=3), 10, "the firing to be orphaned")
 
     sent = firings_publish(app=app, producer=producer, own=[])
 
@@ -110,7 +89,7 @@ def test_a_committed_firing_its_beat_never_published_is_published_by_another() -
     assert [pk for _, pk in claimed.firings] == [firing.pk]
     assert firing.scheduled_tick == tick
     assert (sent, firing.status) == (1, "published")
-    assert [headers["id"] for headers in queued("orphan")] == [firing.celery_task_id]
+    assert queued_ids(task) == [firing.celery_task_id]
 
 
 def test_a_stopping_beat_hands_back_claims_whose_tick_has_not_come() -> None:

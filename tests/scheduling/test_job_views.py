@@ -18,11 +18,10 @@ from project.kernel.scheduling import IntervalTrigger, Scheduler
 from tasks.models import Firing, FiringStatus
 from tests.factories import UserFactory
 from tests.processes import wait_for
+from tests.scheduling.fixtures import make_overdue
 from tests.scheduling.tasks import RECORD_TASK
-from tests.scheduling.test_backend_health import make_overdue
-from tests.scheduling.test_beat_admin import plain_static_files  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("plain_static_files")]
 
 ADMIN_JOB_PAGE = {
     "celery": "/admin/tasks/jobschedule/",

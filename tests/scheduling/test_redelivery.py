@@ -17,7 +17,7 @@ from tasks.scheduling.messages import firing_task_id, is_firing_task_id, run_now
 from tasks.scheduling.outbox import firings_requeue_unstarted, firings_settle_late
 from tasks.scheduling.starts import START_SQL, Start, firing_finish, firing_start
 from tests.processes import database_url, wait_for
-from tests.scheduling.test_outbox_misfire import CAUSE, job, publish_all, queued_ids
+from tests.scheduling.queued import CAUSE, job, publish_all, queued_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

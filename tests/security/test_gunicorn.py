@@ -3,16 +3,15 @@ one line per request but none for static files or the favicon."""
 
 from __future__ import annotations
 
-import socket
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.processes import ManagedProcess, start_process
+from project.devstack.embedded import free_port
+from tests.processes import ManagedProcess, start_process, wait_for, wait_for_answer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -22,25 +21,14 @@ PROBE = "/api/strategy-kinds/"
 
 @pytest.fixture(scope="module")
 def web(django_db_setup: None) -> Iterator[tuple[str, ManagedProcess]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))  # one worker: the config's default
     process = start_process(
         "gunicorn",
         [gunicorn, "project.wsgi", "--config=python:project.gunicorn", f"--bind=127.0.0.1:{port}"],
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.alive(), process.log()[-3000:]
-        try:
-            requests.get(f"{url}{PROBE}", timeout=30)
-            break
-        except requests.RequestException:  # not listening yet, or slow to answer under load
-            time.sleep(0.3)
-    else:
-        pytest.fail(f"gunicorn did not answer within 120 s:\n{process.log()[-3000:]}")
+    wait_for_answer(process, f"{url}{PROBE}", timeout=120)
     yield url, process
     process.stop()
 
@@ -58,9 +46,7 @@ def test_the_access_log_has_a_line_per_request_but_none_for_static_files_or_the_
     requests.get(f"{url}{PROBE}?probe=two", timeout=30)
     requests.get(f"{url}/favicon.ico", timeout=30)
     requests.get(f"{url}/static/admin/css/base.css", timeout=30)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not access_lines(process, "probe=two"):
-        time.sleep(0.2)
+    wait_for(lambda: access_lines(process, "probe=two"), 10, "the access log's probe=two line")
 
     assert len(access_lines(process, "probe=one")) == 1
     assert len(access_lines(process, "probe=two")) == 1

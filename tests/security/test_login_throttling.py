@@ -13,21 +13,12 @@ from django.test import Client
 from tests.factories import UserFactory
 
 if TYPE_CHECKING:
-    from pytest_django.fixtures import Settings
+    pass
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static_files")]
 
 PASSWORD = "the-right-password-42"
 LOGIN_PAGES = ["/admin/login/", "/api/auth/login/"]
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings: Settings) -> None:
-    """The login pages link static files; tests run without collectstatic's manifest."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.fixture

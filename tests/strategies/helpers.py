@@ -1,5 +1,6 @@
 """Helpers of the strategy tests: candles on a market, the hourly tick grid, a worker on a
-queue of its own. Other test packages import them from here (conftest keeps only fixtures)."""
+queue of its own, a live DCA strategy. Other test packages import them from here (conftest
+keeps only fixtures)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from django.utils import timezone
 from tests.processes import ManagedProcess, start_celery_worker
 
 if TYPE_CHECKING:
-    from marketdata.models import Candle, Market
+    from marketdata.models import Candle, ExchangeAccount, Market
+    from strategies.models import Strategy
 
 
 def add_candles(
@@ -60,3 +62,22 @@ def tick(hours_ago: int = 0) -> datetime:
     """A tick on the hourly grid, `hours_ago` hours before the current one."""
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     return now - timedelta(hours=hours_ago)
+
+
+def live_dca(
+    market: Market, account: ExchangeAccount, quote_amount: str = "10", **fields: object
+) -> Strategy:
+    """A live DCA strategy on the account. Its 10 quote a run buys 0.1 BTC at the candles' 100
+    (the simulator's minimum cost is 10 USD): about 6,000 USD at the simulator's own price, of
+    the test account's 100,000."""
+    from strategies.models import Strategy
+    from tests.factories import StrategyFactory
+
+    return StrategyFactory(
+        market=market,
+        kind="dca",
+        mode=Strategy.Mode.LIVE,
+        account=account,
+        parameters={"quote_amount": quote_amount},
+        **fields,
+    )

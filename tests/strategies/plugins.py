@@ -12,6 +12,7 @@ import redis
 from django.conf import settings
 
 from strategies.engine import Action, Bar, BaseStrategy, Param, ParamType, Signal, register
+from tests.processes import wait_for
 
 GATE_TIMEOUT_SECONDS = 90
 
@@ -39,11 +40,12 @@ class GateStrategy(BaseStrategy):
         client = redis.Redis.from_url(settings.REDIS_URL)
         gate = self.params["gate"]
         client.rpush(f"{gate}:entered", os.getpid())
-        deadline = time.monotonic() + GATE_TIMEOUT_SECONDS
-        while not client.exists(f"{gate}:open"):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"gate {gate} was never opened")
-            time.sleep(0.02)
+        wait_for(
+            lambda: client.exists(f"{gate}:open"),
+            GATE_TIMEOUT_SECONDS,
+            f"gate {gate} to open",
+            every=0.02,
+        )
         return Signal(Action.BUY, amount=self.params["amount"])
 
 

@@ -11,16 +11,9 @@ from strategies.models import Strategy
 from strategies.services import strategy_start
 from tests.factories import StrategyFactory
 
+pytestmark = pytest.mark.usefixtures("plain_static_files")
+
 CHANGELIST = "/admin/strategies/strategy/"
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings: object) -> None:
-    """Production settings want collectstatic's manifest; pages render without it here."""
-    settings.STORAGES = {  # type: ignore[attr-defined]
-        **settings.STORAGES,  # type: ignore[attr-defined]
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.fixture

@@ -20,19 +20,10 @@ from strategies.models import Order, PaperPosition, StrategyRun
 from tests.factories import StrategyFactory
 from tests.strategies.helpers import add_candles
 from tests.strategies.markets import btc_usd_market, order_with_twelve_places
-from tests.strategies.test_performance import START, script_fills
+from tests.strategies.scripted import START, script_fills
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static_files")]
 ADMIN = "/admin/strategies/"
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings: object) -> None:
-    """Production settings want collectstatic's manifest; pages render without it here."""
-    settings.STORAGES = {  # type: ignore[attr-defined]
-        **settings.STORAGES,  # type: ignore[attr-defined]
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.fixture

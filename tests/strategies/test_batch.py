@@ -208,13 +208,10 @@ def test_a_batch_costs_the_same_statements_for_three_strategies_as_for_thirty(
     assert Order.objects.count() == 33
 
 
+@pytest.mark.usefixtures("plain_static_files")
 def test_each_run_links_to_the_runs_of_its_unit_of_work_in_the_admin(
-    market: Market, admin_client: Client, settings: object
+    market: Market, admin_client: Client
 ) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     together = dcas(market, 2)
     apart = dcas(market, 1)[0]
     run_batch(together)

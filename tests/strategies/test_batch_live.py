@@ -11,8 +11,7 @@ from strategies.batch import series_execute
 from strategies.models import Order, StrategyRun
 from strategies.orders import client_order_id
 from tests.faults.helpers import order_book, recorded_orders
-from tests.strategies.helpers import add_candles, tick
-from tests.strategies.test_live import live_dca
+from tests.strategies.helpers import add_candles, live_dca, tick
 
 # The live runs take sessions of their own threads: the rows must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)

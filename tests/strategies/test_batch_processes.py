@@ -17,8 +17,7 @@ from tasks.strategies import execute_strategy_series
 from tests.factories import StrategyFactory
 from tests.faults.helpers import order_book, pool_children, recorded_orders
 from tests.processes import wait_for
-from tests.strategies.helpers import add_candles, start_strategy_worker, tick
-from tests.strategies.test_live import live_dca
+from tests.strategies.helpers import add_candles, live_dca, start_strategy_worker, tick
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -15,19 +15,11 @@ from django.utils import timezone
 from strategies.models import Strategy, StrategyRun
 from strategies.status import Health, strategy_health
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
-from tests.strategies.test_performance import scripted  # noqa: F401 - fixture
+from tests.strategies.scripted import scripted  # noqa: F401 - fixture
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static_files")]
 NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
 GRACE = timedelta(seconds=60)
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings: object) -> None:
-    settings.STORAGES = {  # type: ignore[attr-defined]
-        **settings.STORAGES,  # type: ignore[attr-defined]
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.fixture

@@ -12,16 +12,7 @@ from strategies.models import Order, StrategyRun
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
 from tests.strategies.helpers import add_candles, tick
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings: object) -> None:
-    """Production settings need collectstatic's manifest; pages here render without it."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static_files")]
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from marketdata import exchanges
 from marketdata.models import Exchange, ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
 from strategies.execution import strategy_execute
-from strategies.models import Order, Strategy, StrategyRun
+from strategies.models import Order, StrategyRun
 from strategies.orders import client_order_id, live_order_send
 from tasks.strategies import execute_single_strategy
-from tests.factories import ExchangeAccountFactory, StrategyFactory
-from tests.strategies.helpers import add_candles, start_strategy_worker, tick
+from tests.factories import ExchangeAccountFactory
+from tests.strategies.helpers import add_candles, live_dca, start_strategy_worker, tick
 
 if TYPE_CHECKING:
     from pytest_django.fixtures import Settings
@@ -30,16 +30,6 @@ def btc(exchange: Exchange) -> Market:
     market = exchange.markets.get(symbol="BTC/USD")
     add_candles(market, [100, 100])
     return market
-
-
-def live_dca(market: Market, account: ExchangeAccount, quote_amount: str = "10") -> Strategy:
-    return StrategyFactory(
-        market=market,
-        kind="dca",
-        mode=Strategy.Mode.LIVE,
-        account=account,
-        parameters={"quote_amount": quote_amount},
-    )
 
 
 def test_a_live_run_places_one_order_under_its_client_order_id(

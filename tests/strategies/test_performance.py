@@ -2,75 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 
-from marketdata.models import BalanceSnapshot, Candle
+from marketdata.models import Candle
 from strategies.chart import MAX_BUCKETS, candles_downsampled, strategy_chart
-from strategies.models import Order, PaperPosition, Strategy, StrategyRun
+from strategies.models import Strategy
 from strategies.performance import EquityPoint, max_drawdown, strategy_performance
-from tests.factories import ExchangeAccountFactory, StrategyFactory
-from tests.strategies.helpers import add_candles
+from tests.factories import StrategyFactory
+from tests.strategies.scripted import (
+    START,
+    live_scripted,
+    scripted,  # noqa: F401 - fixture
+)
 
 pytestmark = pytest.mark.django_db
 
-START = datetime(2026, 1, 5, tzinfo=UTC)
-# (side, amount, price, fee), oldest first: two buys, a winning partial sell, a losing one.
-SCRIPT = [
-    ("buy", "2", "100", "0.2"),
-    ("buy", "1", "130", "0.13"),
-    ("sell", "1.5", "120", "0.18"),
-    ("sell", "0.5", "100", "0.05"),
-]
-
-
-def script_fills(strategy: Strategy) -> None:
-    """The scripted orders, filled an hour apart, as the engine records them."""
-    for hour, (side, amount, price, fee) in enumerate(SCRIPT):
-        tick = START + timedelta(hours=hour)
-        run = StrategyRun.objects.create(
-            strategy=strategy, scheduled_tick=tick, status="succeeded", signal=side
-        )
-        order = Order.objects.create(
-            strategy=strategy,
-            run=run,
-            mode=strategy.mode,
-            side=side,
-            amount=Decimal(amount),
-            price=Decimal(price),
-            filled_amount=Decimal(amount),
-            average_price=Decimal(price),
-            fee=Decimal(fee),
-            status=Order.Status.FILLED,
-            client_order_id=f"s{strategy.pk}-{hour}",
-        )
-        Order.objects.filter(pk=order.pk).update(created_at=tick)
-
-
-@pytest.fixture
-def scripted() -> Strategy:
-    """A paper strategy that started with 10,000 quote and traded the script; last price 150."""
-    strategy = StrategyFactory(timeframe="1h")
-    script_fills(strategy)
-    # By hand: 10000 - 200.2 - 130.13 + 179.82 + 49.95 = 9899.44 quote, 3 - 2 = 1 base.
-    PaperPosition.objects.create(
-        strategy=strategy,
-        base_amount=Decimal(1),
-        quote_balance=Decimal("9899.44"),
-        average_entry_price=Decimal("110"),
-        fees_paid=Decimal("0.56"),
-    )
-    add_candles(
-        strategy.market, [100, 130, 120, 100, 140, 150], ended_at=START + timedelta(hours=6)
-    )
-    return strategy
-
 
 def test_pnl_of_buys_partial_sells_and_fees_matches_the_hand_computed_figures(
-    scripted: Strategy,
+    scripted: Strategy,  # noqa: F811
 ) -> None:
     performance = strategy_performance(strategy=scripted)
 
@@ -91,7 +44,7 @@ def test_pnl_of_buys_partial_sells_and_fees_matches_the_hand_computed_figures(
 
 
 def test_max_drawdown_is_the_largest_fall_from_a_peak_of_the_equity_curve(
-    scripted: Strategy,
+    scripted: Strategy,  # noqa: F811
 ) -> None:
     performance = strategy_performance(strategy=scripted)
 
@@ -111,7 +64,9 @@ def test_max_drawdown_of_a_plain_curve() -> None:
     assert max_drawdown(curve) == Decimal("0.25")
 
 
-def test_equity_is_marked_at_the_given_prices_between_fills(scripted: Strategy) -> None:
+def test_equity_is_marked_at_the_given_prices_between_fills(
+    scripted: Strategy,  # noqa: F811
+) -> None:
     prices = [(START + timedelta(minutes=30), Decimal(110))]
 
     performance = strategy_performance(strategy=scripted, prices=prices)
@@ -130,20 +85,6 @@ def test_a_strategy_without_fills_or_prices_shows_its_capital_and_no_pnl() -> No
     assert performance.trades == 0
     assert performance.win_rate is None
     assert performance.max_drawdown == 0
-
-
-def live_scripted(*balances: tuple[str, str, datetime]) -> Strategy:
-    """A live strategy that traded the script, its account synced with these (asset, total,
-    taken at); last price 150."""
-    account = ExchangeAccountFactory()
-    strategy = StrategyFactory(mode="live", account=account, owner=account.owner, timeframe="1h")
-    script_fills(strategy)
-    for asset, total, taken_at in balances:
-        BalanceSnapshot.objects.create(
-            account=account, asset=asset, free=total, used=0, total=total, taken_at=taken_at
-        )
-    add_candles(strategy.market, [150], ended_at=START + timedelta(hours=6))
-    return strategy
 
 
 def test_live_equity_comes_from_the_synced_balances_and_pnl_from_the_fills() -> None:
@@ -238,7 +179,7 @@ def test_a_year_of_minute_candles_answers_with_a_bounded_number_of_ohlc_preservi
 
 
 def test_the_chart_marks_signals_on_their_tick_and_paper_fills_on_the_candle_of_their_price(
-    scripted: Strategy,
+    scripted: Strategy,  # noqa: F811
 ) -> None:
     chart = strategy_chart(strategy=scripted)
 

@@ -15,22 +15,13 @@ from strategies.models import Strategy, StrategyRun
 from strategies.page_figures import Places, places_of
 from tests.factories import MarketFactory, StrategyFactory, UserFactory
 from tests.strategies.helpers import add_candles
-from tests.strategies.test_performance import (
+from tests.strategies.scripted import (
     START,
     live_scripted,
     scripted,  # noqa: F401 - fixture
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings: object) -> None:
-    """Production settings want collectstatic's manifest; pages render without it here."""
-    settings.STORAGES = {  # type: ignore[attr-defined]
-        **settings.STORAGES,  # type: ignore[attr-defined]
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static_files")]
 
 
 @pytest.fixture

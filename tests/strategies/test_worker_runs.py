@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from decimal import Decimal
 
 import pytest
@@ -123,14 +122,13 @@ def test_a_tick_arriving_while_the_previous_run_is_in_progress_waits_and_runs_af
     entered(redis_client, gate, 1)
 
     later = send(queue, strategy.pk)
-    time.sleep(3)  # the later tick has looked, and waits
-    waited = later.ready()
+    # It looks, finds the earlier run in progress and is retried: it waits, not skipped.
+    wait_for(lambda: later.state == "RETRY", what="the later tick to wait for the earlier")
     redis_client.set(f"{gate}:open", 1)
     earlier_outcome, later_outcome = earlier.get(timeout=60), later.get(timeout=60)
 
     first = StrategyRun.objects.get(pk=earlier_outcome["run"])
     second = StrategyRun.objects.get(pk=later_outcome["run"])
-    assert waited is False
     assert (first.status, second.status) == (Status.SUCCEEDED, Status.SUCCEEDED)
     assert second.started_at >= first.finished_at  # one at a time, never skipped as colliding
     assert Order.objects.filter(strategy=strategy).count() == 2
