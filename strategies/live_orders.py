@@ -165,6 +165,9 @@ async def _place(
                 error = temporary
             except exchanges.ExchangeError as refused:
                 return refused
+            except Exception as unexpected:  # a fault of ours: it may have left; never resend
+                logger.exception("order %s: unexpected failure", send.client_order_id)
+                return exchanges.TemporaryExchangeError(exchanges.describe(unexpected))
         assert error is not None
         return error
 
@@ -186,8 +189,8 @@ def _recorded(order: Order, account: ExchangeAccount, answer: Answer) -> Sent:
         return order_record_placed(order, answer)
     if isinstance(answer, exchanges.TemporaryExchangeError):
         return OrderUnconfirmed(
-            f"the exchange did not confirm order {order.client_order_id} after "
-            f"{LIVE_SEND_ATTEMPTS} attempts; it stays new and is not resent blind"
+            f"the exchange did not confirm order {order.client_order_id} ({answer}); it stays "
+            "new and is not resent blind"
         )
     if isinstance(answer, exchanges.AuthenticationFailed):
         account_mark_needs_attention(account_id=account.pk, reason=str(answer))
