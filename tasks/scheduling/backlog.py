@@ -7,7 +7,7 @@ longer than that to drain on a busy but alive fleet, and its last units were pub
 for nothing. So the beat looks at the queue's length once a second (one LLEN, on its own Redis
 client with short timeouts) and remembers when it was seen empty (runs of looks that found it
 so) and whether it now holds messages that workers are taking (it got shorter since a look at
-most one deadline before).
+most one deadline, and at least 3 s, before).
 
 For a firing not yet started, the deadline then runs from the first look after its publish
 that found the queue empty: by then the firing had left the queue, taken by a worker (which
@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 DEFAULT = ""
 TIMEOUT = 0.5  # seconds for Redis to answer a look
 QUIET_AFTER_ERROR = 5.0  # seconds without looks after one found no answer
+# Workers count as taking messages if a look at most this long before (or one deadline, if
+# longer) found the queue shorter: looks are a second apart, and a unit takes a while.
+LIVELY = timedelta(seconds=3)
 RUNS_KEPT = 256  # runs of empty looks, about one a tick: hours of them, more than any grace
 
 
@@ -103,7 +106,8 @@ class Backlog:
         """What firings on the watched queue are held back by, as of the last look."""
         if self.depth is None:
             return Held()
-        taken = self.taken_at is not None and now - self.taken_at <= self.deadline
+        window = max(self.deadline, LIVELY)
+        taken = self.taken_at is not None and now - self.taken_at <= window
         return Held(
             (DEFAULT, self.queue),
             tuple(first for first, _ in self.empty),
