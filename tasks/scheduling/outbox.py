@@ -271,7 +271,10 @@ def _record_late(cursor: Any, missed: list[_Late], catch_ups: list[_Late], cause
 
 # Published and not ended past the deadline (doubled after the first republish), and either
 # never started or started by a process that is gone (its lease is free): back to `pending`.
-# The outer conditions are checked again on a row a worker's stamp changed meanwhile.
+# The outer conditions are checked again on a row a worker's stamp changed meanwhile. The rows
+# are chosen once (a materialized CTE) and updated by primary key: as an `IN (subquery)` (or a
+# join) the planner, misled by fresh tables' statistics, ran the choice again, or scanned
+# every published firing, for each row: seconds at a few thousand.
 LEASE_HELD = lock_held_exists_sql(LockPurpose.FIRING_LEASE, "u.id")
 # A started firing whose process keeps dying (a task past the hard time limit) is published
 # again this many times at most: its run's own recovery (`recover_runs`) takes over.
@@ -289,23 +292,26 @@ LEFT_QUEUE = """CASE WHEN u.task_started_at IS NULL AND u.queue = ANY(%(queues)s
                              WHERE e.last >= u.published_at),
                             CASE WHEN %(holding)s THEN now() END) END"""
 REQUEUE_UNSTARTED = f"""
+WITH due AS MATERIALIZED (
+    SELECT u.id FROM tasks_firing AS u
+      LEFT JOIN tasks_jobschedule AS js ON js.periodic_task_id = u.periodic_task_id
+     WHERE u.status = 'published' AND u.task_ended_at IS NULL
+       AND u.published_at < now() - make_interval(secs => %(after)s)
+       AND greatest(u.published_at, {LEFT_QUEUE}) < now() - make_interval(
+               secs => %(after)s * power(2, least(u.republished, 1)))
+       AND (u.task_started_at IS NULL
+            OR (u.republished < {MAX_RESUMES} AND NOT {LEASE_HELD}))
+     ORDER BY u.published_at
+     LIMIT %(limit)s
+       FOR UPDATE OF u SKIP LOCKED
+)
 UPDATE tasks_firing AS f
    SET status = 'pending', republished = f.republished + 1,
        reason = 'published ' || (f.republished + 1) || ' time(s), '
                 || CASE WHEN f.task_started_at IS NULL THEN 'not started' ELSE 'its worker lost' END
                 || ' within ' || %(after)s * power(2, least(f.republished, 1)) || 's'
                 || ': the broker lost it or no worker took it'
- WHERE f.id IN (SELECT u.id FROM tasks_firing AS u
-                  LEFT JOIN tasks_jobschedule AS js ON js.periodic_task_id = u.periodic_task_id
-                 WHERE u.status = 'published' AND u.task_ended_at IS NULL
-                   AND u.published_at < now() - make_interval(secs => %(after)s)
-                   AND greatest(u.published_at, {LEFT_QUEUE}) < now() - make_interval(
-                           secs => %(after)s * power(2, least(u.republished, 1)))
-                   AND (u.task_started_at IS NULL
-                        OR (u.republished < {MAX_RESUMES} AND NOT {LEASE_HELD}))
-                 ORDER BY u.published_at
-                 LIMIT %(limit)s
-                   FOR UPDATE OF u SKIP LOCKED)
+ WHERE f.id = ANY(ARRAY(SELECT id FROM due))
    AND f.status = 'published' AND f.task_ended_at IS NULL
 """  # noqa: S608 - constants only
 
