@@ -7,7 +7,7 @@ longer than that to drain on a busy but alive fleet, and its last units were pub
 for nothing. So the beat looks at the queue's length once a second (one LLEN, on its own Redis
 client with short timeouts) and remembers when it was seen empty (runs of looks that found it
 so) and whether it now holds messages that workers are taking (it got shorter since a look at
-most one deadline, and at least 3 s, before).
+most one deadline, and at least 3 s, before; or a firing started as lately).
 
 For a firing not yet started, the deadline then runs from the first look after its publish
 that found the queue empty: by then the firing had left the queue, taken by a worker (which
@@ -49,12 +49,14 @@ RUNS_KEPT = 256  # runs of empty looks, about one a tick: hours of them, more th
 class Held:
     """What `outbox.firings_requeue_unstarted` holds firings on `queues` back by: the runs of
     looks that found the queue empty (first and last look of each), and whether it holds
-    messages being taken now."""
+    messages now, which the looks saw workers take lately (the outbox also counts a firing
+    started lately as a sign of them: a look right after a publish sees the queue grow)."""
 
     queues: tuple[str, ...] = ()
     empty_from: tuple[datetime, ...] = ()
     empty_until: tuple[datetime, ...] = ()
-    holding: bool = False
+    busy: bool = False  # it holds messages
+    holding: bool = False  # ... and the looks saw workers take some lately
 
 
 class Backlog:
@@ -112,5 +114,6 @@ class Backlog:
             (DEFAULT, self.queue),
             tuple(first for first, _ in self.empty),
             tuple(last for _, last in self.empty),
+            self.depth > 0,
             self.depth > 0 and taken,
         )

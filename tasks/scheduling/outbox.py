@@ -49,7 +49,7 @@ from project.kernel.locks import (
     lock_try_for_transaction,
 )
 from tasks.models import MisfirePolicy
-from tasks.scheduling.backlog import Held
+from tasks.scheduling.backlog import LIVELY, Held
 from tasks.scheduling.grouping import Outgoing, outgoing_messages
 from tasks.scheduling.messages import firing_kwargs
 from tasks.scheduling.ticks import CATCH_UP, late_ticks_fate
@@ -280,8 +280,9 @@ LEASE_HELD = lock_held_exists_sql(LockPurpose.FIRING_LEASE, "u.id")
 # again this many times at most: its run's own recovery (`recover_runs`) takes over.
 MAX_RESUMES = 3
 # When a firing not started left its queue (`backlog`): the first look after its publish that
-# found the queue empty (its publish, if one before it did too); none yet, while workers are
-# taking the queue's messages: now. Its deadline runs from then, held at most until its job's
+# found the queue empty (its publish, if one before it did too); none yet, while the queue
+# holds messages and workers are taking them (the looks saw it shrink, or a firing started
+# lately): now. Its deadline runs from then, held at most until its job's
 # misfire grace less one deadline after its publish.
 LEFT_QUEUE = """CASE WHEN u.task_started_at IS NULL AND u.queue = ANY(%(queues)s::text[])
                    AND u.published_at > now() - make_interval(secs => greatest(
@@ -290,7 +291,12 @@ LEFT_QUEUE = """CASE WHEN u.task_started_at IS NULL AND u.queue = ANY(%(queues)s
                                                              %(empty_until)s::timestamptz[])
                                                    AS e(first, last)
                              WHERE e.last >= u.published_at),
-                            CASE WHEN %(holding)s THEN now() END) END"""
+                            CASE WHEN %(busy)s AND (%(holding)s OR EXISTS (
+                                SELECT 1 FROM tasks_firing AS s
+                                 WHERE s.status = 'published' AND s.task_ended_at IS NULL
+                                   AND s.task_started_at > now() - make_interval(
+                                       secs => greatest(%(after)s, %(lively)s))))
+                                 THEN now() END) END"""
 REQUEUE_UNSTARTED = f"""
 WITH due AS MATERIALIZED (
     SELECT u.id FROM tasks_firing AS u
@@ -324,7 +330,8 @@ def firings_requeue_unstarted(*, limit: int = 5000, held: Held | None = None) ->
     after = settings.BEAT_REDELIVER_AFTER_SECONDS
     held = held or Held()
     parameters = {"after": after, "limit": limit, "grace": _grace_parameters()["grace"]}
-    parameters |= {"queues": list(held.queues), "holding": held.holding}
+    parameters |= {"queues": list(held.queues), "busy": held.busy, "holding": held.holding}
+    parameters |= {"lively": LIVELY.total_seconds()}
     parameters |= {"empty_from": list(held.empty_from), "empty_until": list(held.empty_until)}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(REQUEUE_UNSTARTED, parameters)

@@ -19,7 +19,7 @@ from tasks.models import Firing
 from tasks.scheduling.backlog import Backlog, Held
 from tasks.scheduling.outbox import firings_requeue_unstarted
 from tests.scheduling.test_outbox_misfire import job
-from tests.scheduling.test_redelivery import published
+from tests.scheduling.test_redelivery import published, start_elsewhere
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,7 +49,7 @@ def test_a_firing_queued_behind_messages_workers_are_taking_is_not_published_aga
 ) -> None:
     waiting = published(task, seconds_ago=30, published_ago=30)
 
-    requeued = firings_requeue_unstarted(held=Held(queues=(task.queue,), holding=True))
+    requeued = firings_requeue_unstarted(held=Held(queues=(task.queue,), busy=True, holding=True))
 
     assert requeued == 0
     assert statuses(waiting) == ["published"]
@@ -85,16 +85,32 @@ def test_a_firing_published_while_its_queue_was_seen_empty_keeps_the_plain_deadl
 def test_a_queue_no_worker_takes_from_holds_nothing_back(task: PeriodicTask) -> None:
     lost = published(task, seconds_ago=12, published_ago=12)
 
-    requeued = firings_requeue_unstarted(held=Held(queues=(task.queue,), holding=False))
+    requeued = firings_requeue_unstarted(held=Held(queues=(task.queue,), busy=True))
 
     assert requeued == 1
     assert statuses(lost) == ["pending"]
 
 
+def test_a_firing_started_lately_tells_of_live_workers_before_the_looks_do(
+    task: PeriodicTask,
+) -> None:
+    # Right after a publish the beat's look sees the queue grow, not shrink.
+    waiting = published(task, seconds_ago=12, published_ago=12)
+    running = published(task, seconds_ago=13, published_ago=13)
+    worker = start_elsewhere(running)  # started now, its lease held
+    try:
+        requeued = firings_requeue_unstarted(held=Held(queues=(task.queue,), busy=True))
+    finally:
+        worker.close()
+
+    assert requeued == 0
+    assert statuses(waiting, running) == ["published", "published"]
+
+
 def test_firings_on_another_queue_keep_the_plain_deadline(task: PeriodicTask) -> None:
     lost = published(task, seconds_ago=12, published_ago=12)
 
-    requeued = firings_requeue_unstarted(held=Held(queues=("another",), holding=True))
+    requeued = firings_requeue_unstarted(held=Held(queues=("another",), busy=True, holding=True))
 
     assert requeued == 1
     assert statuses(lost) == ["pending"]
@@ -105,7 +121,7 @@ def test_the_hold_ends_at_the_jobs_misfire_grace_less_one_deadline() -> None:
     past = published(task, seconds_ago=16, published_ago=16)  # 16 s > 20 - 5
     within = published(task, seconds_ago=12, published_ago=12)
 
-    requeued = firings_requeue_unstarted(held=Held(queues=(task.queue,), holding=True))
+    requeued = firings_requeue_unstarted(held=Held(queues=(task.queue,), busy=True, holding=True))
 
     assert requeued == 1
     assert statuses(past, within) == ["pending", "published"]
@@ -115,7 +131,7 @@ def test_a_started_firing_whose_worker_was_lost_is_not_held_back(task: PeriodicT
     lost_worker = published(task, seconds_ago=12, published_ago=12)
     Firing.objects.filter(pk=lost_worker.pk).update(task_started_at=ago(11))
 
-    requeued = firings_requeue_unstarted(held=Held(queues=(task.queue,), holding=True))
+    requeued = firings_requeue_unstarted(held=Held(queues=(task.queue,), busy=True, holding=True))
 
     assert requeued == 1
     assert statuses(lost_worker) == ["pending"]
@@ -155,6 +171,7 @@ def test_the_beats_looks_tell_a_draining_queue_from_an_empty_or_a_stuck_one(
     stuck = look(4 + DEADLINE + 1)  # nothing taken for longer than a deadline
 
     assert (first.holding, taking.holding, drained.holding) == (False, True, False)
+    assert (first.busy, drained.busy) == (True, False)
     assert first.queues == ("", name)
     assert still_empty.empty_from == (start + timedelta(seconds=2),)
     assert still_empty.empty_until == (start + timedelta(seconds=3),)
