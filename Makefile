@@ -29,18 +29,13 @@ PYTEST := $(BIN)/python -m pytest -n $(XDIST) --dist loadfile
 test-fast: install
 	$(PYTEST) -m "not integration" $(PYTEST_ARGS)
 
-# The whole suite, as CI runs it; the browser tests in it are skipped, with the reason, without
-# Chromium. Run it before you push. The process tests run one at a time (XDIST_PROCESSES): two
-# side by side on 2 cores starve each other's workers and beats past their timing.
-# ISOLATED run each in a session of their own: after the other outage tests in one session
-# they failed (seen twice, never alone); why is not found yet (see the README's Tests).
-XDIST_PROCESSES ?= 0
-ISOLATED := tests/faults/test_exactly_once.py tests/api/test_fuzz.py tests/scheduling/test_beat_strategies.py
+# The whole suite, as CI runs it, in one pytest session on XDIST_ALL processes, each with its own
+# PostgreSQL and Redis: the files with process tests are handed out first (they mostly wait on
+# ticks), and the fast files fill the gaps. The browser tests in it are skipped, with the reason,
+# without Chromium. Run it before you push.
+XDIST_ALL ?= 4
 test: install lint
-	$(PYTEST) -rs -m "not integration" $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -n $(XDIST_PROCESSES) --dist loadfile -rs -m integration \
-		$(addprefix --ignore=,$(ISOLATED)) $(PYTEST_ARGS)
-	for file in $(ISOLATED); do $(BIN)/python -m pytest -rs -m integration $$file $(PYTEST_ARGS) || exit 1; done
+	$(BIN)/python -m pytest -n $(XDIST_ALL) --dist loadfile -rs $(PYTEST_ARGS)
 
 # Only the browser tests (Playwright + Debian's Chromium); screenshots in tests/browser/artifacts/.
 test-browser: install

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from marketdata.models import TIMEFRAME_DURATIONS
 from strategies import selectors
+from strategies.candle_rules import candles_enough, candles_fresh, price_fresh
 from strategies.engine import Action, Bar, Signal, get_strategy_class
 from strategies.engine.base import parameters_to_json
 from strategies.engine.safety import strategy_build, strategy_candles_required, strategy_decide
@@ -247,10 +248,10 @@ def market_data_problem(bars: list[Bar], *, needed: int, timeframe: str, now: da
     if not bars:
         return "stale market data: no closed candles"
     newest_closed_at = bars[-1].open_time + duration
-    if now - newest_closed_at > 2 * duration:
+    if not candles_fresh(now - newest_closed_at, duration):
         ended = newest_closed_at.isoformat()
         return f"stale market data: the newest closed candle ended at {ended}"
-    if len(bars) < needed:
+    if not candles_enough(len(bars), needed):
         return f"not enough market data: needs {needed} closed candles, has {len(bars)}"
     return ""
 
@@ -323,12 +324,9 @@ def _held(strategy: Strategy, *, signal: Signal, inputs: selectors.RunInputs) ->
 
 
 def _paper_price_stale(strategy: Strategy, *, price: selectors.Price, tick: datetime) -> str:
-    """Why a paper order may not fill at `price` ("" if it may): a paper fill never uses a
-    price older than one timeframe before the tick it trades for. Measured from the tick, not
-    the clock: at a tick on a candle boundary the newest closed candle ends exactly at the
-    tick, and the moments its collection and the run take must not make it stale."""
+    """Why a paper order may not fill at `price` ("" if it may): `candle_rules.price_fresh`."""
     timeframe = TIMEFRAME_DURATIONS[strategy.timeframe]
-    if strategy.mode != Strategy.Mode.PAPER or tick - price.at <= timeframe:
+    if strategy.mode != Strategy.Mode.PAPER or price_fresh(tick - price.at, timeframe):
         return ""
     return (
         f"stale price: the newest price ({price.source}) is from {price.at.isoformat()}, "

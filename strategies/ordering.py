@@ -121,6 +121,9 @@ class Refusal(NamedTuple):
     reason: str
 
 
+NOTHING_TO_SELL = Refusal("nothing to sell: the position is empty")
+
+
 class OrderTerms(NamedTuple):
     """An order as the exchange would take it: amount and price on the market's grid."""
 
@@ -140,15 +143,15 @@ def order_terms(
     price precision.
     """
     side = signal.action  # a StrEnum: the text "buy" or "sell" itself
+    if signal.amount is None and signal.quote_amount is None and not held:
+        return NOTHING_TO_SELL  # before any rounding: a selling signal may repeat every candle
     price = rules.price.round(price)  # price_to_precision
     if signal.amount is not None:
         wanted = signal.amount
     elif signal.quote_amount is not None:
         wanted = signal.quote_amount / price
-    elif held:
-        wanted = held
     else:
-        return Refusal("nothing to sell: the position is empty")
+        wanted = held
     amount = rules.amount.truncate(wanted)  # amount_to_precision
     refusal = minimums_refusal(rules, amount=amount, price=price, wanted=wanted)
     return refusal or OrderTerms(side, amount, price)
@@ -162,17 +165,16 @@ def minimums_refusal(
     `wanted` is the amount before truncation, named in the message when it is under the
     minimum amount (the user asked for it; the truncated one may read 0).
     """
-    wanted = amount if wanted is None else wanted
     if rules.min_amount is not None and amount < rules.min_amount:
+        wanted = amount if wanted is None else wanted
         return Refusal(
             f"order of {fixed_trimmed(SHOWN.truncate(wanted))} {rules.base} is below the "
             f"market's minimum amount {fixed_trimmed(rules.min_amount)}"
         )
-    if not amount > 0:
+    if not amount > ZERO:  # beside a Decimal, not an int: half the cost, on every order
         step = rules.amount
         return Refusal(f"the order amount rounds to zero at the market's amount step {step}")
-    cost = amount * price
-    if rules.min_cost is not None and cost < rules.min_cost:
+    if rules.min_cost is not None and (cost := amount * price) < rules.min_cost:
         return Refusal(
             f"order of {fixed_trimmed(amount)} {rules.base} at {fixed_trimmed(price)} costs "
             f"{fixed_to(cost, rules.quote_precision)} {rules.quote}, below the market's "
@@ -235,32 +237,35 @@ def paper_fill(
     quote precision; a buy pays value + fee, a sell receives value - fee. The average entry is
     the volume-weighted buy price at the price precision, cleared when the position closes.
     """
-    money = rules.quote_precision.round  # rules.to_quote, looked up once: this is per candle
-    value = money(terms.amount * terms.price)
+    # Unpacked once and rounded by `rules.to_quote`'s rule looked up once: a backtest runs
+    # this for every fill, so attribute look-ups and repeated products are spared.
+    side, amount, price = terms
+    base, quote, average_entry, fees_paid = book
+    money = rules.quote_precision.round
+    traded = amount * price
+    value = money(traded)
     fee = money(value * fee_rate)
-    if terms.side == BUY:
+    if side == BUY:
         cost = value + fee
-        if cost > book.quote:
+        if cost > quote:
             return Refusal(
                 f"insufficient paper balance: {fixed_to(cost, rules.quote_precision)} "
-                f"{rules.quote} needed, {fixed_to(book.quote, rules.quote_precision)} "
+                f"{rules.quote} needed, {fixed_to(quote, rules.quote_precision)} "
                 f"{rules.quote} available"
             )
-        held = book.base + terms.amount
-        entry = rules.price.round(
-            (book.base * (book.average_entry or ZERO) + terms.amount * terms.price) / held
-        )
-        after = PaperBook(held, money(book.quote - cost), entry, book.fees_paid + fee)
-        return PaperFill(value, fee, after)
-    if terms.amount > book.base:
+        held = base + amount
+        entry = rules.price.round((base * (average_entry or ZERO) + traded) / held)
+        return PaperFill(value, fee, PaperBook(held, money(quote - cost), entry, fees_paid + fee))
+    if amount > base:
         return Refusal(
-            f"cannot sell {fixed_trimmed(terms.amount)} {rules.base}: the paper position is "
-            f"{fixed_trimmed(book.base)} {rules.base}"
+            f"cannot sell {fixed_trimmed(amount)} {rules.base}: the paper position is "
+            f"{fixed_trimmed(base)} {rules.base}"
         )
-    held = book.base - terms.amount
-    entry = book.average_entry if held else None
-    after = PaperBook(held, money(book.quote + value - fee), entry, book.fees_paid + fee)
-    return PaperFill(value, fee, after)
+    held = base - amount
+    entry = average_entry if held else None
+    return PaperFill(
+        value, fee, PaperBook(held, money(quote + value - fee), entry, fees_paid + fee)
+    )
 
 
 def shown(rules: MarketRules, value: Decimal | None, what: str) -> str | None:

@@ -13,6 +13,7 @@ from django.db.models import Case, F, Q, Sum, TextField, Value, When
 from django.db.models.functions import Cast, Concat
 
 from marketdata.models import TIMEFRAME_DURATIONS, BalanceSnapshot, Candle, Ticker
+from strategies import candle_rules
 from strategies.engine import Bar
 from strategies.job import crontab_text_expression, every_seconds_expression
 from strategies.models import Order, PaperPosition, Strategy
@@ -216,11 +217,10 @@ def newest_closed_open(*, tick: datetime, timeframe: str) -> datetime:
     """The open time of the newest candle a decision at `tick` sees: the one that closed at or
     before the tick (the one closing at the tick itself included; the forming one never).
 
-    The one rule of which candles a run decides on; the backtester's bars follow it too.
+    `candle_rules.newest_closed_open`, which the backtester calls too.
     """
     seconds = TIMEFRAME_DURATIONS[timeframe].total_seconds()
-    floor = datetime.fromtimestamp(tick.timestamp() // seconds * seconds, tz=UTC)
-    return floor - TIMEFRAME_DURATIONS[timeframe]
+    return datetime.fromtimestamp(candle_rules.newest_closed_open(tick.timestamp(), seconds), UTC)
 
 
 def run_inputs(

@@ -25,14 +25,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """One execution: `side` is "buy" or "sell"; `fee` in the quote currency."""
+class Fill(NamedTuple):
+    """One execution: `side` is "buy" or "sell"; `fee` in the quote currency.
+
+    A named tuple, not a frozen dataclass: a backtest makes one per fill (up to one per candle),
+    and a frozen dataclass's `__init__` costs three times as much."""
 
     time: datetime
     side: str
@@ -149,10 +152,11 @@ def round_trips(
     lots: deque[_Lot] = deque()
     trades: list[Trade] = []
     for fill in fills:
-        if fill.amount <= 0:
+        time, side, amount, price, fee = fill
+        if amount <= ZERO:  # a Decimal beside a Decimal: twice as fast as beside an int
             continue
-        if fill.side == "buy":
-            lots.append(_Lot(fill.time, fill.amount, fill.price, fill.fee))
+        if side == "buy":
+            lots.append(_Lot(time, amount, price, fee))
         elif lots:
             trades.append(_close(lots, fill))
     if lots:

@@ -8,7 +8,6 @@ from celery import shared_task
 from django.conf import settings
 
 from strategies.backtesting.models import Backtest
-from strategies.backtesting.running import backtest_execute
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +21,10 @@ logger = logging.getLogger(__name__)
 )
 def run_backtest(backtest_id: int) -> str | None:
     """Idempotent per backtest: a redelivery recomputes it and rewrites its results."""
+    # The engine (numpy) loads in the backtest workers only, not in the beat and the strategy
+    # workers, which import every task module.
+    from strategies.backtesting.running import backtest_execute
+
     try:
         return backtest_execute(backtest_id=backtest_id)
     except Backtest.DoesNotExist:

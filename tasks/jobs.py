@@ -17,6 +17,10 @@ from project.kernel.scheduling import (
     get_scheduler,
 )
 
+# How often running sweeps are looked at for lost chunks: a sweep stalled by a lost message
+# goes on within this; a look that finds nothing lost sends nothing.
+SWEEPS_RESUME_SECONDS = 5 * 60
+
 
 @dataclass(frozen=True)
 class SystemJob:
@@ -68,6 +72,11 @@ def system_jobs() -> list[SystemJob]:
             "recover_runs",
             IntervalTrigger(30),
             "System: settle runs no live process holds and reconcile unconfirmed live orders",
+        ),
+        SystemJob(
+            "sweeps.resume",
+            IntervalTrigger(SWEEPS_RESUME_SECONDS),
+            "System: re-send the work running sweeps lost (a chunk neither queued nor running)",
         ),
     ]
 

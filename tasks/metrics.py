@@ -1,7 +1,9 @@
 """Prometheus `/metrics`: the scheduler's figures, computed from the database at scrape time.
 
 Both backends record each firing as a `Firing` row (our beat in its outbox, the APScheduler
-leader as it submits a job), so the firing counters, lateness and missed ticks cover either.
+leader as it submits a job), so the firing counters, lateness and missed ticks cover either;
+the processes that fire the jobs (beats, or the leader) and the jobs are what the configured
+backend answers (`Scheduler.gauges`): the view never asks which backend it is.
 
 Why from the database and not prometheus_client's multiprocess mode: the figures are made by
 beat processes (two of them, often on other machines than the web process) and read by
@@ -108,7 +110,8 @@ class BeatCollector(Collector):
         totals = firing_totals_now()
         fired = CounterMetricFamily(
             "tickwork_beat_firings",
-            "Firings made by the beats, by status (published, skipped) and trigger.",
+            "Firings made by the beats or the APScheduler leader, by status (published, skipped)"
+            " and trigger.",
             labels=["status", "trigger"],
         )
         for (status, trigger), count in sorted(totals.fired.items()):
@@ -141,8 +144,58 @@ class BeatCollector(Collector):
         )
 
 
+class SchedulerCollector(Collector):
+    """The configured backend's firing processes and jobs, as the backend answers them
+    (`Scheduler.gauges`): the same series whichever backend, the backend named in a label."""
+
+    def collect(self) -> Iterator[Metric]:
+        gauges = get_scheduler().gauges()
+        now = timezone.now()
+        info = GaugeMetricFamily(
+            "tickwork_scheduler_backend", "The configured backend (1).", labels=["backend"]
+        )
+        info.add_metric([settings.SCHEDULER_BACKEND_NAME], 1)
+        yield info
+        yield GaugeMetricFamily(
+            "tickwork_scheduler_firing_processes",
+            "Processes firing the jobs: live beats (celery); the leader holding the lease"
+            " (apscheduler: 1 when present, 0 when none leads).",
+            gauges.firing_processes,
+        )
+        yield _seconds_gauge(
+            "tickwork_scheduler_heartbeat_age_seconds",
+            "Since the freshest heartbeat of a firing process (absent: none known).",
+            (now - gauges.heartbeat_at).total_seconds() if gauges.heartbeat_at else None,
+        )
+        jobs = GaugeMetricFamily(
+            "tickwork_scheduler_jobs", "Jobs of the backend, by state.", labels=["state"]
+        )
+        jobs.add_metric(["enabled"], gauges.jobs_enabled)
+        jobs.add_metric(["paused"], gauges.jobs_paused)
+        yield jobs
+        yield _seconds_gauge(
+            "tickwork_scheduler_next_run_timestamp_seconds",
+            "Unix time of the earliest next run of an enabled job (absent: none).",
+            gauges.next_run_at.timestamp() if gauges.next_run_at else None,
+        )
+        yield _seconds_gauge(
+            "tickwork_scheduler_last_run_timestamp_seconds",
+            "Unix time of the latest run of any job (absent: none yet).",
+            gauges.last_run_at.timestamp() if gauges.last_run_at else None,
+        )
+
+
+def _seconds_gauge(name: str, documentation: str, value: float | None) -> GaugeMetricFamily:
+    """A gauge with its one sample, or none when there is no value (Prometheus' `absent()`)."""
+    gauge = GaugeMetricFamily(name, documentation, labels=[])
+    if value is not None:
+        gauge.add_metric([], value)
+    return gauge
+
+
 REGISTRY = CollectorRegistry(auto_describe=False)
 REGISTRY.register(BeatCollector())
+REGISTRY.register(SchedulerCollector())
 
 
 def _refusal(request: HttpRequest) -> HttpResponse | None:

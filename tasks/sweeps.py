@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from strategies.sweeps.optimise import optimise_step
 from strategies.sweeps.running import chunk_run
 from strategies.sweeps.services import sweeps_resume
 
@@ -25,10 +24,13 @@ def run_chunk(sweep_id: int, chunk: int) -> int:
 @shared_task(name="sweeps.optimise", acks_late=True, reject_on_worker_lost=True)
 def optimise(sweep_id: int) -> str:
     """One ask/tell step of a TPE sweep; serialised on the sweep's row, safe to repeat."""
+    from strategies.sweeps.optimise import optimise_step  # Optuna loads where a TPE sweep runs
+
     return optimise_step(sweep_id=sweep_id)
 
 
 @shared_task(name="sweeps.resume")
 def resume() -> list[int]:
-    """Re-send the missing work of every running sweep (also `manage.py sweeps_resume`)."""
+    """Re-send the work running sweeps lost; the `sweeps.resume` system job (every few
+    minutes), also `manage.py sweeps_resume` and the admin's action."""
     return sweeps_resume()

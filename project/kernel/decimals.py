@@ -7,7 +7,7 @@ One home for every decimal rule: ccxt's precision modes as grids (`Step`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import IntEnum
 from typing import Any
@@ -33,30 +33,32 @@ class Step:
 
     size: Decimal
     decade: bool  # a power of ten: quantize, no division
+    # The decimal places a number on this grid needs (0 for a step of 1 or more): counted once
+    # here, not for every number shown.
+    places: int = field(compare=False, repr=False)
+
+    # The rounding mode is passed by position: C's argument parsing of a keyword costs as
+    # much as the quantize itself, and every order (live, paper, backtest) rounds five times.
 
     @classmethod
     def of(cls, size: Decimal) -> Step:
         if not size > 0:
             raise ValueError(f"a precision step must be positive, got {size}")
         power = Decimal(1).scaleb(size.adjusted())
-        return cls(power, True) if size == power else cls(size, False)
-
-    @property
-    def places(self) -> int:
-        """The decimal places a number on this grid needs (0 for a step of 1 or more)."""
-        return max(0, -self.size.normalize().as_tuple().exponent)
+        places = max(0, -size.normalize().as_tuple().exponent)
+        return cls(power, True, places) if size == power else cls(size, False, places)
 
     def truncate(self, value: Decimal) -> Decimal:
         """Down to the grid, towards zero (ccxt TRUNCATE)."""
         if self.decade:
-            return value.quantize(self.size, rounding=ROUND_DOWN)
-        return (value / self.size).to_integral_value(rounding=ROUND_DOWN) * self.size
+            return value.quantize(self.size, ROUND_DOWN)
+        return (value / self.size).to_integral_value(ROUND_DOWN) * self.size
 
     def round(self, value: Decimal) -> Decimal:
         """To the nearest point of the grid, a tie away from zero (ccxt ROUND)."""
         if self.decade:
-            return value.quantize(self.size, rounding=ROUND_HALF_UP)
-        return (value / self.size).to_integral_value(rounding=ROUND_HALF_UP) * self.size
+            return value.quantize(self.size, ROUND_HALF_UP)
+        return (value / self.size).to_integral_value(ROUND_HALF_UP) * self.size
 
     def __str__(self) -> str:
         return fixed_trimmed(self.size)
@@ -69,10 +71,10 @@ class SignificantDigits:
     digits: int
 
     def truncate(self, value: Decimal) -> Decimal:
-        return value.quantize(self._unit(value), rounding=ROUND_DOWN) if value else value
+        return value.quantize(self._unit(value), ROUND_DOWN) if value else value
 
     def round(self, value: Decimal) -> Decimal:
-        return value.quantize(self._unit(value), rounding=ROUND_HALF_UP) if value else value
+        return value.quantize(self._unit(value), ROUND_HALF_UP) if value else value
 
     def _unit(self, value: Decimal) -> Decimal:
         return Decimal(1).scaleb(value.adjusted() - self.digits + 1)

@@ -269,6 +269,19 @@ class JobsSync:
         return bool(self.created or self.updated or self.removed)
 
 
+@dataclass(frozen=True)
+class SchedulerGauges:
+    """What /metrics shows of any backend: its firing processes and its jobs in aggregate (a
+    series per job would be one per strategy; `/api/jobs/` lists each job's runs)."""
+
+    firing_processes: int  # live beats (celery); the leader holding the lease, 0 or 1
+    heartbeat_at: datetime | None  # the freshest heartbeat of such a process; None: none known
+    jobs_enabled: int
+    jobs_paused: int
+    next_run_at: datetime | None  # the earliest next run of an enabled job
+    last_run_at: datetime | None  # the latest run of any job
+
+
 class Scheduler(abc.ABC):
     """Schedules Celery tasks, by their stable registered name, on triggers.
 
@@ -362,6 +375,10 @@ class Scheduler(abc.ABC):
     @abc.abstractmethod
     def due_jobs_count(self) -> int:
         """Enabled jobs whose tick has come and that have not fired yet (one indexed count)."""
+
+    @abc.abstractmethod
+    def gauges(self) -> SchedulerGauges:
+        """The figures /metrics shows, from a few aggregate queries (never a job list)."""
 
     def health(self) -> str:
         """One line on the state of the scheduler for /health/.

@@ -7,6 +7,7 @@ between ticks, as the database does for a live strategy.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
@@ -16,10 +17,10 @@ import numpy as np
 
 from strategies.backtesting.candles import Candles
 from strategies.backtesting.grid import tick_time
+from strategies.candle_rules import candles_enough, candles_fresh, price_fresh
 from strategies.engine import Action, BaseStrategy, Signal
 from strategies.engine.safety import strategy_decide
 from strategies.ordering import (
-    OrderTerms,
     PaperBook,
     Refusal,
     guardrail_refusal,
@@ -37,18 +38,15 @@ DAY_S = 86_400
 def tradable_ticks(
     candles: Candles, ticks: np.ndarray, counts: np.ndarray, *, needed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Which ticks a live run decides on, and at which it may also fill on paper.
-
-    A live run skips a tick with no closed candle, with its newest closed candle ended more
-    than two timeframes before the tick, or with fewer than `needed` of them; a paper fill
-    never uses a price older than one timeframe before its tick.
-    """
+    """Which ticks a live run decides on, and at which it may also fill on paper: the live
+    run's own rules (`strategies.candle_rules`), called over the arrays. A tick with no closed
+    candle has none fresh; the price a fill takes is the newest closed candle's close."""
     newest = np.where(
         counts > 0, candles.close_s[np.maximum(counts - 1, 0)], np.iinfo(np.int64).min // 2
     )
     age = ticks - newest
-    usable = (counts >= needed) & (age <= 2 * candles.duration_s)
-    return usable, usable & (age <= candles.duration_s)
+    usable = candles_enough(counts, needed) & candles_fresh(age, candles.duration_s)
+    return usable, usable & price_fresh(age, candles.duration_s)
 
 
 class Replay:
@@ -75,7 +73,8 @@ class Replay:
         fast: tuple[np.ndarray, dict[int, Signal]] | None,
         progress: Callable[[int, int], None] | None,
     ) -> None:
-        """Every usable tick in order: its signal (fast or by `decide()`), then the order."""
+        """Every usable tick in order: its signal (fast or by `decide()`), then the order;
+        `progress` about every 1% of the ticks (see `engine.Progress`)."""
         codes, fixed = fast if fast is not None else (np.zeros(len(ticks), dtype=np.int8), {})
         picked = (
             np.flatnonzero(usable & (codes != 0)) if fast is not None else np.flatnonzero(usable)
@@ -89,21 +88,26 @@ class Replay:
             ticks[picked].tolist(),
             strict=True,
         )
-        bars, needed, total = self.candles.bars, self.needed, len(ticks)
-        step = max(1, total // 100)
+        bars, needed, order, hold = self.candles.bars, self.needed, self._order, Action.HOLD
+        # Progress in candles read: those closed by the tick reached, of those the last reads.
+        total = int(counts[-1]) if len(counts) else 0
+        step = max(1, len(ticks) // 100)
         mark = step
         for index, end, code, can_fill, tick in rows:
-            if progress is not None and index >= mark:
-                progress(index, total)
+            if index >= mark:
                 mark = index + step
+                gc.collect(0)  # the cycles the last 1% of ticks left (engine.cycles_uncollected)
+                if progress is not None:
+                    progress(end, total)
             signal = fixed.get(code) or strategy_decide(self.instance, bars[end - needed : end])
-            if can_fill and signal.action is not Action.HOLD:
-                self._order(index, tick, signal, bars[end - 1].close)
+            if can_fill and signal.action is not hold:
+                order(index, tick, signal, bars[end - 1].close)
         if progress is not None:
             progress(total, total)
 
     def _order(self, index: int, tick: int, signal: Signal, price: Decimal) -> None:
-        """Size, guard and fill one signal on paper, or count why not."""
+        """Size, guard and fill one signal on paper (as `order_plan_of` and the paper broker
+        do), or count why not. One frame per order: a DCA backtest runs it on every candle."""
         spec, book = self.spec, self.book
         terms = order_terms(spec.rules, signal, price=price, held=book.base)
         if isinstance(terms, Refusal):
@@ -119,24 +123,18 @@ class Replay:
             orders_today=self._orders_today,
             max_orders_per_day=spec.max_orders_per_day,
         )
-        if refusal is not None:
-            self.refusals[_kind(refusal)] += 1
-            return
-        self._fill(index, tick, terms)
-
-    def _fill(self, index: int, tick: int, terms: OrderTerms) -> None:
-        filled = paper_fill(self.spec.rules, self.book, terms, fee_rate=self.spec.fee_rate)
+        filled = refusal or paper_fill(spec.rules, book, terms, fee_rate=spec.fee_rate)
         if isinstance(filled, Refusal):
-            self.refusals[_kind(filled)] += 1  # a rejected order: not counted for the day
+            self.refusals[_kind(filled)] += 1  # a rejected order is not counted for the day
             return
         self.book = filled.book
         self._orders_today += 1
-        fill = Fill(tick_time(tick), terms.side, terms.amount, terms.price, filled.fee)
-        self.fills.append(fill)
+        side, amount, price = terms
+        self.fills.append(Fill(tick_time(tick), side, amount, price, filled.fee))
         self.fill_ticks.append(index)
         self.books.append(filled.book)
 
 
 def _kind(refusal: Refusal) -> str:
     """A refusal's reason without its figures, to count alike ones together."""
-    return refusal.reason.split(":")[0]
+    return refusal.reason.partition(":")[0]

@@ -96,25 +96,24 @@ def _replay(backtest: Backtest) -> BacktestResult:
         end=backtest.end,
         warmup=needed,
     )
-    total = len(candles)
-    Backtest.objects.filter(pk=backtest.pk).update(candles_total=total, stage="replay")
+    Backtest.objects.filter(pk=backtest.pk).update(candles_total=len(candles), stage="replay")
     return backtest_run(
         spec,
         candles,
-        progress=lambda done, ticks: _progress(
-            backtest.pk,
-            stage="replay",
-            pct=10 + 90 * done / max(ticks, 1),
-            candles=round(total * done / max(ticks, 1)),
+        progress=lambda done, total: _progress(
+            backtest.pk, stage="replay", pct=10 + 90 * done / max(total, 1), candles=(done, total)
         ),
     )
 
 
-def _progress(backtest_id: int, *, stage: str, pct: float, candles: int | None = None) -> None:
-    """Store how far it is; raise BacktestCancelled if its owner asked it to stop."""
+def _progress(
+    backtest_id: int, *, stage: str, pct: float, candles: tuple[int, int] | None = None
+) -> None:
+    """Store how far it is (`candles`: the engine's count read so far, of all it will read);
+    raise BacktestCancelled if its owner asked it to stop."""
     changes: dict[str, object] = {"stage": stage, "progress_pct": round(pct, 2)}
     if candles is not None:
-        changes["candles_done"] = candles
+        changes["candles_done"], changes["candles_total"] = candles
     Backtest.objects.filter(pk=backtest_id).update(**changes)
     if Backtest.objects.filter(pk=backtest_id, cancel_requested=True).exists():
         raise BacktestCancelled
@@ -156,6 +155,8 @@ def backtest_store(backtest: Backtest, result: BacktestResult) -> None:
         code_version=result.code_version,
         ticks=result.ticks,
         progress_pct=100,
+        candles_done=result.candles,
+        candles_total=result.candles,
         finished_at=timezone.now(),
     )
 

@@ -91,15 +91,19 @@ def _rsi_codes(instance: BaseStrategy, candles: Candles, counts: np.ndarray) -> 
     gain = (gains[ends] - gains[ends - period]).astype(np.float64)
     loss = (losses[ends] - losses[ends - period]).astype(np.float64)
     codes = np.zeros(len(counts), dtype=np.int8)
+    # RSI = 100 * gain / (gain + loss); 50 when both are 0 (as decide() says). Compared with
+    # each threshold as 100 * gain against threshold * (gain + loss), without a division.
+    both = gain + loss
+    flat = both == 0
+    left = np.where(flat, 50.0, 100.0 * gain)
+    left_size = np.abs(left)
     for threshold, below, code in (
         (instance.params["oversold"], True, BUY),
         (instance.params["overbought"], False, SELL),
     ):
-        # RSI = 100 * gain / (gain + loss); 50 when both are 0 (as decide() says).
-        left = np.where(gain + loss == 0, 50.0, 100.0 * gain)
-        right = np.where(gain + loss == 0, float(threshold), float(threshold) * (gain + loss))
+        right = np.where(flat, float(threshold), float(threshold) * both)
         crossed = left < right if below else left > right
-        tie = np.abs(left - right) <= RSI_TIE * np.maximum(np.abs(left), np.abs(right))
+        tie = np.abs(left - right) <= RSI_TIE * np.maximum(left_size, np.abs(right))
         codes[crossed & (codes == HOLD)] = code
         codes[tie] = ASK
     return codes

@@ -70,10 +70,10 @@ class SweepAdmin(admin.ModelAdmin):
             except StrategyError as error:
                 messages.warning(request, f"{sweep}: {error}")
 
-    @admin.action(description="Resume every running sweep (re-send its missing work)")
+    @admin.action(description="Resume every running sweep (re-send the work it lost)")
     def resume(self, request: HttpRequest, queryset: QuerySet[Sweep]) -> None:
         resumed = services.sweeps_resume()
-        messages.info(request, f"resumed {len(resumed)} running sweep(s)")
+        messages.info(request, f"re-sent lost work of {len(resumed)} running sweep(s)")
 
 
 @admin.register(SweepSet)

@@ -20,10 +20,16 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from project.kernel.locks import LockPurpose, lock_key, lock_release, lock_try
+from project.kernel.locks import (
+    LockPurpose,
+    lock_held_exists_sql,
+    lock_key,
+    lock_release,
+    lock_try,
+)
 from strategies.engine import get_strategy_class
 from strategies.errors import StrategyError
-from strategies.sweeps import engine, messages, planning
+from strategies.sweeps import messages, planning
 from strategies.sweeps.models import Sweep, SweepSet
 
 logger = logging.getLogger(__name__)
@@ -51,6 +57,10 @@ def _chunk_sets_run(sweep_id: int, chunk: int) -> int:
     todo = list(missing.order_by("id"))
     if not todo:
         return 0
+    # The backtest engine (numpy) loads where a chunk runs, not in every process that imports
+    # the task modules or the admin (the beat, the strategy workers).
+    from strategies.sweeps import engine
+
     sweep = Sweep.objects.select_related("market").get(pk=sweep_id)
     kind = get_strategy_class(sweep.kind)
     sets = [kind.clean_parameters(row.parameters) for row in todo]
@@ -69,6 +79,8 @@ def _set_figures(
     sweep: Sweep, parameters: dict[str, Any], candles: Any, start: datetime, end: datetime
 ) -> dict[str, Any] | StrategyError:
     """The set's figures, or the strategy's own failure (recorded on the row, not raised)."""
+    from strategies.sweeps import engine
+
     try:
         return engine.set_figures(
             sweep=sweep, parameters=parameters, candles=candles, start=start, end=end
@@ -79,6 +91,8 @@ def _set_figures(
 
 def set_record(*, sweep: Sweep, row: SweepSet, outcome: dict[str, Any] | StrategyError) -> None:
     """Record one set's backtest; only the first finished backtest of a row is kept."""
+    from strategies.sweeps import engine
+
     fields: dict[str, Any] = {"done_at": timezone.now()}
     if isinstance(outcome, StrategyError):
         fields.update(error=str(outcome)[:2000])
@@ -107,6 +121,24 @@ def _chunk_lock(first_row_id: int) -> Iterator[bool]:
         if held:
             with connection.cursor() as cursor:
                 lock_release(cursor, key)
+
+
+def chunks_idle(*, sweep_id: int) -> list[int]:
+    """Chunks with a set still to backtest that no process is running (the chunk's lock, as
+    `_chunk_lock` takes it on the chunk's first row, is free): one query."""
+    held = lock_held_exists_sql(LockPurpose.SWEEP_CHUNK, "c.first_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH c AS (
+                SELECT chunk, min(id) AS first_id FROM {SweepSet._meta.db_table}
+                 WHERE sweep_id = %s GROUP BY chunk HAVING bool_or(done_at IS NULL)
+            )
+            SELECT chunk FROM c WHERE NOT {held} ORDER BY chunk
+            """,  # noqa: S608 - constants only
+            [sweep_id],
+        )
+        return [chunk for (chunk,) in cursor.fetchall()]
 
 
 @transaction.atomic

@@ -18,8 +18,7 @@ from strategies.models import Strategy
 from strategies.services import strategy_create
 from strategies.sweeps import messages, planning
 from strategies.sweeps.models import Sweep, SweepPromotion, SweepSet
-from strategies.sweeps.optimise import study_create
-from strategies.sweeps.running import sweep_advance
+from strategies.sweeps.running import chunks_idle, sweep_advance
 from strategies.sweeps.selectors import set_overfitted
 from strategies.sweeps.space import SpaceError, space_parse
 from strategies.sweeps.walkforward import MIN_FOLDS
@@ -72,6 +71,10 @@ def sweep_create(*, owner: AbstractBaseUser, data: Mapping[str, Any]) -> Sweep:
         sweep.study_name = f"sweep-{uuid.uuid4().hex}"
     sweep.save()
     if sweep.search == Sweep.Search.TPE:
+        # Optuna (with numpy and SQLAlchemy) loads only where a TPE sweep is made or run, not in
+        # every process that imports the admin or the task modules (the beat, every worker).
+        from strategies.sweeps.optimise import study_create
+
         study_create(sweep=sweep)
         messages.optimise_send(sweep_id=sweep.pk)
     else:
@@ -103,20 +106,42 @@ def sweep_cancel(*, sweep: Sweep) -> Sweep:
 
 @transaction.atomic
 def sweeps_resume() -> list[int]:
-    """Re-send the work of every running sweep: missing chunks, and the optimiser's next step.
+    """Re-send the work running sweeps lost; returns the sweeps that had some re-sent.
 
-    Needs no state but the rows, so it works after every process was stopped; a chunk still
-    queued runs too but finds its sets done (and a running one holds its chunk's lock).
+    Lost is a chunk with a set still to backtest that is neither queued (its message, by its
+    task id, in the queue) nor running (its lock held): the broker lost it, or its worker died
+    with it. A TPE sweep with nothing queued or running also gets the optimiser's next step.
+    So resuming a sweep whose chunks are all present sends nothing: the `sweeps.resume` system
+    job runs this every few minutes, and it works after every process was stopped (it needs
+    the rows and the queue only). A chunk taken between the two looks is sent again, and its
+    copy finds its sets done (or its lock held) and runs nothing.
     """
+    sweeps = list(Sweep.objects.filter(status=Sweep.Status.RUNNING))
+    if not sweeps:
+        return []
+    queued = messages.queued_task_ids()
     resumed = []
-    for sweep in Sweep.objects.filter(status=Sweep.Status.RUNNING):
-        messages.chunks_send(sweep_id=sweep.pk, chunks=missing_chunks(sweep.pk))
+    for sweep in sweeps:
+        idle = chunks_idle(sweep_id=sweep.pk)
+        lost = [c for c in idle if messages.chunk_task_id(sweep.pk, c) not in queued]
+        messages.chunks_send(sweep_id=sweep.pk, chunks=lost)
+        stepped = False
         if sweep.search == Sweep.Search.TPE:
-            messages.optimise_send(sweep_id=sweep.pk)
+            stepped = _optimiser_stalled(sweep, queued=queued)
+            if stepped:
+                messages.optimise_send(sweep_id=sweep.pk)
         else:
             transaction.on_commit(lambda pk=sweep.pk: sweep_advance(sweep_id=pk))
-        resumed.append(sweep.pk)
+        if lost or stepped:
+            logger.warning("sweep %s resumed: chunks %s re-sent, step %s", sweep.pk, lost, stepped)
+            resumed.append(sweep.pk)
     return resumed
+
+
+def _optimiser_stalled(sweep: Sweep, *, queued: set[str]) -> bool:
+    """Whether a TPE sweep has nothing that will send its next step: no chunk to do (a chunk's
+    end sends one; a lost one is re-sent) and no step queued."""
+    return not missing_chunks(sweep.pk) and messages.optimise_task_id(sweep.pk) not in queued
 
 
 @transaction.atomic

@@ -12,15 +12,12 @@ from typing import Any
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
-from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from celery import current_app
 from django.db import close_old_connections, connection
 from sqlalchemy import select
 
 from project.kernel.scheduling import (
-    EARLY_TOLERANCE,
-    CrontabTrigger,
     DesiredJobs,
     IntervalTrigger,
     JobNotFound,
@@ -32,6 +29,7 @@ from project.kernel.scheduling import (
 )
 from tasks.scheduling.apscheduler_health import APSchedulerHealth
 from tasks.scheduling.apscheduler_jobs import (
+    RUN_NOW_PREFIX,
     job_as_updated,
     stored_job_changes,
     stored_job_description,
@@ -43,18 +41,29 @@ from tasks.scheduling.apscheduler_pending import (
     pending_for,
     record_replace,
 )
-from tasks.scheduling.apscheduler_process import JOB_DEFAULTS, RUN_NOW_PREFIX, APSchedulerProcess
+from tasks.scheduling.apscheduler_process import JOB_DEFAULTS, APSchedulerProcess
 from tasks.scheduling.apscheduler_sync import apscheduler_jobs_sync
-from tasks.scheduling.common import first_tick_after, first_tick_from, json_arguments, latest_tick
+from tasks.scheduling.apscheduler_trigger import TickTrigger
+from tasks.scheduling.common import first_tick_from, json_arguments
+from tasks.scheduling.messages import firing_kwargs, firing_task_id, run_now_task_id
+from tasks.scheduling.ticks import SCHEDULE
 
 logger = logging.getLogger(__name__)
 
 
 def run_task(
-    task: str, args: list[Any], kwargs: dict[str, Any], task_id: str | None = None
+    task: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    task_id: str | None = None,
+    *,
+    job_id: str | None = None,
+    tick: datetime | None = None,
 ) -> None:
     """What every job runs: the Celery task `task`, in this process, with its result stored.
 
+    A scheduled run is the firing of (`job_id`, `tick`) (`apscheduler_runs`): its task id is
+    `job@tick` and its task gets the tick, as from our beat; a run-now brings its own task id.
     Jobs reference this function and the task's name, so they load even when the task's
     module does not (yet) exist; such a run is logged and skipped and the job is kept.
     """
@@ -63,6 +72,9 @@ def run_task(
     if registered is None:
         logger.error("job task %r is not registered in this process: run skipped", task)
         return
+    if job_id is not None and tick is not None:
+        task_id = firing_task_id(job_id, tick)
+        kwargs = firing_kwargs(task, kwargs, tick, SCHEDULE)
     close_old_connections()
     try:
         result = registered.apply(args=args, kwargs=kwargs, task_id=task_id or str(uuid.uuid4()))
@@ -75,57 +87,6 @@ def run_task(
 @functools.cache
 def _import_task_modules() -> None:
     current_app.loader.import_default_modules()
-
-
-class TickTrigger(BaseTrigger):
-    """An APScheduler trigger on a project trigger's ticks: the same tick math as the tasks.
-
-    Pickled as plain values, so a stored job does not depend on APScheduler's trigger classes.
-    """
-
-    def __init__(self, trigger: Trigger) -> None:
-        self.trigger = trigger
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        if previous_fire_time is None:
-            return first_tick_from(self.trigger, now)
-        following = first_tick_after(self.trigger, previous_fire_time)
-        if following > now:
-            return following
-        # Several ticks were missed: jump to the latest (runs coalesce into one anyway).
-        return max(following, _latest_tick(self.trigger, now))
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"version": 1, "trigger": encode_trigger(self.trigger)}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.trigger = decode_trigger(state["trigger"])
-
-    def __str__(self) -> str:
-        return self.trigger.describe()
-
-    def __repr__(self) -> str:
-        return f"<TickTrigger {self.trigger.describe()}>"
-
-
-def _latest_tick(trigger: Trigger, now: datetime) -> datetime:
-    if isinstance(trigger, IntervalTrigger):
-        return latest_tick(trigger, now) or trigger.anchor
-    return trigger.tick_at(now - EARLY_TOLERANCE)
-
-
-def encode_trigger(trigger: Trigger) -> dict[str, Any]:
-    if isinstance(trigger, IntervalTrigger):
-        return {"interval": trigger.seconds, "anchor": trigger.anchor.isoformat()}
-    return {"crontab": trigger.expression, "timezone": trigger.timezone}
-
-
-def decode_trigger(data: Mapping[str, Any]) -> Trigger:
-    if "interval" in data:
-        return IntervalTrigger(data["interval"], datetime.fromisoformat(data["anchor"]))
-    return CrontabTrigger.parse(data["crontab"], data["timezone"])
 
 
 class APSchedulerScheduler(APSchedulerHealth, APSchedulerProcess, Scheduler):
@@ -166,7 +127,7 @@ class APSchedulerScheduler(APSchedulerHealth, APSchedulerProcess, Scheduler):
             except ConflictingIdError:
                 raise SchedulerError(f"a job named {job_id!r} exists already") from None
             if start_immediately:
-                self._run_once(job_id, task, plain_args, plain_kwargs, str(uuid.uuid4()))
+                self._run_once(job_id, task, plain_args, plain_kwargs, run_now_task_id(job_id))
             return self._record(job)
 
         predicted = JobRecord(
@@ -283,7 +244,7 @@ class APSchedulerScheduler(APSchedulerHealth, APSchedulerProcess, Scheduler):
 
     def run_job_now(self, job_id: str, kwargs: Mapping[str, Any] | None = None) -> str:
         job = self._existing(job_id)
-        task_id = str(uuid.uuid4())
+        task_id = run_now_task_id(job_id)
         merged = {**job.kwargs, **(kwargs or {})}
         self._run_once(job_id, job.task, list(job.args), merged, task_id)
         return task_id

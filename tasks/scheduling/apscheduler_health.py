@@ -1,13 +1,15 @@
-"""The APScheduler backend's health: the leader election's state and overdue jobs."""
+"""The APScheduler backend's health and gauges: the leader election's state, its heartbeat, and
+overdue jobs."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from project.kernel.scheduling import SchedulerError
-from tasks.scheduling.apscheduler_process import RUN_NOW_PREFIX, APSchedulerProcess
-from tasks.scheduling.leader import lease_holder_pid
+from project.kernel.scheduling import SchedulerError, SchedulerGauges
+from tasks.scheduling.apscheduler_jobs import RUN_NOW_PREFIX
+from tasks.scheduling.apscheduler_process import APSchedulerProcess
+from tasks.scheduling.leader import lease_holder, lease_holder_pid
 
 # A job this much behind its tick means no leader fires (or it does not keep up).
 OVERDUE_AFTER = timedelta(minutes=2)
@@ -51,6 +53,20 @@ class APSchedulerHealth(APSchedulerProcess):
         if holder is None:
             return []
         return [{"leader_session_pid": holder, "this_process": self.is_leader}]
+
+    def gauges(self) -> SchedulerGauges:
+        """The leader (present or not) and its heartbeat, from the lease; the jobs from one
+        aggregate over the store."""
+        holder = lease_holder()
+        jobs = self._store_or_fail().job_figures(hidden=RUN_NOW_PREFIX)
+        return SchedulerGauges(
+            firing_processes=1 if holder else 0,
+            heartbeat_at=holder.heartbeat_at if holder else None,
+            jobs_enabled=jobs.enabled,
+            jobs_paused=jobs.paused,
+            next_run_at=jobs.next_run_at,
+            last_run_at=jobs.last_run_at,
+        )
 
     def due_jobs_count(self) -> int:
         now = datetime.now(UTC)

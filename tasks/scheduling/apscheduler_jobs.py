@@ -14,6 +14,9 @@ from typing import Any
 from project.kernel.scheduling import JobRecord, Trigger
 from tasks.scheduling.common import first_tick_from, json_arguments
 
+# One-off jobs that run_job_now hands to the leader; they are not listed as jobs.
+RUN_NOW_PREFIX = "__run_now__:"
+
 
 def stored_job_changes(
     job: Any,

@@ -16,7 +16,6 @@ from apscheduler.events import (
     EVENT_JOB_SUBMITTED,
     JobEvent,
 )
-from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
 from django.db import close_old_connections
@@ -32,6 +31,8 @@ from tasks.scheduling.apscheduler_firings import (
     firing_missed,
     firing_record,
 )
+from tasks.scheduling.apscheduler_jobs import RUN_NOW_PREFIX
+from tasks.scheduling.apscheduler_runs import FiringPoolExecutor
 from tasks.scheduling.apscheduler_store import KeepingJobStore, sqlalchemy_url
 from tasks.scheduling.hooks import startup_hooks_run
 from tasks.scheduling.leader import (
@@ -46,8 +47,6 @@ THREADS = 20
 # A run this late (a leader hand-over, a long pause) still happens, once; later it is skipped.
 MISFIRE_GRACE_SECONDS = 5 * 60
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS}
-# One-off jobs that run_job_now hands to the leader; they are not listed as jobs.
-RUN_NOW_PREFIX = "__run_now__:"
 # How often the leader re-reads the store for changes other processes made.
 POLL_SECONDS = 1.0
 LEASE_RETRY_SECONDS = 3.0
@@ -143,7 +142,7 @@ class APSchedulerProcess:
             )
             aps = BackgroundScheduler(
                 jobstores={"default": store},
-                executors={"default": ThreadPoolExecutor(THREADS)},
+                executors={"default": FiringPoolExecutor(THREADS)},
                 job_defaults=JOB_DEFAULTS,
                 timezone=UTC,
             )

@@ -14,8 +14,7 @@ from django.db.models.functions import Coalesce
 from project.kernel.scheduling import get_scheduler
 from strategies.models import Strategy
 from tasks.models import APSchedulerJob, Firing
-from tasks.scheduling.apscheduler_jobs import stored_job_description
-from tasks.scheduling.apscheduler_process import RUN_NOW_PREFIX
+from tasks.scheduling.apscheduler_jobs import RUN_NOW_PREFIX, stored_job_description
 from tasks.selectors import _latest_firing
 
 

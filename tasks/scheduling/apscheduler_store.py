@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,14 @@ logger = logging.getLogger(__name__)
 
 # Our columns beside APScheduler's, added to a table made before they existed.
 COLUMNS = ("last_run_time double precision", "spec varchar(32)", "load_error varchar(300)")
+
+
+@dataclass(frozen=True)
+class JobFigures:
+    enabled: int
+    paused: int
+    next_run_at: datetime | None
+    last_run_at: datetime | None
 
 
 class KeepingJobStore(SQLAlchemyJobStore):
@@ -141,6 +150,26 @@ class KeepingJobStore(SQLAlchemyJobStore):
         if first is None:
             return found, ""
         return found, f"{first.id!r} due at {utc_timestamp_to_datetime(first.next_run_time)}"
+
+    def job_figures(self, *, hidden: str) -> JobFigures:
+        """Enabled and paused jobs (ids starting with `hidden` aside), the earliest next run
+        and the latest run: one aggregate over the table."""
+        jobs = self.jobs_t.c
+        enabled = jobs.next_run_time.is_not(None)
+        query = select(
+            func.count().filter(enabled),
+            func.count().filter(~enabled),
+            func.min(jobs.next_run_time),
+            func.max(jobs.last_run_time),
+        ).where(~jobs.id.startswith(hidden, autoescape=True))
+        with self.engine.begin() as conn:
+            row = conn.execute(query).one()
+        return JobFigures(
+            enabled=row[0],
+            paused=row[1],
+            next_run_at=utc_timestamp_to_datetime(row[2]),
+            last_run_at=utc_timestamp_to_datetime(row[3]),
+        )
 
     def last_run_times(self, job_id: str | None = None) -> dict[str, datetime]:
         selectable = select(self.jobs_t.c.id, self.jobs_t.c.last_run_time).where(

@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 from django_celery_beat.models import (
     CrontabSchedule,
@@ -30,14 +30,17 @@ from project.kernel.scheduling import (
     JobsSync,
     Scheduler,
     SchedulerError,
+    SchedulerGauges,
     Trigger,
 )
+from tasks.heartbeat import beat_heartbeat_read
+from tasks.models import JobSchedule
 from tasks.scheduling.beat_liveness import beats_described, beats_firing
 from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.celery_sync import celery_jobs_sync
 from tasks.scheduling.common import first_tick_after, json_arguments
 from tasks.scheduling.messages import run_now_task_id
-from tasks.selectors import due_jobs_count, overdue_jobs
+from tasks.selectors import due_jobs_count, live_beats, overdue_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +170,24 @@ class CeleryBeatScheduler(Scheduler):
 
     def due_jobs_count(self) -> int:
         return due_jobs_count()
+
+    def gauges(self) -> SchedulerGauges:
+        """The live firing beats and their latest heartbeat (their rows); the jobs from one
+        aggregate over the rows and the earliest planned fire time (indexed)."""
+        heartbeat = beat_heartbeat_read()
+        jobs = _rows().aggregate(
+            jobs_enabled=Count("id", filter=Q(enabled=True)),
+            jobs_paused=Count("id", filter=Q(enabled=False)),
+            latest_run=Max("last_run_at"),
+        )
+        return SchedulerGauges(
+            firing_processes=sum(beat.firing for beat in live_beats()),
+            heartbeat_at=datetime.fromtimestamp(heartbeat, UTC) if heartbeat else None,
+            jobs_enabled=jobs["jobs_enabled"],
+            jobs_paused=jobs["jobs_paused"],
+            next_run_at=JobSchedule.objects.aggregate(first=Min("next_fire_at"))["first"],
+            last_run_at=jobs["latest_run"],
+        )
 
     def _send(self, row: PeriodicTask, extra_kwargs: Mapping[str, Any]) -> str:
         args, kwargs = job_arguments(row)

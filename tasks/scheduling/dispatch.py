@@ -283,9 +283,12 @@ def firings_hand_back(*, firing_ids: list[int]) -> int:
         return cursor.rowcount
 
 
+# `min(changed_at) ... WHERE stale`, not `EXISTS (... WHERE stale)`: after a mass change the
+# statistics may still say most rows are stale, and the planner then scans the whole table for
+# EXISTS (59 ms an idle tick at 1,000,000 jobs); min() reads the partial index's first entry.
 PROBE = """
 SELECT (SELECT min(next_fire_at) FROM tasks_jobschedule WHERE next_fire_at IS NOT NULL),
-       EXISTS (SELECT 1 FROM tasks_jobschedule WHERE stale),
+       (SELECT min(changed_at) FROM tasks_jobschedule WHERE stale) IS NOT NULL,
        EXISTS (SELECT 1 FROM tasks_firing WHERE status = 'pending' AND scheduled_tick < %s),
        EXISTS (SELECT 1 FROM tasks_firing
                 WHERE status = 'published' AND task_ended_at IS NULL AND published_at < %s)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -32,13 +34,32 @@ def connection_kwargs(alias: str = "default") -> dict[str, Any]:
     return {key: value for key, value in kwargs.items() if value is not None}
 
 
-def lease_holder_pid(alias: str = "default") -> int | None:
-    """The server pid of the session holding the scheduler lease in this database, or None."""
+@dataclass(frozen=True)
+class LeaseHolder:
+    """The session holding the scheduler lease, and when it last ran a statement: the leader
+    checks its lease connection every `check_seconds`, so that is its heartbeat (None where
+    the server hides other roles' activity: `pg_read_all_stats`)."""
+
+    pid: int
+    heartbeat_at: datetime | None
+
+
+def lease_holder(alias: str = "default") -> LeaseHolder | None:
+    """The holder of the scheduler lease in this database, or None: one look at pg_locks."""
     held = lock_held_sql(LockPurpose.SCHEDULER_LEADER)
     with connections[alias].cursor() as cursor:
-        cursor.execute(f"SELECT l.pid FROM pg_locks l WHERE {held}")  # noqa: S608
+        cursor.execute(
+            "SELECT l.pid, a.query_start FROM pg_locks l"  # noqa: S608 - constants only
+            f" LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE {held}"
+        )
         row = cursor.fetchone()
-    return row[0] if row else None
+    return LeaseHolder(*row) if row else None
+
+
+def lease_holder_pid(alias: str = "default") -> int | None:
+    """The server pid of the session holding the scheduler lease in this database, or None."""
+    holder = lease_holder(alias)
+    return holder.pid if holder else None
 
 
 class AdvisoryLease:

@@ -18,7 +18,7 @@ from rest_framework.authtoken.models import Token
 from marketdata.models import BalanceSnapshot, Candle
 from strategies.engine import get_strategy_class
 from strategies.errors import InvalidParameters, UnknownStrategy
-from strategies.models import StrategyRun
+from strategies.models import Strategy, StrategyRun
 from tests.factories import ExchangeAccountFactory, MarketFactory, StrategyFactory, UserFactory
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ class Seed:
     market_id: int
     account_id: int
     exchange_id: int
-    strategy_kind: str
 
 
 def seed_data() -> Seed:
@@ -69,9 +68,7 @@ def seed_data() -> Seed:
         StrategyRun.objects.create(strategy=strategy, scheduled_tick=moment, status="succeeded")
     doomed = StrategyFactory(owner=user, market=market)
     token = Token.objects.create(user=user).key
-    return Seed(
-        token, strategy.pk, doomed.pk, market.pk, account.pk, account.exchange_id, strategy.kind
-    )
+    return Seed(token, strategy.pk, doomed.pk, market.pk, account.pk, account.exchange_id)
 
 
 UNIQUE = itertools.count()
@@ -103,8 +100,10 @@ def make_meaningful(case: schemathesis.Case, seed: Seed) -> None:
             body["strategy"] = seed.strategy_id
     if body.get("mode") == "live":
         body["account"] = seed.account_id
-    elif "account" in body and body["account"] is None and "kind" in body:
-        body["mode"] = "paper"  # live trading needs the account
+    elif "account" in body and body["account"] is None:
+        # Live trading needs the account; the pinned strategy may be live after an earlier
+        # case, so a body that removes the account also makes it paper.
+        body["mode"] = "paper"
     for field in ("name", "label"):
         if isinstance(body.get(field), str):
             body[field] = f"{body[field][:90]} {next(UNIQUE)}"
@@ -113,8 +112,10 @@ def make_meaningful(case: schemathesis.Case, seed: Seed) -> None:
     if "space" in body:
         sweep_made_meaningful(body)
     elif "parameters" in body or "kind" in body:
-        # Without a kind, a change applies to the pinned strategy's.
-        body["parameters"] = parameters_for(body.get("kind", seed.strategy_kind), body)
+        # Without a kind, a change applies to the pinned strategy's kind as it is now (an
+        # earlier case may have changed it).
+        kind = body.get("kind") or Strategy.objects.get(pk=seed.strategy_id).kind
+        body["parameters"] = parameters_for(kind, body)
 
 
 def sweep_made_meaningful(body: dict[str, object]) -> None:

@@ -25,7 +25,7 @@ from tests.faults.helpers import (
     redis_restart_empty,
     runs_after,
 )
-from tests.processes import start_beat, start_celery_worker
+from tests.processes import start_beat, start_celery_worker, wait_for
 
 pytestmark = FAULTS
 
@@ -47,7 +47,9 @@ def test_ticks_the_broker_lost_degrade_public_health_and_stay_listed_once_stoppe
         worker.stop()
         time.sleep(2 * EVERY)
         redis_restart_empty(redis_outage)  # what was queued is gone
-        time.sleep(GRACE + 3 * EVERY)  # no worker: republished, never started, then missed
+        # No worker: republished, never started, then skipped past its grace. Waited for, not
+        # slept: on a slow machine a fixed sleep let the new worker run the republished copy.
+        wait_for(lambda: lost_of(strategy), timeout=60, what="a tick of the strategy lost")
         worker = start_celery_worker(concurrency=1)
         runs_after(strategy, timezone.now(), count=1)
         after = client.get("/health/")
@@ -58,7 +60,7 @@ def test_ticks_the_broker_lost_degrade_public_health_and_stay_listed_once_stoppe
     stopped = client_for(UserFactory(is_staff=True)).get("/health/detail/").json()
 
     ticks = after.json()["checks"]["ticks_recent"]
-    lost = [item for item in check_ticks().data["lost"] if item["job"] == strategy.job_id]
+    lost = lost_of(strategy)
     listed = stopped["detail"]["ticks"]["data"]["lost"]
     assert before["checks"]["ticks_recent"]["ok"] is True
     assert (after.status_code, after.json()["status"]) == (200, "degraded")
@@ -69,6 +71,10 @@ def test_ticks_the_broker_lost_degrade_public_health_and_stay_listed_once_stoppe
     assert all("the broker lost it or no worker took it" in item["reason"] for item in lost)
     assert all(f"{GRACE}s misfire grace" in item["reason"] for item in lost)
     assert {item["scheduled_tick"] for item in lost} <= {item["scheduled_tick"] for item in listed}
+
+
+def lost_of(strategy: Strategy) -> list[dict]:
+    return [item for item in check_ticks().data["lost"] if item["job"] == strategy.job_id]
 
 
 def test_every_health_answer_is_json_while_postgres_is_down(

@@ -1,6 +1,7 @@
 """Scheduler test fixtures (shared with tests/strategies)."""
 
 from tests.scheduling.fixtures import (  # noqa: F401 - fixtures
+    a_process_that_fires_nothing,
     backend,
     backend_name,
     recording_worker,
@@ -8,3 +9,4 @@ from tests.scheduling.fixtures import (  # noqa: F401 - fixtures
     scheduler_process,
     use_backend,
 )
+from tests.scheduling.metrics import metrics_token  # noqa: F401 - a fixture

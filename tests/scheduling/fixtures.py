@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 import redis
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.utils.module_loading import import_string
 
 from project.env import SCHEDULER_BACKENDS
 from project.kernel import scheduling
+from project.kernel.locks import lock_try
 from project.kernel.scheduling import Scheduler, get_scheduler
 from tests.processes import ManagedProcess, start_beat, start_celery_worker, start_run_scheduler
 
@@ -105,7 +107,7 @@ def use_backend(backend_name: str, settings: object) -> Iterator[Scheduler]:
     scheduling._instance.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def recording_worker(django_db_setup: None) -> Iterator[ManagedProcess]:
     """A real worker that knows the recording task."""
     worker = start_celery_worker()
@@ -132,3 +134,18 @@ def scheduler_process(
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def a_process_that_fires_nothing(backend_name: str) -> Iterator[None]:
+    """What looks alive but fires nothing: a beat's heartbeat row, or a held leader lease."""
+    from tasks.heartbeat import beat_heartbeat_write
+    from tasks.scheduling.leader import SCHEDULER_LEASE_KEY, connection_kwargs
+
+    if backend_name == "celery":
+        beat_heartbeat_write()
+        yield
+        return
+    with psycopg.connect(autocommit=True, **connection_kwargs()) as lease:
+        assert lock_try(lease.cursor(), SCHEDULER_LEASE_KEY)
+        yield

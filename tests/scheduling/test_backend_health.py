@@ -4,38 +4,22 @@ jobs, so neither backend is reported degraded for being itself."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 
-from project.kernel.locks import lock_try
 from project.kernel.scheduling import IntervalTrigger, Scheduler
 from tasks.health.report import health_detail_report
 from tasks.health.scheduler import check_scheduler_processes
-from tasks.heartbeat import beat_heartbeat_write
 from tasks.models import JobSchedule
-from tasks.scheduling.leader import SCHEDULER_LEASE_KEY, connection_kwargs
 from tests.processes import wait_for
 
 NOTHING_FIRES = {
     "celery": "no live beat: none ticked within",
     "apscheduler": "no process leads APScheduler",
 }
-
-
-@pytest.fixture
-def a_process_that_fires_nothing(backend_name: str) -> Iterator[None]:
-    """What looks alive but fires nothing: a beat's heartbeat row, or a held leader lease."""
-    if backend_name == "celery":
-        beat_heartbeat_write()
-        yield
-        return
-    with psycopg.connect(autocommit=True, **connection_kwargs()) as lease:
-        assert lock_try(lease.cursor(), SCHEDULER_LEASE_KEY)
-        yield
 
 
 def make_overdue(backend: Scheduler, job_id: str, by: timedelta) -> None:

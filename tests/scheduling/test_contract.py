@@ -15,10 +15,13 @@ from project.kernel.scheduling import (
     Scheduler,
     SchedulerError,
 )
+from tasks.models import Firing
 from tasks.scheduling.common import latest_tick
+from tasks.scheduling.messages import firing_task_id
 from tests.processes import wait_for
+from tests.scheduling.beats import ran_ticks
 from tests.scheduling.fixtures import Run, RunLog, make_backend
-from tests.scheduling.tasks import RECORD_TASK
+from tests.scheduling.tasks import RECORD_TASK, TICK_TASK
 
 # How late a run may start after its tick on this shared 2-core machine (the spec: a few
 # hundred milliseconds; the margin absorbs load from parallel test sessions).
@@ -208,6 +211,18 @@ def test_a_job_for_a_task_not_registered_yet_is_kept(backend: Scheduler) -> None
     assert backend.get_job("job_a").task == "task_from_a_later_release"
 
 
+def test_gauges_count_the_jobs_and_no_firing_process_while_none_runs(backend: Scheduler) -> None:
+    backend.add_job("job_a", "health_check", IntervalTrigger(60))
+    backend.add_job("job_b", "health_check", IntervalTrigger(60))
+    backend.add_job("job_c", "health_check", IntervalTrigger(60))
+    backend.pause_job("job_b")
+
+    gauges = backend.gauges()
+
+    assert (gauges.jobs_enabled, gauges.jobs_paused) == (2, 1)
+    assert (gauges.firing_processes, gauges.heartbeat_at, gauges.last_run_at) == (0, None, None)
+
+
 @pytest.mark.integration
 def test_job_runs_on_its_ticks_in_the_real_scheduler_process(
     backend: Scheduler, scheduler_process: object, run_log: object
@@ -282,3 +297,22 @@ def test_jobs_survive_a_restart_of_the_scheduler_process(
     # The first run after the restart may catch up a tick missed while it was down.
     for run in runs[1:]:
         assert -EARLY <= run.at - grid_tick(trigger, run.at) <= LATE
+
+
+@pytest.mark.integration
+def test_a_firing_runs_with_the_task_id_job_at_tick_and_its_tick(
+    backend: Scheduler, scheduler_process: object, run_log: object
+) -> None:
+    label = run_log().label  # type: ignore[operator]
+    trigger = IntervalTrigger(2)
+    scheduler_process()  # type: ignore[operator]
+
+    backend.add_job("job_a", TICK_TASK, trigger, args=[label, "job_a"])
+    wait_for(lambda: len(ran_ticks(label)) >= 2, 60, "two runs")
+
+    for job, tick in ran_ticks(label):
+        task_id = firing_task_id(job, tick)
+        assert tick == latest_tick(trigger, tick), f"{tick} is not on the grid"
+        wait_for(lambda t=task_id: TaskResult.objects.filter(task_id=t, status="SUCCESS"), 20)
+        firing = Firing.objects.get(job_name="job_a", scheduled_tick=tick)
+        assert (job, firing.celery_task_id) == ("job_a", task_id)

@@ -25,6 +25,7 @@ SYSTEM_JOB_IDS = [
     "collect_due_candles",
     "health_check",
     "recover_runs",
+    "sweeps.resume",
     "sync_user_balances",
     "update_exchange_symbols",
 ]
@@ -135,6 +136,10 @@ def test_setup_periodic_tasks_installs_the_system_jobs_once_and_keeps_edits(
     assert jobs["collect_crypto_data"].enabled is False
     assert jobs["update_exchange_symbols"].trigger == CrontabTrigger.parse("0 1 * * *", "UTC")
     assert jobs["sync_user_balances"].trigger == IntervalTrigger(900)
+    assert (jobs["sweeps.resume"].task, jobs["sweeps.resume"].trigger) == (
+        "sweeps.resume",
+        IntervalTrigger(5 * 60),
+    )
 
 
 @pytest.mark.usefixtures("transactional_db")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -12,39 +11,17 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from prometheus_client.parser import text_string_to_metric_families
 
 from tasks.metrics import TOTALS_KEY
 from tasks.models import BeatInstance, Firing, FiringStatus, JobSchedule
 from tests.factories import UserFactory
 from tests.scheduling.firings import firing, job
+from tests.scheduling.metrics import scrape
 
 if TYPE_CHECKING:
     from pytest_django.fixtures import Settings
 
-pytestmark = pytest.mark.django_db
-
-TOKEN = "metrics-token-for-tests-0123456789"
-
-
-@pytest.fixture(autouse=True)
-def fresh_totals(settings: Settings) -> Iterator[None]:
-    """The kept totals live in Redis and outlive a test's database rollback."""
-    settings.METRICS_TOKEN = TOKEN
-    cache.delete(TOTALS_KEY)
-    yield
-    cache.delete(TOTALS_KEY)
-
-
-def scrape(client: Client) -> dict[str, float]:
-    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-    assert response.status_code == 200
-    samples = {}
-    for family in text_string_to_metric_families(response.content.decode()):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return samples
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("metrics_token")]
 
 
 def test_metrics_without_credentials_are_refused_with_401(client: Client) -> None:

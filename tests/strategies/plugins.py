@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -98,4 +99,28 @@ class SlowStrategy(BaseStrategy):
 
     def decide(self, candles: Sequence[Bar]) -> Signal:
         time.sleep(float(self.params["seconds"]))
+        return Signal(Action.HOLD)
+
+
+class _Node:
+    """An object that refers to itself: freed only by the cyclic garbage collector."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@register
+class CyclicStrategy(BaseStrategy):
+    """Holds, leaving a reference cycle behind each tick, as a user's `decide()` may (pandas
+    objects do): `alive` holds them weakly, `most_alive` the most seen at once."""
+
+    key = "test_cyclic"
+    display_name = "Test: leaves a reference cycle each tick"
+    alive: weakref.WeakSet[_Node] = weakref.WeakSet()
+    most_alive = 0
+
+    def decide(self, candles: Sequence[Bar]) -> Signal:
+        cls = type(self)
+        cls.alive.add(_Node())
+        cls.most_alive = max(cls.most_alive, len(cls.alive))
         return Signal(Action.HOLD)

@@ -1,12 +1,17 @@
-"""Sweep test helpers: a market with a known price path, a sweep's data, waiting on a sweep."""
+"""Sweep test helpers: a market with a known price path, a sweep's data, waiting on a sweep, and
+the messages waiting in the sweeps' queue."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+import redis
+from django.conf import settings
 
 from marketdata.models import TIMEFRAME_DURATIONS, Candle, Market
 from strategies.backtesting.candles import candles_load
@@ -14,6 +19,7 @@ from strategies.backtesting.engine import BacktestSpec, backtest_run
 from strategies.engine import get_strategy_class
 from strategies.engine.safety import strategy_build
 from strategies.ordering import MarketRules
+from strategies.sweeps.messages import QUEUE
 from strategies.sweeps.models import Sweep, SweepSet
 from tests.processes import wait_for
 
@@ -108,3 +114,28 @@ def single_backtest(
     )
     result = backtest_run(spec, candles)
     return result.figures, result.trades_hash
+
+
+def _broker() -> redis.Redis:
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+
+def queued_ids() -> list[str]:
+    """The task ids of the messages waiting in the sweeps' queue, oldest first."""
+    with _broker() as client:
+        raw = client.lrange(QUEUE, 0, -1)
+    return [json.loads(message)["headers"]["id"] for message in reversed(raw)]
+
+
+def queued_drop(task_id: str) -> int:
+    """Take the message with this task id out of the queue, as a broker that lost it would."""
+    with _broker() as client:
+        for message in client.lrange(QUEUE, 0, -1):
+            if json.loads(message)["headers"]["id"] == task_id:
+                return int(client.lrem(QUEUE, 1, message))
+    return 0
+
+
+def queue_clear() -> None:
+    with _broker() as client:
+        client.delete(QUEUE)

@@ -1,4 +1,4 @@
-"""`manage.py sweeps_resume`: re-send the missing work of every running sweep."""
+"""`manage.py sweeps_resume`: re-send the work running sweeps lost."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from strategies.sweeps.services import sweeps_resume
 
 class Command(BaseCommand):
     help = (
-        "Re-send the missing chunks (and the optimiser's next step) of every running sweep: "
-        "after every process was stopped, a sweep goes on from its result rows."
+        "Re-send the chunks running sweeps lost (neither queued nor running), and a stalled "
+        "optimiser's next step: after every process was stopped, a sweep goes on from its "
+        "result rows. The `sweeps.resume` system job does this every few minutes."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         resumed = sweeps_resume()
-        self.stdout.write(f"resumed {len(resumed)} sweep(s): {resumed}")
+        self.stdout.write(f"re-sent lost work of {len(resumed)} sweep(s): {resumed}")
