@@ -14,9 +14,10 @@ SELECT s.id, count(r.id), min(r.started_at), min(r.finished_at), min(r.status)
 """
 
 
-# When the beat published each firing of the tick (only the phase's jobs fire at its ticks).
+# When the beat published each firing of the tick (only the phase's jobs fire at its ticks),
+# and how often it published it again (the redelivery deadline passed before it started).
 PUBLISHED = """
-SELECT extract(epoch FROM published_at - scheduled_tick)::float FROM tasks_firing
+SELECT extract(epoch FROM published_at - scheduled_tick)::float, republished FROM tasks_firing
  WHERE scheduled_tick = %s AND published_at IS NOT NULL
 """
 
@@ -39,7 +40,8 @@ def _spread(values: list[float]) -> dict[str, float | None]:
 
 def tick_figures(strategy_ids: list[int], tick: datetime) -> dict[str, Any]:
     """For one tick: strategies with exactly one run, none, several; the runs' statuses; how
-    long after the tick their firings were published and the runs started and finished."""
+    long after the tick their firings were published (and how many were published again) and
+    the runs started and finished."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -54,10 +56,12 @@ def tick_figures(strategy_ids: list[int], tick: datetime) -> dict[str, Any]:
     finished = [(row[3] - tick).total_seconds() for row in rows if row[3] is not None]
     with connection.cursor() as cursor:
         cursor.execute(PUBLISHED, [tick])
-        published = [row[0] for row in cursor.fetchall()]
+        firings = cursor.fetchall()
+    published = [row[0] for row in firings]
     return {
         "tick": tick.isoformat(),
         "publish_lateness_s": _spread(published),
+        "published_again": sum(1 for row in firings if row[1]),
         "exactly_one": counts.count(1),
         "none": counts.count(0),
         "several": sum(1 for count in counts if count > 1),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,6 +29,7 @@ from strategies.engine import Action, Bar, Signal, get_strategy_class
 from strategies.engine.base import parameters_to_json
 from strategies.engine.safety import strategy_build, strategy_candles_required, strategy_decide
 from strategies.errors import OrderNotSent, StrategyError, error_fields
+from strategies.live_orders import Sent
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.ordering import MarketRules, OrderTerms, Refusal, guardrail_refusal, order_terms
 from strategies.orders import client_order_id, order_send, paper_order_fill_ending_run
@@ -89,28 +90,44 @@ def strategy_execute(
 
 def _run_carry_out(*, run: StrategyRun, resumed: bool) -> None:
     """Decide and place the order of a claimed run, and record how it ended."""
-    try:
-        order = run.orders.first() if resumed else None
-        if order is None:
-            _run_decide_and_order(run=run)
-        else:
+    with run_failures_recorded(run):
+        order = run_order_pending(run=run, resumed=resumed)
+        if order is not None:
             order_complete(run=run, order=order)
+
+
+@contextlib.contextmanager
+def run_failures_recorded(run: StrategyRun) -> Iterator[None]:
+    """The run fails with what went wrong inside: the strategy's code, its parameters or its
+    order (recorded, not raised); a fault of ours or of the database is recorded if it still
+    can be, and raised for Celery to see."""
+    try:
+        yield
     except StrategyError as error:
         run_finish(run, StrategyRun.Status.FAILED, **error_fields(error))
     except Exception as error:
-        # A fault of ours or of the database: record it if we still can, and let Celery see it.
         logger.exception("run %s of strategy %s failed", run.pk, run.strategy_id)
         with contextlib.suppress(DatabaseError):
             run_finish(run, StrategyRun.Status.FAILED, **error_fields(error))
         raise
 
 
-def _run_decide_and_order(*, run: StrategyRun) -> None:
-    """Decide afresh; write the order the decision asks for and send it."""
+def run_order_pending(*, run: StrategyRun, resumed: bool) -> Order | None:
+    """The order the claimed run has still to complete: a resumed run's own (it never decides
+    again), or the live order its decision wrote, committed before it leaves; None when the
+    run ended here (a hold, a skip, a paper fill)."""
+    order = run.orders.first() if resumed else None
+    if order is not None:
+        return order
+    return _run_decide_and_order(run=run)
+
+
+def _run_decide_and_order(*, run: StrategyRun) -> Order | None:
+    """Decide afresh; fill a paper order, or write the live order the decision asks for."""
     strategy = run.strategy
     plan = _run_decide(run=run, strategy=strategy)
     if plan is None:
-        return
+        return None
     local = strategy.mode == Strategy.Mode.PAPER
     order = Order(
         strategy=strategy,
@@ -123,28 +140,32 @@ def _run_decide_and_order(*, run: StrategyRun) -> None:
         price=plan.terms.price if local else None,
         client_order_id=client_order_id(strategy_id=strategy.pk, tick=run.scheduled_tick),
     )
-    if local:
-        # A paper fill touches only our database: the order is written filled, with the
-        # position and the run's end, in one statement; if the position has moved since the
-        # run read it (or cannot take the order), in one transaction with the position locked.
-        ended = run_end(run, StrategyRun.Status.SUCCEEDED, signal=order.side)
-        if not paper_order_fill_ending_run(
-            order, position=plan.paper_position, run=run, ended=ended
-        ):
-            run.status = RUNNING  # not ended after all: `order_complete` ends it
-            with transaction.atomic():
-                order_complete(run=run, order=order)
-    else:
+    if not local:
         order.save()  # committed before it leaves
-        order_complete(run=run, order=order)
+        return order
+    # A paper fill touches only our database: the order is written filled, with the position
+    # and the run's end, in one statement; if the position has moved since the run read it
+    # (or cannot take the order), in one transaction with the position locked.
+    ended = run_end(run, StrategyRun.Status.SUCCEEDED, signal=order.side)
+    if not paper_order_fill_ending_run(order, position=plan.paper_position, run=run, ended=ended):
+        run.status = RUNNING  # not ended after all: `order_complete` ends it
+        with transaction.atomic():
+            order_complete(run=run, order=order)
+    return None
 
 
-def order_complete(*, run: StrategyRun, order: Order) -> None:
-    """Send the order if it has not been, and end the run by the order's outcome."""
+def order_complete(*, run: StrategyRun, order: Order, sent: Sent | None = None) -> None:
+    """Send the order if it has not been, and end the run by the order's outcome.
+
+    `sent` is how its sending already went, where a batch sent its runs' live orders together
+    (`live_orders.live_orders_send`); an OrderUnconfirmed is raised, as `order_send` raises it.
+    """
     error_class = "OrderNotSent"
     if order.status == Order.Status.NEW:
         try:
-            order = order_send(order)
+            if isinstance(sent, Exception):
+                raise sent
+            order = order_send(order) if sent is None else sent
         except OrderNotSent as error:
             error_class = type(error).__name__
             order.status = Order.Status.REJECTED

@@ -2,7 +2,7 @@
 
 An order carries a client order id derived from its strategy and tick, so a resent order is
 the same order. A live order is committed before it is sent and looked up by that id before
-it is sent again.
+it is sent again (`strategies.live_orders`).
 """
 
 from __future__ import annotations
@@ -19,18 +19,13 @@ from django.db import connection, transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from marketdata import exchanges
-from marketdata.accounts import account_mark_needs_attention
-from marketdata.models import ExchangeAccount
 from strategies import selectors
-from strategies.errors import OrderNotSent, OrderUnconfirmed
+from strategies.errors import OrderNotSent
+from strategies.live_orders import live_order_send
 from strategies.models import Order, PaperPosition, Strategy, StrategyRun
 from strategies.ordering import MarketRules, OrderTerms, PaperBook, PaperFill, Refusal, paper_fill
 
 logger = logging.getLogger(__name__)
-
-# Lookup-then-create attempts of a live order whose answers time out.
-LIVE_SEND_ATTEMPTS = 2
 
 
 def client_order_id(*, strategy_id: int, tick: datetime) -> str:
@@ -172,84 +167,6 @@ def paper_order_fill_ending_run(
 def _db_value(run: StrategyRun, name: str) -> Any:
     field = StrategyRun._meta.get_field(name)
     return field.get_db_prep_save(getattr(run, field.attname), connection)
-
-
-def live_order_send(order: Order) -> Order:
-    """Send through the exchange gateway, so that one client order id is at most one order.
-
-    The exchange is asked for the client order id first: a resumed run's order may have left
-    before its worker died. A create that times out may have been placed too, so the order is
-    looked up again before it is sent once more; if the exchange still will not say, the order
-    stays `new` (OrderUnconfirmed) rather than risk a second one.
-    """
-    account = order.strategy.account
-    if account is None:
-        raise OrderNotSent("live trading needs an exchange account")
-    symbol = order.strategy.market.symbol
-    for _attempt in range(LIVE_SEND_ATTEMPTS):
-        try:
-            placed = _live_lookup(order, account=account, symbol=symbol)
-            if placed is None:
-                placed = exchanges.create_order(
-                    account=account,
-                    symbol=symbol,
-                    side=order.side,
-                    type=order.type,
-                    amount=order.amount,
-                    price=order.price,
-                    client_order_id=order.client_order_id,
-                )
-        except exchanges.TemporaryExchangeError as error:
-            logger.warning("order %s not confirmed: %s", order.client_order_id, error)
-            continue
-        except exchanges.AuthenticationFailed as error:
-            account_mark_needs_attention(account_id=account.pk, reason=str(error))
-            raise OrderNotSent(f"the exchange refused the account's keys: {error}") from None
-        except exchanges.ExchangeError as error:
-            raise OrderNotSent(f"the exchange refused the order: {error}") from None
-        return order_record_placed(order, placed)
-    raise OrderUnconfirmed(
-        f"the exchange did not confirm order {order.client_order_id} after "
-        f"{LIVE_SEND_ATTEMPTS} attempts; it stays new and is not resent blind"
-    )
-
-
-def _live_lookup(
-    order: Order, *, account: ExchangeAccount, symbol: str
-) -> exchanges.OrderResult | None:
-    try:
-        return exchanges.fetch_order_by_client_id(
-            account=account, symbol=symbol, client_order_id=order.client_order_id
-        )
-    except exchanges.OrderNotFound:
-        return None
-
-
-LIVE_STATUSES = {
-    "open": Order.Status.OPEN,
-    "filled": Order.Status.FILLED,
-    "canceled": Order.Status.CANCELED,
-}
-
-
-def order_record_placed(order: Order, placed: exchanges.OrderResult) -> Order:
-    """Record the order as the exchange has it: status, exchange id, fills and fee."""
-    order.status = LIVE_STATUSES[placed.status]
-    order.exchange_order_id = placed.exchange_order_id
-    order.filled_amount = placed.filled
-    order.average_price = placed.average_price
-    order.fee = placed.fee
-    order.save(
-        update_fields=[
-            "status",
-            "exchange_order_id",
-            "filled_amount",
-            "average_price",
-            "fee",
-            "updated_at",
-        ]
-    )
-    return order
 
 
 ORDER_FIELDS = [field for field in Order._meta.concrete_fields if not field.primary_key]

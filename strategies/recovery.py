@@ -26,8 +26,8 @@ from django.utils import timezone
 
 from marketdata import exchanges
 from project.kernel.locks import LockPurpose, lock_key, lock_key_sql, lock_release, lock_try
+from strategies.live_orders import order_record_placed
 from strategies.models import Order, Strategy, StrategyRun
-from strategies.orders import order_record_placed
 
 logger = logging.getLogger(__name__)
 

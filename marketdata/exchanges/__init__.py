@@ -1,17 +1,13 @@
 """The one gateway to exchanges: the only package that imports ccxt.
 
 Clients come from one factory (`clients`), pointed by `endpoints`, spaced by a rate limit
-shared through Redis (`ratelimit`); ccxt's errors become ours in `errors.translate`; temporary
+shared through Redis (`ratelimit`); orders are sent asynchronously, many at once or one
+(`orders`); ccxt's errors become ours in `errors.translate`; temporary
 failures are retried (`retries`); every answer is validated (`validation`) and returned as
 frozen dataclasses (`results`). Nothing here writes to the database.
 """
 
-from marketdata.exchanges.calls import (
-    create_order,
-    fetch_balances,
-    fetch_order_by_client_id,
-    load_markets,
-)
+from marketdata.exchanges.calls import fetch_balances, load_markets
 from marketdata.exchanges.clients import build_client
 from marketdata.exchanges.collection import AsyncExchangeSession, async_client
 from marketdata.exchanges.errors import (
@@ -26,6 +22,12 @@ from marketdata.exchanges.errors import (
     one_line,
     translate,
 )
+from marketdata.exchanges.orders import (
+    AsyncOrderSession,
+    async_order_session,
+    create_order,
+    fetch_order_by_client_id,
+)
 from marketdata.exchanges.results import (
     Balance,
     CandleData,
@@ -38,6 +40,7 @@ from marketdata.exchanges.results import (
 
 __all__ = [
     "AsyncExchangeSession",
+    "AsyncOrderSession",
     "AuthenticationFailed",
     "BadExchangeData",
     "Balance",
@@ -52,6 +55,7 @@ __all__ = [
     "TemporaryExchangeError",
     "TickerData",
     "async_client",
+    "async_order_session",
     "build_client",
     "create_order",
     "describe",

@@ -122,9 +122,11 @@ def _ccxt_market(market: MarketInfo) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def async_ccxt_client(config: ExchangeConfig) -> AsyncIterator[Any]:
-    """An async ccxt client on one exchange, always closed on the way out."""
-    client = build_client(config, asynchronous=True)
+async def async_ccxt_client(
+    config: ExchangeConfig, account: ExchangeAccount | None = None
+) -> AsyncIterator[Any]:
+    """An async ccxt client on one exchange (and account), always closed on the way out."""
+    client = build_client(config, account, asynchronous=True)
     # ccxt's own connector caps connections at 100; EXCHANGE_CONCURRENCY is the bound we mean.
     client.tcp_connector = aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True)
     client.session = aiohttp.ClientSession(connector=client.tcp_connector)

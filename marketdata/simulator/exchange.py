@@ -42,6 +42,7 @@ class SimulatedExchange(AccountBook):
         self.series = PriceSeries()
         self.faults: list[Fault] = []
         self.request_log: list[tuple[float, str, str]] = []
+        self.request_windows: list[tuple[float, float, str, str]] = []
         self.lock = threading.RLock()
         self._next_order_id = 1_000_000
         self.server = Server((host, port), self)
@@ -94,6 +95,18 @@ class SimulatedExchange(AccountBook):
         """(monotonic arrival time, method, path) of every request so far."""
         with self.lock:
             return [r for r in self.request_log if path_contains in r[2]]
+
+    def most_in_flight(self, path_contains: str = "") -> int:
+        """The most requests (whose path contains this) the server was answering at once."""
+        with self.lock:
+            windows = [w for w in self.request_windows if path_contains in w[3]]
+        # Each window opens (+1) and closes (-1); at one instant, closes count first.
+        events = sorted([(w[0], 1) for w in windows] + [(w[1], -1) for w in windows])
+        most = current = 0
+        for _, step in events:
+            current += step
+            most = max(most, current)
+        return most
 
     def take_fault(self, path: str, kinds: set[str]) -> Fault | None:
         with self.lock:

@@ -51,6 +51,15 @@ class Handler(BaseHTTPRequestHandler):
         self.handle_request("DELETE")
 
     def handle_request(self, method: str) -> None:
+        """Answer, and record how long the request was in flight (its window)."""
+        started = time.monotonic()
+        try:
+            self.answer(method)
+        finally:
+            with self.sim.lock:
+                self.sim.request_windows.append((started, time.monotonic(), method, self.path))
+
+    def answer(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         parts = urlsplit(self.path)

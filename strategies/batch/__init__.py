@@ -4,10 +4,10 @@ set-based writes; every strategy keeps its own run, orders, position and guardra
 `series_execute` is what the `execute_strategy_series` task calls with the strategies the
 beat grouped (`tasks.scheduling.grouping`). Paper runs take the batched way. Live runs, and
 any run the set-based claim did not make (a redelivery's own run to resume, a run in progress
-from an earlier tick), take the single run's way (`strategies.execution.strategy_execute`),
-concurrently on threads, each with its own database session and lease: a live order is
-committed before it is sent, sent once per client order id and recorded as its exchange
-answers, within the shared rate limit of the exchange gateway.
+from an earlier tick), take the single run's way (`strategies.execution`), first, with their
+live orders sent together (`batch.concurrent`): each committed before it is sent, sent once
+per client order id, at most EXCHANGE_CONCURRENCY in flight per exchange, within the shared
+rate limit of the exchange gateway, and recorded as its exchange answers.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from strategies.batch.claim import leases_release_flushing, runs_claim
-from strategies.batch.concurrent import singles_execute
+from strategies.batch.concurrent import Singles
 from strategies.batch.decide import Outcome, Prepared, run_decide, run_prepare
 from strategies.batch.inputs import run_inputs_of, series_read, strategies_books
 from strategies.batch.write import paper_fills_write, runs_end
@@ -54,21 +54,23 @@ def series_execute(
     report = BatchReport(idle=list(claim.inactive))
     if claim.inactive:
         logger.warning("strategies %s are not active; tick not run", claim.inactive)
-    singles = singles_execute(
-        strategy_ids=[strategy.pk for strategy in claim.contended],
-        tick=scheduled_tick,
-        task_id=task_id,
-        trigger=trigger,
-    )
+    singles = Singles()
     try:
+        # First: live orders leave at the tick, not after the paper runs' writes.
+        singles.execute(
+            strategy_ids=[strategy.pk for strategy in claim.contended],
+            tick=scheduled_tick,
+            task_id=task_id,
+            trigger=trigger,
+        )
         runs_carry_out(claim.claimed, now=now)
     finally:
-        ran = singles.result()  # the single runs, each in its own thread, are done
-        # Their leases back, and one wait for the disk for every relaxed commit before it.
-        leases_release_flushing(claim.claimed)
+        # Every lease back, and one wait for the disk for every relaxed commit before it.
+        leases_release_flushing([*claim.claimed, *singles.leased])
+    singles.raise_fault()
     report.batched = [run.strategy_id for run in claim.claimed]
-    report.single = [pk for pk, run in ran.items() if run is not None]
-    report.idle += [pk for pk, run in ran.items() if run is None]
+    report.single = [pk for pk, run in singles.ran.items() if run is not None]
+    report.idle += [pk for pk, run in singles.ran.items() if run is None]
     return report
 
 

@@ -1,73 +1,93 @@
-"""The runs of a batch that take the single run's way, concurrently: live orders in flight
-together, at most EXCHANGE_CONCURRENCY at once (a batch is one market, so one exchange), each
-request within the exchange's shared rate limit (the gateway reserves its slot in Redis).
+"""The runs of a batch that take the single run's way, with their live orders in flight together.
 
-Each runs on a thread of its own with its own database session, so each holds its own lease;
-the session is closed when the run is done, which gives its leases back.
+Every live run, and any run the set-based claim did not make (a redelivery's own run to resume,
+a run in progress from an earlier tick), is claimed, resumed and decided as a single run is
+(`strategies.execution`), one after another on the batch's database session, which so holds
+their leases. Their live orders, each committed before it leaves, are then sent together
+(`strategies.live_orders`: one event loop for the unit, at most EXCHANGE_CONCURRENCY in
+flight per exchange, each request within the exchange's shared rate limit, each looked up by
+its client order id before it is created), and each run ends as its exchange answered.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from django.conf import settings
-from django.db import connections
+from django.utils import timezone
 
-from strategies.execution import strategy_execute
-from strategies.models import Strategy, StrategyRun
+from strategies.execution import order_complete, run_failures_recorded, run_order_pending
+from strategies.live_orders import Sent, live_orders_send
+from strategies.models import Order, Strategy, StrategyRun
+from strategies.runs import RUNNING, run_claim
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass
 class Singles:
-    """The single runs in flight; `result()` waits for them all."""
+    """The single runs of a batch: what each strategy recorded (None: nothing), the runs whose
+    lease the batch's session holds, and a fault of ours in any (raised once all are done)."""
 
-    def __init__(self, futures: dict[int, Future[StrategyRun | None]]) -> None:
-        self.futures = futures
+    ran: dict[int, StrategyRun | None] = field(default_factory=dict)
+    leased: list[StrategyRun] = field(default_factory=list)
+    faults: list[BaseException] = field(default_factory=list)
+    _sending: list[tuple[StrategyRun, Order]] = field(default_factory=list)
 
-    def result(self) -> dict[int, StrategyRun | None]:
-        """Each strategy's run (None: nothing recorded). A fault of ours in one is raised once
-        all are done, so the others are never cut short."""
-        ran: dict[int, StrategyRun | None] = {}
-        errors: list[BaseException] = []
-        for strategy_id, future in self.futures.items():
-            error = future.exception()
-            if error is None:
-                ran[strategy_id] = future.result()
+    def execute(
+        self, *, strategy_ids: Sequence[int], tick: datetime, task_id: str, trigger: str
+    ) -> None:
+        """Claim and decide each strategy's run in turn, then send their live orders together.
+        A fault in one run is kept, not raised: the others are never cut short."""
+        for strategy_id in strategy_ids:
+            self._kept(self._prepare, strategy_id, tick, task_id, trigger)
+        if not self._sending:
+            return
+        sent = live_orders_send([order for _, order in self._sending])
+        for (run, order), outcome in zip(self._sending, sent, strict=True):
+            self._kept(self._complete, run, order, outcome)
+
+    def raise_fault(self) -> None:
+        if self.faults:
+            raise self.faults[0]
+
+    def _kept(self, step: Callable[..., None], *args: Any) -> None:
+        try:
+            step(*args)
+        except Exception as error:
+            logger.error("a single run of the batch failed: %r", error)
+            self.faults.append(error)
+
+    def _prepare(self, strategy_id: int, tick: datetime, task_id: str, trigger: str) -> None:
+        try:
+            claimed = run_claim(
+                strategy_id=strategy_id,
+                scheduled_tick=tick,
+                task_id=task_id,
+                trigger=trigger,
+                now=timezone.now(),
+            )
+        except Strategy.DoesNotExist:
+            logger.warning("strategy %s does not exist; nothing to run", strategy_id)
+            claimed = None
+        self.ran[strategy_id] = claimed[0] if claimed else None
+        if claimed is None or claimed[0].status != RUNNING:
+            return
+        run, resumed = claimed
+        self.leased.append(run)
+        with run_failures_recorded(run):
+            order = run_order_pending(run=run, resumed=resumed)
+            if order is None:
+                return
+            if order.mode == Strategy.Mode.LIVE and order.status == Order.Status.NEW:
+                self._sending.append((run, order))
             else:
-                logger.error("the run of strategy %s failed: %r", strategy_id, error)
-                errors.append(error)
-        if errors:
-            raise errors[0]
-        return ran
+                order_complete(run=run, order=order)
 
-
-def singles_execute(
-    *, strategy_ids: Sequence[int], tick: datetime, task_id: str, trigger: str
-) -> Singles:
-    """Start the single run of each strategy given; they run while the caller goes on."""
-    if not strategy_ids:
-        return Singles({})
-    workers = min(len(strategy_ids), settings.EXCHANGE_CONCURRENCY)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch-single")
-    futures = {
-        strategy_id: pool.submit(_single, strategy_id, tick, task_id, trigger)
-        for strategy_id in strategy_ids
-    }
-    pool.shutdown(wait=False)
-    return Singles(futures)
-
-
-def _single(strategy_id: int, tick: datetime, task_id: str, trigger: str) -> StrategyRun | None:
-    try:
-        return strategy_execute(
-            strategy_id=strategy_id, scheduled_tick=tick, task_id=task_id, trigger=trigger
-        )
-    except Strategy.DoesNotExist:
-        logger.warning("strategy %s does not exist; nothing to run", strategy_id)
-        return None
-    finally:
-        connections.close_all()  # this thread's session, and the leases it holds
+    @staticmethod
+    def _complete(run: StrategyRun, order: Order, outcome: Sent) -> None:
+        with run_failures_recorded(run):
+            order_complete(run=run, order=order, sent=outcome)

@@ -20,6 +20,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from tasks.heartbeat import beat_heartbeat_write, this_beat
+from tasks.scheduling.backlog import Backlog
 from tasks.scheduling.broker import BROKER_ERRORS, broker_unavailable
 from tasks.scheduling.dispatch import (
     beat_probe,
@@ -66,6 +67,7 @@ class TickScheduler(beat.Scheduler):
         self._own: list[tuple[datetime, int]] = []
         # The reason of the last failed publish, until one succeeds.
         self._broker_down: str | None = None
+        self._backlog: Backlog | None = None
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self) -> None:
@@ -125,20 +127,31 @@ class TickScheduler(beat.Scheduler):
             schedules_plan()  # one batch: due jobs fire between batches of a mass change
         if claim:
             self._claim()
-        requeued = probe.unstarted and self._requeue()
+        requeued = self._requeue(overdue=probe.unstarted)
         if (self._own and self._own[0][0] <= timezone.now()) or probe.orphans or requeued:
             self._publish(settle=probe.orphans or requeued)
         if probe.stale or claim:
             return MIN_SLEEP  # plans and claims changed the soonest: probe again at once
         return self._sleep(probe.soonest, now)
 
-    def _requeue(self) -> bool:
-        """Put firings the broker lost back in the outbox, at most once a second (the deadline
-        doubles per republish, so most looks find nothing to do); whether any went back."""
+    def _requeue(self, *, overdue: bool) -> bool:
+        """Look at the queue's length, and put firings the broker lost back in the outbox, at
+        most once a second (the deadline doubles per republish, so most looks find nothing to
+        do; one queued behind a draining backlog waits for it, `backlog`); whether any went
+        back."""
         if time.monotonic() - self._requeued < REQUEUE_EVERY:
             return False
         self._requeued = time.monotonic()
-        return firings_requeue_unstarted() > 0
+        if self._backlog is None:
+            self._backlog = Backlog(
+                broker_url=self.app.conf.broker_url,
+                queue=self.app.conf.task_default_queue,
+                deadline=timedelta(seconds=settings.BEAT_REDELIVER_AFTER_SECONDS),
+            )
+        self._backlog.look(now=timezone.now())
+        if not overdue:
+            return False
+        return firings_requeue_unstarted(held=self._backlog.held(now=timezone.now())) > 0
 
     def _claim(self) -> None:
         """Claim what is due within CLAIM_AHEAD, batch by batch; each is published at its tick."""

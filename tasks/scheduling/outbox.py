@@ -21,7 +21,9 @@ and lost its process (its lease is free) with its message, goes back to `pending
 never started, its grace passes: then the rule above records it missed, with the reason. The
 deadline doubles after the first time only: a firing waits at most twice it after a worker is
 back, and a worker away for a whole grace finds at most grace / deadline copies of each, which
-its edge refuses (`starts`): a copy whose twin did arrive makes no second run.
+its edge refuses (`starts`): a copy whose twin did arrive makes no second run. A firing queued
+behind messages that live workers are taking (a large tick draining) is late, not lost: its
+deadline runs from when its queue was next seen empty (`backlog`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from project.kernel.locks import (
     lock_try_for_transaction,
 )
 from tasks.models import MisfirePolicy
+from tasks.scheduling.backlog import LIVELY, Held
 from tasks.scheduling.grouping import Outgoing, outgoing_messages
 from tasks.scheduling.messages import firing_kwargs
 from tasks.scheduling.ticks import CATCH_UP, late_ticks_fate
@@ -268,39 +271,70 @@ def _record_late(cursor: Any, missed: list[_Late], catch_ups: list[_Late], cause
 
 # Published and not ended past the deadline (doubled after the first republish), and either
 # never started or started by a process that is gone (its lease is free): back to `pending`.
-# The outer conditions are checked again on a row a worker's stamp changed meanwhile.
+# The outer conditions are checked again on a row a worker's stamp changed meanwhile. The rows
+# are chosen once (a materialized CTE) and updated by primary key: as an `IN (subquery)` (or a
+# join) the planner, misled by fresh tables' statistics, ran the choice again, or scanned
+# every published firing, for each row: seconds at a few thousand.
 LEASE_HELD = lock_held_exists_sql(LockPurpose.FIRING_LEASE, "u.id")
 # A started firing whose process keeps dying (a task past the hard time limit) is published
 # again this many times at most: its run's own recovery (`recover_runs`) takes over.
 MAX_RESUMES = 3
+# When a firing not started left its queue (`backlog`): the first look after its publish that
+# found the queue empty (its publish, if one before it did too); none yet, while the queue
+# holds messages and workers are taking them (the looks saw it shrink, or a firing started
+# lately): now. Its deadline runs from then, held at most until its job's
+# misfire grace less one deadline after its publish.
+LEFT_QUEUE = """CASE WHEN u.task_started_at IS NULL AND u.queue = ANY(%(queues)s::text[])
+                   AND u.published_at > now() - make_interval(secs => greatest(
+                       %(after)s, coalesce(js.misfire_grace_seconds, %(grace)s) - %(after)s))
+              THEN coalesce((SELECT min(e.first) FROM unnest(%(empty_from)s::timestamptz[],
+                                                             %(empty_until)s::timestamptz[])
+                                                   AS e(first, last)
+                             WHERE e.last >= u.published_at),
+                            CASE WHEN %(busy)s AND (%(holding)s OR EXISTS (
+                                SELECT 1 FROM tasks_firing AS s
+                                 WHERE s.status = 'published' AND s.task_ended_at IS NULL
+                                   AND s.task_started_at > now() - make_interval(
+                                       secs => greatest(%(after)s, %(lively)s))))
+                                 THEN now() END) END"""
 REQUEUE_UNSTARTED = f"""
+WITH due AS MATERIALIZED (
+    SELECT u.id FROM tasks_firing AS u
+      LEFT JOIN tasks_jobschedule AS js ON js.periodic_task_id = u.periodic_task_id
+     WHERE u.status = 'published' AND u.task_ended_at IS NULL
+       AND u.published_at < now() - make_interval(secs => %(after)s)
+       AND greatest(u.published_at, {LEFT_QUEUE}) < now() - make_interval(
+               secs => %(after)s * power(2, least(u.republished, 1)))
+       AND (u.task_started_at IS NULL
+            OR (u.republished < {MAX_RESUMES} AND NOT {LEASE_HELD}))
+     ORDER BY u.published_at
+     LIMIT %(limit)s
+       FOR UPDATE OF u SKIP LOCKED
+)
 UPDATE tasks_firing AS f
    SET status = 'pending', republished = f.republished + 1,
        reason = 'published ' || (f.republished + 1) || ' time(s), '
                 || CASE WHEN f.task_started_at IS NULL THEN 'not started' ELSE 'its worker lost' END
                 || ' within ' || %(after)s * power(2, least(f.republished, 1)) || 's'
                 || ': the broker lost it or no worker took it'
- WHERE f.id IN (SELECT u.id FROM tasks_firing AS u
-                 WHERE u.status = 'published' AND u.task_ended_at IS NULL
-                   AND u.published_at < now() - make_interval(secs => %(after)s)
-                   AND u.published_at < now() - make_interval(
-                           secs => %(after)s * power(2, least(u.republished, 1)))
-                   AND (u.task_started_at IS NULL
-                        OR (u.republished < {MAX_RESUMES} AND NOT {LEASE_HELD}))
-                 ORDER BY u.published_at
-                 LIMIT %(limit)s
-                   FOR UPDATE SKIP LOCKED)
+ WHERE f.id = ANY(ARRAY(SELECT id FROM due))
    AND f.status = 'published' AND f.task_ended_at IS NULL
 """  # noqa: S608 - constants only
 
 
-def firings_requeue_unstarted(*, limit: int = 5000) -> int:
+def firings_requeue_unstarted(*, limit: int = 5000, held: Held | None = None) -> int:
     """Put published firings whose task has not started within the deadline, or lost its
     process, back in the outbox, to be published again with their task id (or settled late);
-    returns how many."""
+    returns how many. `held`: what the beat saw of its queue (`backlog`); a firing not started
+    that may still wait in it is held back."""
     after = settings.BEAT_REDELIVER_AFTER_SECONDS
+    held = held or Held()
+    parameters = {"after": after, "limit": limit, "grace": _grace_parameters()["grace"]}
+    parameters |= {"queues": list(held.queues), "busy": held.busy, "holding": held.holding}
+    parameters |= {"lively": LIVELY.total_seconds()}
+    parameters |= {"empty_from": list(held.empty_from), "empty_until": list(held.empty_until)}
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(REQUEUE_UNSTARTED, {"after": after, "limit": limit})
+        cursor.execute(REQUEUE_UNSTARTED, parameters)
         requeued = cursor.rowcount
     if requeued:
         logger.warning("%d published firings not started in %ss: published again", requeued, after)

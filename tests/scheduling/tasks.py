@@ -45,3 +45,15 @@ CATCH_UP_TASK = "tests.record_trigger"
 def record_trigger(scheduled_tick: str | None = None, trigger: str = "schedule") -> str:
     """A task that takes the `trigger` kwarg, as `execute_single_strategy` will."""
     return f"{scheduled_tick} {trigger}"
+
+
+SLOW_TICK_TASK = "tests.record_tick_slowly"
+
+
+@shared_task(name=SLOW_TICK_TASK)
+def record_tick_slowly(
+    label: str, job: str, seconds: float, scheduled_tick: str | None = None
+) -> str | None:
+    """`record_tick` after `seconds` of work: a queue of these drains slowly."""
+    time.sleep(seconds)
+    return record_tick(label, job, scheduled_tick)

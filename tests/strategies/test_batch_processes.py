@@ -116,3 +116,34 @@ def test_a_pool_process_killed_mid_batch_runs_each_strategy_once_and_sends_no_or
     assert recorded_orders(live) == book
     assert len(book) == 1
     assert len(simulator.requests("/v2/buy/")) == 1
+
+
+def test_a_pool_process_killed_with_a_units_live_orders_in_flight_sends_none_twice(
+    market: Market, account: ExchangeAccount, simulator: SimulatedExchange
+) -> None:
+    simulator.add_fault("slow_create", times=3, delay=5)  # placed, then answered 5 s later
+    live = [live_dca(market, account) for _ in range(3)]
+    paper = paper_dca(market)
+    batch = [*live, paper]
+    worker, queue = start_strategy_worker(concurrency=1)
+    try:
+        task_id = send_series(queue, batch)
+        # Mid-unit: all three creates have left together and wait for their answers.
+        wait_for(lambda: len(simulator.requests("/v2/buy/")) == 3, timeout=60, what="three creates")
+        [child] = pool_children(worker)
+        os.kill(child, signal.SIGKILL)
+        wait_for(lambda: ended(batch), timeout=120, what="every run of the unit to end")
+    finally:
+        worker.stop()
+
+    assert len(simulator.requests("/v2/buy/")) == 3  # the redelivery looked each one up
+    for strategy in batch:
+        runs = list(
+            StrategyRun.objects.filter(strategy=strategy).values_list("status", "celery_task_id")
+        )
+        assert runs == [(SUCCEEDED, task_id)], strategy
+        assert Order.objects.filter(strategy=strategy).count() == 1, strategy
+    for strategy in live:
+        book = order_book(simulator, strategy)
+        assert len(book) == 1
+        assert recorded_orders(strategy) == book
