@@ -15,7 +15,7 @@ from tests.processes import ManagedProcess, start_celery_worker
 
 if TYPE_CHECKING:
     from marketdata.models import Candle, ExchangeAccount, Market
-    from strategies.models import Strategy
+    from strategies.models import Order, Strategy, StrategyRun
 
 
 def add_candles(
@@ -80,4 +80,34 @@ def live_dca(
         account=account,
         parameters={"quote_amount": quote_amount},
         **fields,
+    )
+
+
+def order_written(strategy: Strategy, run: StrategyRun) -> Order:
+    """The live buy of 0.1 a run at `tick()` writes before it sends it (its client order id)."""
+    from strategies.models import Order
+    from strategies.orders import client_order_id
+
+    return Order.objects.create(
+        strategy=strategy,
+        run=run,
+        mode=strategy.mode,
+        side=Order.Side.BUY,
+        amount=Decimal("0.1"),
+        client_order_id=client_order_id(strategy_id=strategy.pk, tick=tick()),
+    )
+
+
+def place_at_exchange(order: Order, account: ExchangeAccount) -> None:
+    """What a lost worker's create did before its answer was lost."""
+    from marketdata import exchanges
+
+    exchanges.create_order(
+        account=account,
+        symbol="BTC/USD",
+        side="buy",
+        type="market",
+        amount=order.amount,
+        price=None,
+        client_order_id=order.client_order_id,
     )

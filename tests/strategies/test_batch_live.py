@@ -6,12 +6,10 @@ delivered again sends no order twice. Through real ccxt and the simulated exchan
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pytest
 
-from marketdata import exchanges
 from marketdata.models import Exchange, ExchangeAccount, Market
 from marketdata.simulator import SimulatedExchange
 from strategies.batch import BatchReport, series_execute
@@ -19,7 +17,13 @@ from strategies.models import Order, Strategy, StrategyRun
 from strategies.orders import client_order_id
 from tests.factories import ExchangeAccountFactory
 from tests.faults.helpers import order_book, recorded_orders
-from tests.strategies.helpers import add_candles, live_dca, tick
+from tests.strategies.helpers import (
+    add_candles,
+    live_dca,
+    order_written,
+    place_at_exchange,
+    tick,
+)
 
 if TYPE_CHECKING:
     from pytest_django.fixtures import Settings
@@ -162,24 +166,9 @@ def test_a_unit_delivered_again_sends_no_order_twice(
         )
         if strategy is undecided:
             continue
-        order = Order.objects.create(
-            strategy=strategy,
-            run=run,
-            mode=strategy.mode,
-            side=Order.Side.BUY,
-            amount=Decimal("0.1"),
-            client_order_id=client_order_id(strategy_id=strategy.pk, tick=tick()),
-        )
+        order = order_written(strategy, run)
         if strategy is left:
-            exchanges.create_order(
-                account=account,
-                symbol="BTC/USD",
-                side="buy",
-                type="market",
-                amount=order.amount,
-                price=None,
-                client_order_id=order.client_order_id,
-            )
+            place_at_exchange(order, account)
     strategies = [left, unsent, undecided, unclaimed]
 
     redelivered = run_unit(strategies)

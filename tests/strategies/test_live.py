@@ -15,7 +15,14 @@ from strategies.models import Order, StrategyRun
 from strategies.orders import client_order_id, live_order_send
 from tasks.strategies import execute_single_strategy
 from tests.factories import ExchangeAccountFactory
-from tests.strategies.helpers import add_candles, live_dca, start_strategy_worker, tick
+from tests.strategies.helpers import (
+    add_candles,
+    live_dca,
+    order_written,
+    place_at_exchange,
+    start_strategy_worker,
+    tick,
+)
 
 if TYPE_CHECKING:
     from pytest_django.fixtures import Settings
@@ -72,23 +79,8 @@ def test_an_order_that_left_before_its_worker_died_is_recorded_not_sent_again(
 ) -> None:
     strategy = live_dca(btc, account)
     run = StrategyRun.objects.create(strategy=strategy, scheduled_tick=tick())
-    order = Order.objects.create(
-        strategy=strategy,
-        run=run,
-        mode=strategy.mode,
-        side=Order.Side.BUY,
-        amount=Decimal("0.1"),
-        client_order_id=client_order_id(strategy_id=strategy.pk, tick=tick()),
-    )
-    exchanges.create_order(
-        account=account,
-        symbol="BTC/USD",
-        side="buy",
-        type="market",
-        amount=Decimal("0.1"),
-        price=None,
-        client_order_id=order.client_order_id,
-    )
+    order = order_written(strategy, run)
+    place_at_exchange(order, account)
 
     recorded = live_order_send(order)
 

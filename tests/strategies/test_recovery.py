@@ -21,7 +21,7 @@ from strategies.orders import client_order_id
 from strategies.recovery import runs_recover
 from tests.factories import StrategyFactory
 from tests.processes import database_url
-from tests.strategies.helpers import add_candles, tick
+from tests.strategies.helpers import add_candles, place_at_exchange, tick
 
 pytestmark = pytest.mark.django_db
 
@@ -61,19 +61,6 @@ def lost_run(strategy: Strategy, *, hours_ago: int = 1, with_order: bool = True)
             client_order_id=client_order_id(strategy_id=strategy.pk, tick=run.scheduled_tick),
         )
     return run
-
-
-def place_at_exchange(order: Order, account: ExchangeAccount) -> None:
-    """What the lost worker's create did before its answer was lost."""
-    exchanges.create_order(
-        account=account,
-        symbol="BTC/USD",
-        side="buy",
-        type="market",
-        amount=order.amount,
-        price=None,
-        client_order_id=order.client_order_id,
-    )
 
 
 @pytest.fixture
