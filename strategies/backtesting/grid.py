@@ -11,11 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from project.kernel.scheduling import IntervalTrigger, Trigger, ticks_between
+from project.kernel.scheduling import EPOCH, IntervalTrigger, Trigger, ticks_between
 from strategies.backtesting.candles import Candles
 from strategies.candle_rules import newest_closed_open
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def tick_grid(trigger: Trigger, *, start: datetime, end: datetime) -> np.ndarray:
