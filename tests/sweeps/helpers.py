@@ -15,10 +15,11 @@ from django.conf import settings
 
 from marketdata.models import TIMEFRAME_DURATIONS, Candle, Market
 from strategies.backtesting.candles import candles_load
-from strategies.backtesting.engine import BacktestSpec, backtest_run
+from strategies.backtesting.engine import backtest_run
+from strategies.backtesting.models import Backtest
+from strategies.backtesting.running import spec_of
 from strategies.engine import get_strategy_class
 from strategies.engine.safety import strategy_build
-from strategies.ordering import MarketRules
 from strategies.sweeps.messages import QUEUE
 from strategies.sweeps.models import Sweep, SweepSet
 from tests.processes import wait_for
@@ -92,10 +93,13 @@ def done_count(sweep_id: int) -> int:
 def single_backtest(
     sweep: Sweep, parameters: dict[str, Any], window: tuple[datetime, datetime] | None = None
 ) -> tuple[dict[str, Any], str]:
-    """A set backtested alone, as a backtest of its own would be: its own candles and warmup."""
+    """A set backtested alone, as a backtest of its own would be: the backtest's own spec (not
+    the sweep's mapping), its own candles and warmup."""
     start, end = window or (sweep.start, sweep.end)
     cleaned = get_strategy_class(sweep.kind).clean_parameters(parameters)
-    spec = BacktestSpec(
+    backtest = Backtest(
+        owner=sweep.owner,
+        market=sweep.market,
         kind=sweep.kind,
         parameters=cleaned,
         timeframe=sweep.timeframe,
@@ -103,8 +107,8 @@ def single_backtest(
         end=end,
         capital=sweep.capital,
         fee_rate=sweep.fee_rate,
-        rules=MarketRules.from_market(sweep.market),
     )
+    spec = spec_of(backtest)
     candles = candles_load(
         market_id=sweep.market_id,
         timeframe=sweep.timeframe,
