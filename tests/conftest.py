@@ -85,6 +85,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         processes.current_test = None
 
 
+# Kombu's exchange-to-queue bindings: a worker shared across tests keeps its queues.
+KEEP_KEYS = (b"_kombu.binding.",)
+
+
 @pytest.fixture(autouse=True)
 def broker_empty_for_processes(request: pytest.FixtureRequest) -> None:
     """Each process test starts on an empty Redis: what earlier tests left queued (messages a
@@ -102,9 +106,6 @@ def broker_empty_for_processes(request: pytest.FixtureRequest) -> None:
             client.delete(*stale)
     finally:
         client.close()
-
-
-KEEP_KEYS = (b"_kombu.binding.",)
 
 
 @pytest.fixture(scope="module")
